@@ -1,0 +1,86 @@
+package singleflight_test
+
+import (
+	"context"
+	"testing"
+
+	xsync "golang.org/x/sync/singleflight"
+
+	"github.com/flightcache/flightcache/singleflight"
+)
+
+// The benchmarks run this package's Group and golang.org/x/sync/singleflight
+// side by side on the same work, so that one benchstat run compares them:
+//
+//	go test -run x -bench . -benchmem -count 10 ./singleflight | tee new.txt
+//	benchstat -col /impl new.txt
+
+func value(context.Context) (int, error) { return 1, nil }
+
+func xvalue() (any, error) { return 1, nil }
+
+// BenchmarkDo is one caller at a time on one key: every Do starts a call.
+func BenchmarkDo(b *testing.B) {
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []struct {
+		name string
+		ctx  context.Context
+	}{{"ctx=background", context.Background()}, {"ctx=cancellable", cancellable}} {
+		b.Run(ctx.name+"/impl=flightcache", func(b *testing.B) {
+			var g singleflight.Group[string, int]
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err, _ := g.Do(ctx.ctx, "k", value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// x/sync has no context: the same figure serves both rows.
+		b.Run(ctx.name+"/impl=xsync", func(b *testing.B) {
+			var g xsync.Group
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err, _ := g.Do("k", xvalue); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDoOneKey64 is 64 goroutines calling Do on one key, so that calls
+// are joined while they run.
+func BenchmarkDoOneKey64(b *testing.B) {
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []struct {
+		name string
+		ctx  context.Context
+	}{{"ctx=background", context.Background()}, {"ctx=cancellable", cancellable}} {
+		b.Run(ctx.name+"/impl=flightcache", func(b *testing.B) {
+			var g singleflight.Group[string, int]
+			b.ReportAllocs()
+			b.SetParallelism(64 / min(64, max(1, singleflight.GOMAXPROCS())))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err, _ := g.Do(ctx.ctx, "k", value); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+		b.Run(ctx.name+"/impl=xsync", func(b *testing.B) {
+			var g xsync.Group
+			b.ReportAllocs()
+			b.SetParallelism(64 / min(64, max(1, singleflight.GOMAXPROCS())))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err, _ := g.Do("k", xvalue); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
