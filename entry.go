@@ -1,0 +1,28 @@
+package flightcache
+
+import "time"
+
+// Entry is what a Store keeps for one key: the value and the timestamps the
+// Loader needs to decide, on every read, whether the value may be served.
+//
+// A Store keeps an Entry exactly as it was given and hands it back unchanged;
+// it never decides whether the Entry is fresh. Entry is copied on every hit, so
+// it stays small.
+type Entry[V any] struct {
+	// Value is the loaded value. It is the zero value when Missing is true.
+	Value V
+
+	// Missing marks a negative entry: the source said the key does not exist.
+	Missing bool
+
+	// FreshUntil is the time until which Value is served as it is.
+	FreshUntil time.Time
+
+	// ExpiresAt is the time after which Value is never served. The zero time
+	// means never. Stores may use it as their time to live.
+	ExpiresAt time.Time
+
+	// LoadDuration is how long the load that produced Value took. The Loader
+	// uses it to refresh hot keys early.
+	LoadDuration time.Duration
+}

@@ -1,0 +1,30 @@
+package flightcache
+
+import "context"
+
+// Store keeps entries for a Loader. It is the pluggable part of flightcache:
+// an in-memory cache, a shared tier such as Redis, or both.
+//
+// A Store must be safe for concurrent use, and a Get that follows a Set of the
+// same key (with no Set or Delete in between) must see that Entry or report a
+// miss because the Store chose to drop it (eviction, admission, ExpiresAt
+// passed): a Store never applies a write so late that a read after Set
+// returns sees an older Entry. A Store never judges freshness; the Loader
+// does, from the Entry's own timestamps. A Store may drop an Entry at any time
+// after its ExpiresAt.
+//
+// Errors from a Store are not the caller's failure: the Loader treats a Get
+// error as a miss and a Set or Delete error as a write that did not happen,
+// and counts both.
+type Store[K comparable, V any] interface {
+	// Get returns the Entry stored for key. The bool is false when there is
+	// none.
+	Get(ctx context.Context, key K) (Entry[V], bool, error)
+
+	// Set stores e for key, replacing any Entry already there.
+	Set(ctx context.Context, key K, e Entry[V]) error
+
+	// Delete removes the Entry for key. Deleting a key that is not there is
+	// not an error.
+	Delete(ctx context.Context, key K) error
+}

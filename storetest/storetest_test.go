@@ -1,0 +1,177 @@
+package storetest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/storetest"
+)
+
+type entry = flightcache.Entry[string]
+
+// mapStore is a plain, correct Store, unless flaw names a fault to commit.
+type mapStore struct {
+	flaw string
+
+	mu      sync.Mutex
+	m       map[string]entry
+	pending func() // the lagging flaw's write not yet applied
+	lastKey string // the crossed flaw's last key read
+	last    *entry // and its Entry
+}
+
+func newMapStore(flaw string) *mapStore {
+	return &mapStore{flaw: flaw, m: make(map[string]entry)}
+}
+
+var errFlaw = errors.New("flawed store")
+
+func (s *mapStore) Get(ctx context.Context, key string) (entry, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flaw == "panicsOnCanceled" && ctx.Err() != nil {
+		panic("context cancelled")
+	}
+	if s.flaw == "crossed" && s.last != nil && len(s.lastKey) == len(key) {
+		return *s.last, true, nil // keys of one length are taken to be one key
+	}
+	e, ok := s.m[key]
+	switch {
+	case !ok:
+		return entry{}, false, nil
+	case s.flaw == "judgesFreshness" && time.Now().After(e.FreshUntil):
+		return entry{}, false, nil
+	case s.flaw == "emptyIsMissing" && e.Value == "" && !e.Missing:
+		return entry{}, false, nil
+	}
+	if s.flaw == "crossed" {
+		s.lastKey, s.last = key, &e
+	}
+	return e, true, nil
+}
+
+func (s *mapStore) Set(ctx context.Context, key string, e entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flaw == "panicsOnCanceled" && ctx.Err() != nil {
+		panic("context cancelled")
+	}
+	switch s.flaw {
+	case "millisecondTimes":
+		e.FreshUntil = e.FreshUntil.Truncate(time.Millisecond)
+		e.ExpiresAt = e.ExpiresAt.Truncate(time.Millisecond)
+	case "zeroTimeAsEpoch":
+		if e.ExpiresAt.IsZero() {
+			e.ExpiresAt = time.Unix(0, 0)
+		}
+	case "dropsMissing":
+		e.Missing = false
+	case "shortKeys":
+		key = key[:min(len(key), 64)]
+	}
+	expired := !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt)
+	apply := func() {
+		if expired && s.flaw != "storesExpired" {
+			if s.flaw != "keepsOnExpiredSet" {
+				delete(s.m, key)
+			}
+			return
+		}
+		s.m[key] = e
+	}
+	if s.flaw == "lagging" {
+		if s.pending != nil {
+			s.pending()
+		}
+		s.pending = apply
+		return nil
+	}
+	apply()
+	return nil
+}
+
+func (s *mapStore) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx.Err() != nil {
+		switch s.flaw {
+		case "panicsOnCanceled":
+			panic("context cancelled")
+		case "liesOnCanceled":
+			return nil
+		}
+	}
+	if _, ok := s.m[key]; !ok && s.flaw == "deleteMissingFails" {
+		return errFlaw
+	}
+	delete(s.m, key)
+	return nil
+}
+
+func TestRunPassesACorrectStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+		return newMapStore("")
+	})
+}
+
+// TestFlawedStore is run by TestRunCatchesFlaws in a child process, with the
+// flaw to commit in the environment.
+func TestFlawedStore(t *testing.T) {
+	flaw := os.Getenv("STORETEST_FLAW")
+	if flaw == "" {
+		t.Skip("run by TestRunCatchesFlaws")
+	}
+	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+		return newMapStore(flaw)
+	})
+}
+
+// TestRunCatchesFlaws runs the suite over stores that each get one thing
+// wrong, and checks that the suite fails and names the behaviour.
+func TestRunCatchesFlaws(t *testing.T) {
+	flaws := map[string][]string{
+		"lagging":            {"GetAfterSet", "ReadYourWrites", "SetReplaces"},
+		"storesExpired":      {"ExpiredSetNotStored", "ExpiredSetReplaces"},
+		"keepsOnExpiredSet":  {"ExpiredSetReplaces"},
+		"millisecondTimes":   {"GetAfterSet"},
+		"zeroTimeAsEpoch":    {"ZeroEntry"},
+		"dropsMissing":       {"NegativeEntry", "SetReplaces"},
+		"emptyIsMissing":     {"ZeroEntry", "SetReplaces"},
+		"shortKeys":          {"DistinctKeys"},
+		"crossed":            {"DistinctKeys"},
+		"judgesFreshness":    {"StaleButNotExpired"},
+		"panicsOnCanceled":   {"CanceledContext"},
+		"liesOnCanceled":     {"CanceledContext"},
+		"deleteMissingFails": {"DeleteMissing"},
+	}
+	failed := regexp.MustCompile(`--- FAIL: TestFlawedStore/(\w+)`)
+	for flaw, want := range flaws {
+		t.Run(flaw, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestFlawedStore$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "STORETEST_FLAW="+flaw)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("the suite passed a store that is %s (err %v); output:\n%s", flaw, err, out)
+			}
+			var got []string
+			for _, m := range failed.FindAllSubmatch(out, -1) {
+				got = append(got, string(m[1]))
+			}
+			for _, name := range want {
+				if !slices.Contains(got, name) {
+					t.Errorf("over a store that is %s, subtest %s passed; failed: %v; output:\n%s", flaw, name, got, out)
+				}
+			}
+		})
+	}
+}
