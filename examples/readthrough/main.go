@@ -1,0 +1,149 @@
+// Command readthrough shows what flightcache does for a service in front of a
+// slow database: a burst of concurrent requests for a few popular keys,
+// served once straight from the database and once through a Loader.
+//
+//	go run ./examples/readthrough
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/adapters/lrustore"
+	"github.com/flightcache/flightcache/stats"
+)
+
+// database is a simulated database: every query takes queryTime and holds
+// one of a few connections, so a herd of queries waits in line.
+type database struct {
+	queryTime time.Duration
+	conns     chan struct{}
+	queries   atomic.Int64
+}
+
+func newDatabase(queryTime time.Duration, conns int) *database {
+	return &database{queryTime: queryTime, conns: make(chan struct{}, conns)}
+}
+
+func (db *database) LoadProduct(ctx context.Context, id int) (string, error) {
+	select {
+	case db.conns <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-db.conns }()
+	db.queries.Add(1)
+	time.Sleep(db.queryTime)
+	return fmt.Sprintf("product %d", id), nil
+}
+
+type result struct {
+	name            string
+	requests        int
+	queries         int64
+	p50, p99, worst time.Duration
+	hits, coalesced uint64
+}
+
+// burst sends requests for keys drawn from a few popular ones, all at once,
+// through get, and measures each request's latency.
+func burst(requests, keys int, get func(context.Context, int) (string, error)) []time.Duration {
+	latencies := make([]time.Duration, requests)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range requests {
+		// Half the requests want the most popular product; the rest are
+		// spread over the others.
+		id := 0
+		if i%2 == 1 {
+			id = 1 + rand.IntN(keys-1)
+		}
+		wg.Go(func() {
+			<-start
+			t0 := time.Now()
+			if _, err := get(context.Background(), id); err != nil {
+				fmt.Fprintln(os.Stderr, "request failed:", err)
+				os.Exit(1)
+			}
+			latencies[i] = time.Since(t0)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return latencies
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func run(name string, requests, keys, rounds int, db *database, get func(context.Context, int) (string, error), counter *stats.Counter) result {
+	var all []time.Duration
+	for range rounds {
+		all = append(all, burst(requests, keys, get)...)
+	}
+	slices.Sort(all)
+	r := result{
+		name: name, requests: requests * rounds, queries: db.queries.Load(),
+		p50: percentile(all, 0.50), p99: percentile(all, 0.99), worst: all[len(all)-1],
+	}
+	if counter != nil {
+		s := counter.Snapshot()
+		r.hits, r.coalesced = s.Hits, s.Coalesced
+	}
+	return r
+}
+
+func main() {
+	requests := flag.Int("requests", 1000, "concurrent requests per burst")
+	keys := flag.Int("keys", 20, "distinct products requested")
+	rounds := flag.Int("rounds", 2, "bursts, one after the other")
+	queryTime := flag.Duration("query", 20*time.Millisecond, "time one database query takes")
+	conns := flag.Int("conns", 20, "database connections")
+	flag.Parse()
+	if *keys < 2 || *requests < 1 || *rounds < 1 || *conns < 1 {
+		fmt.Fprintln(os.Stderr, "readthrough: -keys must be at least 2; -requests, -rounds and -conns at least 1")
+		os.Exit(2)
+	}
+
+	fmt.Printf("%d bursts of %d concurrent requests over %d products; the database takes %v a query on %d connections.\n\n",
+		*rounds, *requests, *keys, *queryTime, *conns)
+
+	direct := newDatabase(*queryTime, *conns)
+	before := run("database only", *requests, *keys, *rounds, direct, direct.LoadProduct, nil)
+
+	cached := newDatabase(*queryTime, *conns)
+	store, err := lrustore.New[int, string](10_000)
+	if err != nil {
+		panic(err)
+	}
+	var counter stats.Counter
+	products, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Minute, Recorder: &counter})
+	if err != nil {
+		panic(err)
+	}
+	defer products.Close()
+	loadProduct := cached.LoadProduct
+	after := run("flightcache", *requests, *keys, *rounds, cached, func(ctx context.Context, id int) (string, error) {
+		return products.GetOrLoad(ctx, id, loadProduct)
+	}, &counter)
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "\trequests\tdatabase queries\tp50\tp99\tslowest\thits\tcoalesced waits\t")
+	for _, r := range []result{before, after} {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%v\t%v\t%v\t%d\t%d\t\n", r.name, r.requests, r.queries,
+			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.worst.Round(time.Millisecond), r.hits, r.coalesced)
+	}
+	w.Flush()
+	fmt.Printf("\nflightcache sent %d queries instead of %d: one per product, however many requests missed it at once.\n",
+		after.queries, before.queries)
+}

@@ -1,0 +1,116 @@
+package flightcache
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/flightcache/flightcache/stats"
+)
+
+// DefaultLoadTimeout bounds one load when Options.LoadTimeout is 0.
+const DefaultLoadTimeout = 30 * time.Second
+
+// Options tune a Loader. The zero value is valid: values never go stale, "not
+// found" is not cached, and loads are bounded by DefaultLoadTimeout.
+//
+// Durations must not be negative, and Jitter must be in [0, 1]: New reports
+// the first field that is not valid.
+type Options struct {
+	// FreshFor is how long a loaded value is served as it is. 0 means it
+	// never goes stale: it stays until the Store evicts it or it is
+	// invalidated.
+	FreshFor time.Duration
+
+	// StaleFor is how long after FreshFor a value is still served while a
+	// background refresh loads a new one. 0 turns stale-while-revalidate off.
+	StaleFor time.Duration
+
+	// StaleIfError is how long after FreshFor an old value stands in for a
+	// load that failed. The caller then receives the old value and a nil
+	// error, and the failure is counted (stats.Stats.StaleHits and
+	// LoadErrors). 0 turns it off.
+	StaleIfError time.Duration
+
+	// MissingFor is how long a "not found" answer (a load that returned
+	// ErrNotFound) is cached. 0 turns negative caching off.
+	MissingFor time.Duration
+
+	// Jitter spreads FreshFor and MissingFor by up to ± this fraction, drawn
+	// at random for each load, so that keys loaded together do not expire
+	// together.
+	Jitter float64
+
+	// EarlyRefresh is the beta of probabilistic early refresh (XFetch): hot
+	// keys are refreshed shortly before they go stale. 0 turns it off.
+	EarlyRefresh float64
+
+	// LoadTimeout bounds one load. The load runs on a context detached from
+	// its callers that ends after LoadTimeout; if the load has not returned
+	// by then, its callers get an error wrapping ErrLoadTimeout and the key
+	// can be loaded again. 0 means DefaultLoadTimeout.
+	LoadTimeout time.Duration
+
+	// MaxRefreshes bounds the background refreshes that run at once.
+	// 0 means a default.
+	MaxRefreshes int
+
+	// Recorder receives statistics. nil records nothing and costs nothing.
+	Recorder stats.Recorder
+
+	// Logger receives reports of failures nobody waits for, such as failed
+	// background refreshes. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// validate returns o with defaults filled in, or an error naming the first
+// field that is not valid.
+func (o Options) validate() (Options, error) {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"FreshFor", o.FreshFor},
+		{"StaleFor", o.StaleFor},
+		{"StaleIfError", o.StaleIfError},
+		{"MissingFor", o.MissingFor},
+		{"LoadTimeout", o.LoadTimeout},
+	} {
+		if d.v < 0 {
+			return o, fmt.Errorf("flightcache: Options.%s is negative (%v)", d.name, d.v)
+		}
+	}
+	if math.IsNaN(o.Jitter) || o.Jitter < 0 || o.Jitter > 1 {
+		return o, fmt.Errorf("flightcache: Options.Jitter must be in [0, 1], not %v", o.Jitter)
+	}
+	if math.IsNaN(o.EarlyRefresh) || math.IsInf(o.EarlyRefresh, 0) || o.EarlyRefresh < 0 {
+		return o, fmt.Errorf("flightcache: Options.EarlyRefresh must be a finite beta >= 0, not %v", o.EarlyRefresh)
+	}
+	if o.MaxRefreshes < 0 {
+		return o, fmt.Errorf("flightcache: Options.MaxRefreshes is negative (%d)", o.MaxRefreshes)
+	}
+	if o.FreshFor == 0 {
+		// A value that never goes stale is never served stale or refreshed:
+		// these settings would silently do nothing.
+		switch {
+		case o.StaleFor > 0:
+			return o, errors.New("flightcache: Options.StaleFor needs Options.FreshFor > 0")
+		case o.StaleIfError > 0:
+			return o, errors.New("flightcache: Options.StaleIfError needs Options.FreshFor > 0")
+		case o.EarlyRefresh > 0:
+			return o, errors.New("flightcache: Options.EarlyRefresh needs Options.FreshFor > 0")
+		}
+	}
+	if err := o.validateStale(); err != nil {
+		return o, err
+	}
+	if o.LoadTimeout == 0 {
+		o.LoadTimeout = DefaultLoadTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}

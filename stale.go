@@ -1,0 +1,227 @@
+package flightcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/flightcache/flightcache/stats"
+)
+
+// DefaultMaxRefreshes bounds the background refreshes that run at once when
+// Options.MaxRefreshes is 0.
+const DefaultMaxRefreshes = 32
+
+// Backoff of a key whose background refresh failed: the first retry waits
+// refreshBackoffMin, each further failure doubles the wait, up to
+// refreshBackoffMax. Reads in the meantime serve the old value.
+const (
+	refreshBackoffMin = time.Second
+	refreshBackoffMax = time.Minute
+)
+
+// refreshLogEvery is the least time between two log lines about failed
+// refreshes; the lines that are held back are counted in the next one.
+const refreshLogEvery = time.Second
+
+// staleState is the Loader's machinery for serving values past their
+// freshness and refreshing them in the background.
+type staleState[K comparable] struct {
+	// slots holds a token for each refresh running; its capacity is
+	// Options.MaxRefreshes.
+	slots chan struct{}
+	// running is the set of keys with a refresh running; guarded by the
+	// Loader's mu.
+	running map[K]struct{}
+	// backoff holds the keys whose last refresh failed; guarded by the
+	// Loader's mu.
+	backoff map[K]retry
+	sweepAt int // size of backoff that triggers the next sweep
+	wg      sync.WaitGroup
+
+	logMu      sync.Mutex
+	lastLog    time.Time
+	suppressed int
+}
+
+// retry is the backoff of one key.
+type retry struct {
+	failures int
+	notUntil time.Time
+}
+
+func (o Options) validateStale() error { return nil }
+
+func (s *staleState[K]) init(o Options) {
+	n := o.MaxRefreshes
+	if n == 0 {
+		n = DefaultMaxRefreshes
+	}
+	s.slots = make(chan struct{}, n)
+	s.running = make(map[K]struct{})
+	s.backoff = make(map[K]retry)
+	s.sweepAt = 64
+}
+
+// close waits for the refreshes that are running. The Loader's closed flag
+// already keeps new ones from starting.
+func (s *staleState[K]) close() {
+	s.wg.Wait()
+}
+
+// serveStale reports whether e, no longer fresh at now, may still be served
+// while a background refresh runs, and starts that refresh when the bound on
+// refreshes allows.
+func (l *Loader[K, V]) serveStale(ctx context.Context, key K, e *Entry[V], now int64, load LoadFunc[K, V]) bool {
+	if l.opts.StaleFor == 0 || e.Missing || e.expiredAt(now) ||
+		now >= e.FreshUntil.Add(l.opts.StaleFor).UnixNano() {
+		return false
+	}
+	l.startRefresh(ctx, key, load, false, e.FreshUntil)
+	return true
+}
+
+// maybeRefreshEarly starts a background refresh of a fresh entry by the XFetch
+// rule of Vattani, Chierichetti and Lowenstein ("Optimal Probabilistic Cache
+// Stampede Prevention", VLDB 2015): refresh when
+//
+//	now - delta*beta*ln(rand) >= FreshUntil
+//
+// where delta is how long the entry's load took and rand is uniform in
+// (0, 1]. The closer the entry is to going stale, and the more often it is
+// read, the likelier a read refreshes it first, so hot keys are refreshed
+// before they go stale while cold keys are never refreshed early.
+func (l *Loader[K, V]) maybeRefreshEarly(ctx context.Context, key K, e *Entry[V], now int64, load LoadFunc[K, V]) {
+	beta := l.opts.EarlyRefresh
+	if beta == 0 || e.LoadDuration <= 0 || e.Missing || e.FreshUntil.IsZero() {
+		return
+	}
+	gap := float64(e.FreshUntil.UnixNano() - now)
+	scale := float64(e.LoadDuration) * beta
+	// -ln(rand) is below 745 for any float64 in (0, 1]: entries further from
+	// going stale than that never qualify, and cost no random number.
+	if gap > 745*scale {
+		return
+	}
+	if -math.Log(1-rand.Float64())*scale < gap {
+		return
+	}
+	l.startRefresh(ctx, key, load, true, e.FreshUntil)
+}
+
+// usableOnError reports whether e, no longer fresh at now, may stand in for a
+// failed load.
+func (l *Loader[K, V]) usableOnError(e *Entry[V], now int64) bool {
+	return l.opts.StaleIfError > 0 && !e.Missing && !e.expiredAt(now) &&
+		now < e.FreshUntil.Add(l.opts.StaleIfError).UnixNano()
+}
+
+// startRefresh starts a background refresh of key unless one is running, the
+// key is backing off after a failed refresh, every refresh slot is taken, or
+// the Loader is closed. It never blocks and never queues: a refresh skipped
+// now is tried again by a later read.
+//
+// replacing is the FreshUntil of the entry the refresh is to replace. An
+// early refresh replaces an entry that is still fresh, so only an entry with
+// another FreshUntil counts as already refreshed.
+func (l *Loader[K, V]) startRefresh(ctx context.Context, key K, load LoadFunc[K, V], early bool, replacing time.Time) {
+	s := &l.stale
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return
+	}
+	if _, ok := s.running[key]; ok {
+		l.mu.Unlock()
+		return
+	}
+	if r, ok := s.backoff[key]; ok && time.Now().Before(r.notUntil) {
+		l.mu.Unlock()
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		l.mu.Unlock()
+		return
+	}
+	s.running[key] = struct{}{}
+	s.wg.Add(1)
+	l.mu.Unlock()
+
+	l.record(stats.Refresh)
+	go l.refresh(context.WithoutCancel(ctx), key, load, early, replacing)
+}
+
+// refresh loads key in the background, joining a load of key that is in
+// flight if there is one, and keeps the old value when the load fails.
+func (l *Loader[K, V]) refresh(ctx context.Context, key K, load LoadFunc[K, V], early bool, replacing time.Time) {
+	s := &l.stale
+	defer s.wg.Done()
+	_, err, _ := l.group.Do(ctx, key, func(ctx context.Context) (Entry[V], error) {
+		return l.fill(ctx, key, load, early, replacing)
+	})
+
+	l.mu.Lock()
+	delete(s.running, key)
+	<-s.slots
+	var wait time.Duration
+	if err == nil || isNotFound(err) || errors.Is(err, ErrClosed) {
+		delete(s.backoff, key)
+	} else {
+		r := s.backoff[key]
+		r.failures++
+		wait = min(refreshBackoffMax, refreshBackoffMin<<min(r.failures-1, 16))
+		r.notUntil = time.Now().Add(wait)
+		s.backoff[key] = r
+		s.sweepBackoff()
+	}
+	l.mu.Unlock()
+
+	if wait > 0 {
+		l.record(stats.RefreshError)
+		l.logRefreshFailure(key, err, wait)
+	}
+}
+
+// sweepBackoff forgets keys whose backoff ended long ago, so that keys that
+// are never read again do not stay in the map. The Loader's mu must be held.
+func (s *staleState[K]) sweepBackoff() {
+	if len(s.backoff) < s.sweepAt {
+		return
+	}
+	cutoff := time.Now().Add(-refreshBackoffMax)
+	for k, r := range s.backoff {
+		if r.notUntil.Before(cutoff) {
+			delete(s.backoff, k)
+		}
+	}
+	s.sweepAt = max(64, 2*len(s.backoff))
+}
+
+// logRefreshFailure reports a failed refresh, at most once per
+// refreshLogEvery, so that a dead source cannot flood the log.
+func (l *Loader[K, V]) logRefreshFailure(key K, err error, retryIn time.Duration) {
+	s := &l.stale
+	s.logMu.Lock()
+	now := time.Now()
+	if !s.lastLog.IsZero() && now.Sub(s.lastLog) < refreshLogEvery {
+		s.suppressed++
+		s.logMu.Unlock()
+		return
+	}
+	suppressed := s.suppressed
+	s.lastLog, s.suppressed = now, 0
+	s.logMu.Unlock()
+
+	l.opts.Logger.Warn("flightcache: background refresh failed; serving the old value",
+		slog.String("key", fmt.Sprint(key)),
+		slog.Any("err", err),
+		slog.Duration("retry_in", retryIn),
+		slog.Int("suppressed", suppressed))
+}
