@@ -25,6 +25,10 @@ const (
 	refreshBackoffMax = time.Minute
 )
 
+// earlyRefreshWindow: no entry is refreshed early before the last
+// 1/earlyRefreshWindow of FreshFor.
+const earlyRefreshWindow = 10
+
 // refreshLogEvery is the least time between two log lines about failed
 // refreshes; the lines that are held back are counted in the next one.
 const refreshLogEvery = time.Second
@@ -96,6 +100,13 @@ func (l *Loader[K, V]) serveStale(ctx context.Context, key K, e *Entry[V], now i
 // (0, 1]. The closer the entry is to going stale, and the more often it is
 // read, the likelier a read refreshes it first, so hot keys are refreshed
 // before they go stale while cold keys are never refreshed early.
+//
+// How early a key is refreshed grows with the log of its read rate; for a key
+// read tens of thousands of times a second whose load takes a tenth of
+// FreshFor, the rule alone would refresh it several times per FreshFor. So
+// no entry is refreshed earlier than the last tenth of FreshFor, or than
+// twice its scaled load time when that is longer, which still leaves the
+// refresh time to finish before the entry goes stale.
 func (l *Loader[K, V]) maybeRefreshEarly(ctx context.Context, key K, e *Entry[V], now int64, load LoadFunc[K, V]) {
 	beta := l.opts.EarlyRefresh
 	if beta == 0 || e.LoadDuration <= 0 || e.Missing || e.FreshUntil.IsZero() {
@@ -105,7 +116,7 @@ func (l *Loader[K, V]) maybeRefreshEarly(ctx context.Context, key K, e *Entry[V]
 	scale := float64(e.LoadDuration) * beta
 	// -ln(rand) is below 745 for any float64 in (0, 1]: entries further from
 	// going stale than that never qualify, and cost no random number.
-	if gap > 745*scale {
+	if gap > 745*scale || gap > max(float64(l.opts.FreshFor/earlyRefreshWindow), 2*scale) {
 		return
 	}
 	if -math.Log(1-rand.Float64())*scale < gap {
