@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/flightcache/flightcache"
@@ -119,4 +120,33 @@ func ExampleLoader_Set() {
 	fmt.Println(u.Name, "queries:", db.queries)
 	// Output:
 	// ada queries: 0
+}
+
+func ExampleLoader_GetOrLoadMany() {
+	store, _ := lrustore.New[int, User](1000)
+	users, _ := flightcache.New(store, &flightcache.Options{FreshFor: time.Minute})
+	defer users.Close()
+
+	var queries [][]int
+	loadUsers := func(_ context.Context, ids []int) (map[int]User, error) {
+		// One "WHERE id IN (...)" query for every id nobody is loading yet.
+		queries = append(queries, slices.Sorted(slices.Values(ids)))
+		found := make(map[int]User)
+		for _, id := range ids {
+			if id <= 100 { // ids above 100 do not exist
+				found[id] = User{ID: id, Name: fmt.Sprintf("user-%d", id)}
+			}
+		}
+		return found, nil
+	}
+
+	page, _ := users.GetOrLoadMany(context.Background(), []int{1, 2, 3}, loadUsers)
+	fmt.Println(len(page), page[2].Name)
+	page, err := users.GetOrLoadMany(context.Background(), []int{2, 3, 4, 404}, loadUsers)
+	fmt.Println(len(page), page[4].Name, err) // 404 does not exist: absent, no error
+	fmt.Println("queries:", queries)
+	// Output:
+	// 3 user-2
+	// 3 user-4 <nil>
+	// queries: [[1 2 3] [4 404]]
 }

@@ -226,12 +226,12 @@ func (l *Loader[K, V]) loadAndStore(ctx context.Context, key K, load LoadFunc[K,
 	var pe *singleflight.PanicError
 	switch {
 	case err == nil:
-		l.recordLoad(elapsed, nil)
+		l.recordLoad(elapsed, 1, nil)
 		e := l.entryFor(v, false, start.Add(elapsed), l.opts.FreshFor, elapsed)
 		l.write(ctx, key, e, ks, gen)
 		return e, nil
 	case isNotFound(err):
-		l.recordLoad(elapsed, nil)
+		l.recordLoad(elapsed, 1, nil)
 		e := Entry[V]{Missing: true}
 		if l.opts.MissingFor > 0 {
 			e = l.entryFor(e.Value, true, start.Add(elapsed), l.opts.MissingFor, elapsed)
@@ -239,43 +239,51 @@ func (l *Loader[K, V]) loadAndStore(ctx context.Context, key K, load LoadFunc[K,
 		}
 		return e, err
 	case errors.As(err, &pe):
-		l.recordLoad(elapsed, err)
+		l.recordLoad(elapsed, 1, err)
 		l.record(stats.Panic)
 		return Entry[V]{}, err
 	default:
-		l.recordLoad(elapsed, err)
+		l.recordLoad(elapsed, 1, err)
 		return Entry[V]{}, err
 	}
 }
 
-func (l *Loader[K, V]) recordLoad(elapsed time.Duration, err error) {
+// recordLoad counts one call of the source, for keys keys.
+func (l *Loader[K, V]) recordLoad(elapsed time.Duration, keys int, err error) {
 	if l.rec != nil {
 		l.rec.RecordLoad(elapsed, err)
+		l.rec.Record(stats.KeysLoaded, keys)
 	}
 }
 
-// callLoad runs load on a goroutine of its own so that the fill can give up
-// at the load timeout even when load ignores its context. A panic or a
-// runtime.Goexit in load becomes an error.
+// callLoad runs load for key under the load timeout; see callDetached.
 func (l *Loader[K, V]) callLoad(ctx context.Context, key K, load LoadFunc[K, V]) (V, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
+	return callDetached(ctx, l.opts.LoadTimeout, key, func(ctx context.Context) (V, error) { return load(ctx, key) })
+}
+
+// callDetached runs f on a goroutine of its own, with ctx bounded by timeout,
+// so that the caller can give up at the timeout even when f ignores its
+// context. A panic or a runtime.Goexit in f becomes an error; what names the
+// work in errors.
+func callDetached[T any](ctx context.Context, timeout time.Duration, what any, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	type result struct {
-		v   V
+		v   T
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		r := result{err: fmt.Errorf("flightcache: load of key %v: %w", key, singleflight.ErrGoexit)}
+		r := result{err: fmt.Errorf("flightcache: load of key %v: %w", what, singleflight.ErrGoexit)}
 		defer func() { done <- r }()
 		defer func() {
 			if p := recover(); p != nil {
 				pe := &singleflight.PanicError{Value: p, Stack: debug.Stack()}
-				r = result{err: fmt.Errorf("flightcache: load of key %v: %w", key, pe)}
+				r = result{err: fmt.Errorf("flightcache: load of key %v: %w", what, pe)}
 			}
 		}()
-		v, err := load(ctx, key)
+		v, err := f(ctx)
 		r = result{v: v, err: err}
 	}()
 
@@ -283,8 +291,8 @@ func (l *Loader[K, V]) callLoad(ctx context.Context, key K, load LoadFunc[K, V])
 	case r := <-done:
 		return r.v, r.err
 	case <-ctx.Done():
-		var zero V
-		return zero, fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, l.opts.LoadTimeout, key, context.DeadlineExceeded)
+		var zero T
+		return zero, fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, timeout, what, context.DeadlineExceeded)
 	}
 }
 
@@ -314,6 +322,13 @@ func (l *Loader[K, V]) beginFill(key K) (*keyState, uint64, error) {
 	if l.closed.Load() {
 		return nil, 0, ErrClosed
 	}
+	ks, gen := l.registerFill(key)
+	return ks, gen, nil
+}
+
+// registerFill counts a fill of key in the key's state. The Loader's mu must
+// be held.
+func (l *Loader[K, V]) registerFill(key K) (*keyState, uint64) {
 	ks := l.keys[key]
 	if ks == nil {
 		ks = &keyState{writing: make(chan struct{}, 1)}
@@ -321,7 +336,7 @@ func (l *Loader[K, V]) beginFill(key K) (*keyState, uint64, error) {
 	}
 	ks.fills++
 	l.fills.Add(1)
-	return ks, ks.gen, nil
+	return ks, ks.gen
 }
 
 func (l *Loader[K, V]) endFill(key K, ks *keyState) {

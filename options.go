@@ -53,9 +53,15 @@ type Options struct {
 	// can be loaded again. 0 means DefaultLoadTimeout.
 	LoadTimeout time.Duration
 
-	// MaxRefreshes bounds the background refreshes that run at once.
-	// 0 means a default.
+	// MaxRefreshes bounds the background refreshes that run at once; a
+	// batch refresh of many keys counts once. When every slot is taken, a
+	// stale read still returns the stale value and leaves the refresh to a
+	// later read. 0 means DefaultMaxRefreshes.
 	MaxRefreshes int
+
+	// MaxBatch is the most keys that GetOrLoadMany passes to one call of a
+	// BatchLoadFunc; more are split into several calls. 0 means no limit.
+	MaxBatch int
 
 	// Recorder receives statistics. nil records nothing and costs nothing.
 	Recorder stats.Recorder
@@ -90,6 +96,9 @@ func (o Options) validate() (Options, error) {
 	}
 	if o.MaxRefreshes < 0 {
 		return o, fmt.Errorf("flightcache: Options.MaxRefreshes is negative (%d)", o.MaxRefreshes)
+	}
+	if o.MaxBatch < 0 {
+		return o, fmt.Errorf("flightcache: Options.MaxBatch is negative (%d)", o.MaxBatch)
 	}
 	if o.FreshFor == 0 {
 		// A value that never goes stale is never served stale or refreshed:

@@ -82,12 +82,18 @@ func (s *staleState[K]) close() {
 // while a background refresh runs, and starts that refresh when the bound on
 // refreshes allows.
 func (l *Loader[K, V]) serveStale(ctx context.Context, key K, e *Entry[V], now int64, load LoadFunc[K, V]) bool {
-	if l.opts.StaleFor == 0 || e.Missing || e.expiredAt(now) ||
-		now >= e.FreshUntil.Add(l.opts.StaleFor).UnixNano() {
+	if !l.staleServable(e, now) {
 		return false
 	}
 	l.startRefresh(ctx, key, load, false, e.FreshUntil)
 	return true
+}
+
+// staleServable reports whether e, no longer fresh at now, is inside its
+// stale-while-revalidate window.
+func (l *Loader[K, V]) staleServable(e *Entry[V], now int64) bool {
+	return l.opts.StaleFor > 0 && !e.Missing && !e.expiredAt(now) &&
+		now < e.FreshUntil.Add(l.opts.StaleFor).UnixNano()
 }
 
 // maybeRefreshEarly starts a background refresh of a fresh entry by the XFetch
@@ -177,26 +183,48 @@ func (l *Loader[K, V]) refresh(ctx context.Context, key K, load LoadFunc[K, V], 
 	_, err, _ := l.group.Do(ctx, key, func(ctx context.Context) (Entry[V], error) {
 		return l.fill(ctx, key, load, early, replacing)
 	})
+	l.endRefreshes([]K{key}, []error{err})
+}
+
+// endRefreshes ends the refresh of keys, whose loads ended with errs, which
+// held one refresh slot: it frees the slot, and backs off, counts and logs
+// the keys whose refresh failed.
+func (l *Loader[K, V]) endRefreshes(keys []K, errs []error) {
+	s := &l.stale
+	var failed int
+	var firstKey K
+	var firstErr error
+	var wait time.Duration
 
 	l.mu.Lock()
-	delete(s.running, key)
 	<-s.slots
-	var wait time.Duration
-	if err == nil || isNotFound(err) || errors.Is(err, ErrClosed) {
-		delete(s.backoff, key)
-	} else {
-		r := s.backoff[key]
+	for i, k := range keys {
+		delete(s.running, k)
+		err := errs[i]
+		if err == nil || isNotFound(err) || errors.Is(err, ErrClosed) {
+			delete(s.backoff, k)
+			continue
+		}
+		r := s.backoff[k]
 		r.failures++
-		wait = min(refreshBackoffMax, refreshBackoffMin<<min(r.failures-1, 16))
-		r.notUntil = time.Now().Add(wait)
-		s.backoff[key] = r
+		w := min(refreshBackoffMax, refreshBackoffMin<<min(r.failures-1, 16))
+		r.notUntil = time.Now().Add(w)
+		s.backoff[k] = r
+		if failed == 0 {
+			firstKey, firstErr, wait = k, err, w
+		}
+		failed++
+	}
+	if failed > 0 {
 		s.sweepBackoff()
 	}
 	l.mu.Unlock()
 
-	if wait > 0 {
-		l.record(stats.RefreshError)
-		l.logRefreshFailure(key, err, wait)
+	if failed > 0 {
+		if l.rec != nil {
+			l.rec.Record(stats.RefreshError, failed)
+		}
+		l.logRefreshFailure(firstKey, firstErr, wait, failed)
 	}
 }
 
@@ -217,7 +245,7 @@ func (s *staleState[K]) sweepBackoff() {
 
 // logRefreshFailure reports a failed refresh, at most once per
 // refreshLogEvery, so that a dead source cannot flood the log.
-func (l *Loader[K, V]) logRefreshFailure(key K, err error, retryIn time.Duration) {
+func (l *Loader[K, V]) logRefreshFailure(key K, err error, retryIn time.Duration, keys int) {
 	s := &l.stale
 	s.logMu.Lock()
 	now := time.Now()
@@ -234,5 +262,6 @@ func (l *Loader[K, V]) logRefreshFailure(key K, err error, retryIn time.Duration
 		slog.String("key", fmt.Sprint(key)),
 		slog.Any("err", err),
 		slog.Duration("retry_in", retryIn),
+		slog.Int("keys", keys),
 		slog.Int("suppressed", suppressed))
 }

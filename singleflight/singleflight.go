@@ -161,16 +161,24 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 // ctx.Err()} at once and the call goes on for the others. A panic in fn is
 // delivered as a Result whose Err is the *PanicError, never re-raised.
 func (g *Group[K, V]) DoChan(ctx context.Context, key K, fn func(context.Context) (V, error)) <-chan Result[V] {
-	ch := make(chan Result[V], 1)
+	ch, _ := g.DoChanStarted(ctx, key, fn)
+	return ch
+}
+
+// DoChanStarted is DoChan that also reports whether this call started fn for
+// key (true) or joined the call already in flight (false). Code that does
+// many keys at once uses it to learn, when the call returns, which keys are
+// its own to do.
+func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.Context) (V, error)) (ch <-chan Result[V], started bool) {
+	out := make(chan Result[V], 1)
 	if err := ctx.Err(); err != nil {
-		ch <- Result[V]{Err: err}
-		return ch
+		out <- Result[V]{Err: err}
+		return out, false
 	}
 	if fn == nil {
-		ch <- Result[V]{Err: errNilFunc}
-		return ch
+		out <- Result[V]{Err: errNilFunc}
+		return out, false
 	}
-
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
@@ -180,20 +188,20 @@ func (g *Group[K, V]) DoChan(ctx context.Context, key K, fn func(context.Context
 	} else {
 		c = g.start(ctx, key, fn, mayEnd)
 	}
-	w := &chanWaiter[V]{ch: ch, shared: joined}
+	w := &chanWaiter[V]{ch: out, shared: joined}
 	if mayEnd {
 		// The watch runs its function on a goroutine of its own, which
 		// takes mu, so setting it up under mu cannot deadlock, and the
 		// finisher always sees stop.
 		w.stop = context.AfterFunc(ctx, func() {
 			if g.dropWaiter(c, w) {
-				ch <- Result[V]{Err: ctx.Err(), Shared: w.shared}
+				out <- Result[V]{Err: ctx.Err(), Shared: w.shared}
 			}
 		})
 	}
 	c.chans = append(c.chans, w)
 	g.mu.Unlock()
-	return ch
+	return out, !joined
 }
 
 // dropWaiter removes w from c's receivers and reports whether it was still

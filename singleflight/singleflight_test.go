@@ -276,6 +276,32 @@ func TestDoChanDeliversResultAndLeavesWithContext(t *testing.T) {
 	})
 }
 
+func TestDoChanStartedTellsStarterFromJoiner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, int]
+		release := make(chan struct{})
+		var calls atomic.Int32
+		fn := blockingFn(&calls, release, 3, nil)
+		first, started := g.DoChanStarted(context.Background(), "k", fn)
+		assert.True(t, started)
+		second, started := g.DoChanStarted(context.Background(), "k", fn)
+		assert.False(t, started)
+		other, started := g.DoChanStarted(context.Background(), "other", fn)
+		assert.True(t, started)
+		close(release)
+		for _, ch := range []<-chan singleflight.Result[int]{first, second, other} {
+			assert.Equal(t, 3, (<-ch).Val)
+		}
+		assert.Equal(t, int32(2), calls.Load())
+
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done, started := g.DoChanStarted(ctx, "k", fn)
+		assert.False(t, started, "a caller whose context is done starts nothing")
+		assert.ErrorIs(t, (<-done).Err, context.Canceled)
+	})
+}
+
 func TestUnreadDoChanLeavesNothingBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var g singleflight.Group[string, int]

@@ -31,6 +31,9 @@ const (
 	StoreError
 	// Panic is a load that panicked.
 	Panic
+	// KeysLoaded is keys asked of the source: one for each load of one key,
+	// and every key of a batch load.
+	KeysLoaded
 
 	numEvents
 )
@@ -52,8 +55,9 @@ type Stats struct {
 	Misses        uint64
 	MissingHits   uint64
 	StaleHits     uint64
-	Coalesced     uint64
-	Loads         uint64        // calls of the source, refreshes included
+	Coalesced     uint64        // callers (or keys of a batch) that joined a load in flight
+	Loads         uint64        // calls of the source, refreshes and batches included
+	KeysLoaded    uint64        // keys asked of the source
 	LoadErrors    uint64        // loads that failed
 	LoadTime      time.Duration // time spent in loads, summed
 	Refreshes     uint64
@@ -145,6 +149,7 @@ func (c *Counter) Snapshot() Stats {
 	st.RefreshErrors = ev[RefreshError]
 	st.StoreErrors = ev[StoreError]
 	st.Panics = ev[Panic]
+	st.KeysLoaded = ev[KeysLoaded]
 	return st
 }
 

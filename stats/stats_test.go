@@ -17,7 +17,7 @@ func TestCounterZeroValueCountsEveryEvent(t *testing.T) {
 
 	events := map[stats.Event]int{
 		stats.Hit: 1, stats.Miss: 2, stats.MissingHit: 3, stats.StaleHit: 4, stats.Coalesced: 5,
-		stats.Refresh: 6, stats.RefreshError: 7, stats.StoreError: 8, stats.Panic: 9,
+		stats.Refresh: 6, stats.RefreshError: 7, stats.StoreError: 8, stats.Panic: 9, stats.KeysLoaded: 10,
 	}
 	for e, n := range events {
 		c.Record(e, n)
@@ -27,7 +27,7 @@ func TestCounterZeroValueCountsEveryEvent(t *testing.T) {
 
 	assert.Equal(t, stats.Stats{
 		Hits: 1, Misses: 2, MissingHits: 3, StaleHits: 4, Coalesced: 5,
-		Refreshes: 6, RefreshErrors: 7, StoreErrors: 8, Panics: 9,
+		Refreshes: 6, RefreshErrors: 7, StoreErrors: 8, Panics: 9, KeysLoaded: 10,
 		Loads: 2, LoadErrors: 1, LoadTime: 5 * time.Millisecond,
 	}, c.Snapshot())
 }

@@ -1,0 +1,466 @@
+package flightcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/singleflight"
+	"github.com/flightcache/flightcache/stats"
+)
+
+// batchSource is a fake backend with a batch query. It counts loads per key
+// and records the keys of every call.
+type batchSource struct {
+	mu    sync.Mutex
+	loads map[string]int
+	calls [][]string
+
+	gate chan struct{} // when set, each call waits for it
+	// exists says whether a key exists; nil: every key does.
+	exists func(key string) bool
+	// fail, when it returns an error for a call's keys, fails that call.
+	fail func(keys []string) error
+}
+
+func newBatchSource() *batchSource { return &batchSource{loads: make(map[string]int)} }
+
+func (s *batchSource) load(_ context.Context, keys []string) (map[string]string, error) {
+	s.mu.Lock()
+	for _, k := range keys {
+		s.loads[k]++
+	}
+	s.calls = append(s.calls, slices.Clone(keys))
+	s.mu.Unlock()
+	if s.gate != nil {
+		<-s.gate
+	}
+	if s.fail != nil {
+		if err := s.fail(keys); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		if s.exists == nil || s.exists(k) {
+			out[k] = "value-" + k
+		}
+	}
+	return out, nil
+}
+
+func (s *batchSource) count(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loads[key]
+}
+
+func (s *batchSource) callKeys() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]string, len(s.calls))
+	for i, c := range s.calls {
+		out[i] = slices.Sorted(slices.Values(c))
+	}
+	return out
+}
+
+func values(keys ...string) map[string]string {
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[k] = "value-" + k
+	}
+	return m
+}
+
+func TestGetOrLoadManyLoadsMissesInOneCallAndHitsFromTheStore(t *testing.T) {
+	store, src, rec := newMemStore[string](), newBatchSource(), new(stats.Counter)
+	l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute, Recorder: rec})
+
+	got, err := l.GetOrLoadMany(context.Background(), []string{"a", "b", "c"}, src.load)
+	require.NoError(t, err)
+	assert.Equal(t, values("a", "b", "c"), got)
+
+	got, err = l.GetOrLoadMany(context.Background(), []string{"b", "c", "d"}, src.load)
+	require.NoError(t, err)
+	assert.Equal(t, values("b", "c", "d"), got)
+	assert.Equal(t, [][]string{{"a", "b", "c"}, {"d"}}, src.callKeys(), "only the miss is loaded, in one call")
+
+	s := rec.Snapshot()
+	assert.Equal(t, uint64(2), s.Hits)
+	assert.Equal(t, uint64(4), s.Misses)
+	assert.Equal(t, uint64(2), s.Loads, "one per batch call")
+	assert.Equal(t, uint64(4), s.KeysLoaded)
+}
+
+func TestGetOrLoadManyLoadsDuplicateKeysOnce(t *testing.T) {
+	src := newBatchSource()
+	l := newLoader(t, newMemStore[string](), nil)
+	got, err := l.GetOrLoadMany(context.Background(), []string{"a", "a", "b", "a", "b"}, src.load)
+	require.NoError(t, err)
+	assert.Equal(t, values("a", "b"), got)
+	assert.Equal(t, [][]string{{"a", "b"}}, src.callKeys())
+}
+
+func TestOverlappingBatchesAndGetOrLoadShareLoads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newBatchSource()
+		src.gate = make(chan struct{})
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Minute})
+
+		results := make(chan map[string]string, 2)
+		go func() {
+			got, err := l.GetOrLoadMany(context.Background(), []string{"a", "b", "c"}, src.load)
+			assert.NoError(t, err)
+			results <- got
+		}()
+		synctest.Wait()
+		single := make(chan string)
+		go func() {
+			v, err := l.GetOrLoad(context.Background(), "c", func(context.Context, string) (string, error) {
+				t.Error("GetOrLoad loaded a key a batch was loading")
+				return "", nil
+			})
+			assert.NoError(t, err)
+			single <- v
+		}()
+		go func() {
+			got, err := l.GetOrLoadMany(context.Background(), []string{"b", "c", "d"}, src.load)
+			assert.NoError(t, err)
+			results <- got
+		}()
+		synctest.Wait()
+		assert.Equal(t, [][]string{{"a", "b", "c"}, {"d"}}, src.callKeys(), "the second batch joined b and c")
+
+		close(src.gate)
+		assert.Equal(t, "value-c", <-single)
+		all := []map[string]string{<-results, <-results}
+		assert.ElementsMatch(t, []map[string]string{values("a", "b", "c"), values("b", "c", "d")}, all)
+	})
+}
+
+func TestGetOrLoadManyJoinsALoadInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src, single := newBatchSource(), newSource()
+		single.gate = make(chan struct{})
+		l := newLoader(t, newMemStore[string](), nil)
+		go l.GetOrLoad(context.Background(), "a", single.load)
+		synctest.Wait()
+
+		got := make(chan map[string]string)
+		go func() {
+			m, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, src.load)
+			assert.NoError(t, err)
+			got <- m
+		}()
+		synctest.Wait()
+		assert.Equal(t, [][]string{{"b"}}, src.callKeys())
+		close(single.gate)
+		assert.Equal(t, values("a", "b"), <-got)
+		assert.Equal(t, 1, single.count("a"))
+	})
+}
+
+// TestConcurrentBatchesLoadEachKeyOnce races many overlapping batches and
+// single loads over a small key space, with real goroutines; every key must
+// be loaded exactly once. Run it with -race and -count.
+func TestConcurrentBatchesLoadEachKeyOnce(t *testing.T) {
+	for rep := range 20 {
+		src := newBatchSource()
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Hour, MaxBatch: 7})
+		const keys = 60
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(rep), uint64(g)))
+				for range 20 {
+					if rng.IntN(4) == 0 {
+						k := fmt.Sprint(rng.IntN(keys))
+						v, err := l.GetOrLoad(context.Background(), k, func(ctx context.Context, k string) (string, error) {
+							m, err := src.load(ctx, []string{k})
+							return m[k], err
+						})
+						assert.NoError(t, err)
+						assert.Equal(t, "value-"+k, v)
+						continue
+					}
+					var ks []string
+					for range 1 + rng.IntN(20) {
+						ks = append(ks, fmt.Sprint(rng.IntN(keys)))
+					}
+					got, err := l.GetOrLoadMany(context.Background(), ks, src.load)
+					assert.NoError(t, err)
+					for _, k := range ks {
+						assert.Equal(t, "value-"+k, got[k])
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for k, n := range src.loads {
+			require.Equal(t, 1, n, "repetition %d: key %s loaded %d times", rep, k, n)
+		}
+		for _, c := range src.calls {
+			require.LessOrEqual(t, len(c), 7, "a call larger than MaxBatch")
+		}
+	}
+}
+
+func TestGetOrLoadManyLeavesOutKeysThatDoNotExist(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, missingFor := range []time.Duration{0, time.Minute} {
+			src, rec := newBatchSource(), new(stats.Counter)
+			src.exists = func(k string) bool { return k != "ghost" }
+			l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Hour, MissingFor: missingFor, Recorder: rec})
+
+			for range 2 {
+				got, err := l.GetOrLoadMany(context.Background(), []string{"a", "ghost"}, src.load)
+				require.NoError(t, err, "a key that does not exist is not an error")
+				assert.Equal(t, values("a"), got)
+			}
+			_, err := l.GetOrLoad(context.Background(), "ghost", func(context.Context, string) (string, error) {
+				return "", flightcache.ErrNotFound
+			})
+			assert.ErrorIs(t, err, flightcache.ErrNotFound)
+			if missingFor > 0 {
+				assert.Equal(t, 1, src.count("ghost"), "the answer is cached for MissingFor")
+				assert.Equal(t, uint64(2), rec.Snapshot().MissingHits)
+			} else {
+				assert.Equal(t, 2, src.count("ghost"), "without MissingFor, not cached")
+			}
+		}
+	})
+}
+
+func TestGetOrLoadManySplitsCallsAtMaxBatch(t *testing.T) {
+	src, rec := newBatchSource(), new(stats.Counter)
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{MaxBatch: 3, Recorder: rec})
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	got, err := l.GetOrLoadMany(context.Background(), keys, src.load)
+	require.NoError(t, err)
+	assert.Equal(t, values(keys...), got)
+	calls := src.callKeys()
+	assert.Len(t, calls, 4)
+	var all []string
+	for _, c := range calls {
+		assert.LessOrEqual(t, len(c), 3)
+		all = append(all, c...)
+	}
+	assert.ElementsMatch(t, keys, all, "each key in exactly one call")
+	assert.Equal(t, uint64(4), rec.Snapshot().Loads)
+	assert.Equal(t, uint64(10), rec.Snapshot().KeysLoaded)
+}
+
+func TestAFailedBatchFailsOnlyItsKeys(t *testing.T) {
+	src, rec := newBatchSource(), new(stats.Counter)
+	src.fail = func(keys []string) error {
+		if slices.Contains(keys, "c") {
+			return errBackend
+		}
+		return nil
+	}
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{MaxBatch: 2, Recorder: rec})
+	got, err := l.GetOrLoadMany(context.Background(), []string{"a", "b", "c", "d"}, src.load)
+	assert.Equal(t, values("a", "b"), got, "the keys of the calls that worked are returned")
+	assert.ErrorIs(t, err, errBackend)
+	var be *flightcache.BatchError[string]
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, []string{"c", "d"}, slices.Sorted(func(yield func(string) bool) {
+		for k := range be.Failed {
+			if !yield(k) {
+				return
+			}
+		}
+	}))
+	assert.Contains(t, err.Error(), "2 keys failed")
+	assert.Equal(t, uint64(1), rec.Snapshot().LoadErrors)
+
+	src.fail = nil
+	got, err = l.GetOrLoadMany(context.Background(), []string{"a", "b", "c", "d"}, src.load)
+	require.NoError(t, err, "errors are not cached")
+	assert.Equal(t, values("a", "b", "c", "d"), got)
+}
+
+func TestAPanickingBatchBecomesAnError(t *testing.T) {
+	rec := new(stats.Counter)
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{Recorder: rec})
+	_, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, func(context.Context, []string) (map[string]string, error) {
+		panic("bad batch")
+	})
+	var pe *singleflight.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "bad batch", pe.Value)
+	assert.Equal(t, uint64(1), rec.Snapshot().Panics)
+
+	got, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, newBatchSource().load)
+	require.NoError(t, err, "the keys load again")
+	assert.Equal(t, values("a", "b"), got)
+}
+
+func TestGetOrLoadManyCallerLeavesAndTheBatchIsStored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, src := newMemStore[string](), newBatchSource()
+		src.gate = make(chan struct{})
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		got, err := l.GetOrLoadMany(ctx, []string{"a", "b"}, src.load)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Nil(t, got)
+		assert.Equal(t, time.Second, time.Since(start))
+
+		close(src.gate)
+		synctest.Wait()
+		for _, k := range []string{"a", "b"} {
+			e, ok := store.entry(k)
+			require.True(t, ok)
+			assert.Equal(t, "value-"+k, e.Value)
+		}
+		got, err = l.GetOrLoadMany(context.Background(), []string{"a", "b"}, src.load)
+		require.NoError(t, err)
+		assert.Equal(t, values("a", "b"), got)
+		assert.Len(t, src.callKeys(), 1)
+	})
+}
+
+func TestSetAndInvalidateWinOverABatchInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, src := newMemStore[string](), newBatchSource()
+		src.gate = make(chan struct{})
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute})
+		got := make(chan map[string]string)
+		go func() {
+			m, err := l.GetOrLoadMany(context.Background(), []string{"a", "b", "c"}, src.load)
+			assert.NoError(t, err)
+			got <- m
+		}()
+		synctest.Wait()
+		require.NoError(t, l.Set(context.Background(), "a", "written"))
+		require.NoError(t, l.Invalidate(context.Background(), "b"))
+		close(src.gate)
+		assert.Equal(t, values("a", "b", "c"), <-got, "the batch's callers get its results")
+		synctest.Wait()
+
+		e, _ := store.entry("a")
+		assert.Equal(t, "written", e.Value)
+		_, ok := store.entry("b")
+		assert.False(t, ok)
+		e, _ = store.entry("c")
+		assert.Equal(t, "value-c", e.Value)
+	})
+}
+
+func TestStaleKeysAreRefreshedInOneBackgroundCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, src, rec := newMemStore[string](), newBatchSource(), new(stats.Counter)
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Minute, Recorder: rec})
+		keys := []string{"a", "b", "c", "d", "e"}
+		_, err := l.GetOrLoadMany(context.Background(), keys, src.load)
+		require.NoError(t, err)
+
+		time.Sleep(61 * time.Second)
+		gate := make(chan struct{})
+		load := func(ctx context.Context, ks []string) (map[string]string, error) {
+			if !slices.Contains(ks, "new") {
+				<-gate // hold the refresh until every read is done
+			}
+			return src.load(ctx, ks)
+		}
+		for range 3 {
+			got, err := l.GetOrLoadMany(context.Background(), append(keys, "new"), load)
+			require.NoError(t, err)
+			assert.Equal(t, values(append(keys, "new")...), got)
+		}
+		close(gate)
+		synctest.Wait()
+
+		assert.ElementsMatch(t, [][]string{keys, keys, {"new"}}, src.callKeys(),
+			"the initial load, one refresh of all stale keys, and the one miss")
+		s := rec.Snapshot()
+		assert.Equal(t, uint64(15), s.StaleHits)
+		assert.Equal(t, uint64(5), s.Refreshes)
+		e, _ := store.entry("c")
+		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
+	})
+}
+
+// batchStore is a memStore that is also a BatchStore, counting its batch
+// calls.
+type batchStore struct {
+	*memStore[string]
+	getMany, setMany atomic.Int64
+}
+
+func (s *batchStore) GetMany(ctx context.Context, keys []string) (map[string]flightcache.Entry[string], error) {
+	s.getMany.Add(1)
+	out := make(map[string]flightcache.Entry[string])
+	for _, k := range keys {
+		if e, ok := s.entry(k); ok {
+			out[k] = e
+		}
+	}
+	return out, nil
+}
+
+func (s *batchStore) SetMany(ctx context.Context, entries map[string]flightcache.Entry[string]) error {
+	s.setMany.Add(1)
+	for k, e := range entries {
+		if err := s.memStore.Set(ctx, k, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestGetOrLoadManyUsesABatchStore(t *testing.T) {
+	store := &batchStore{memStore: newMemStore[string]()}
+	src := newBatchSource()
+	l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute})
+	got, err := l.GetOrLoadMany(context.Background(), []string{"a", "b", "c"}, src.load)
+	require.NoError(t, err)
+	assert.Equal(t, values("a", "b", "c"), got)
+	assert.Equal(t, int64(2), store.getMany.Load(), "one read for the request, one before loading")
+	assert.Equal(t, int64(1), store.setMany.Load())
+	assert.Zero(t, store.gets.Load())
+	assert.Equal(t, int64(3), store.sets.Load())
+
+	got, err = l.GetOrLoadMany(context.Background(), []string{"a", "b", "c"}, src.load)
+	require.NoError(t, err)
+	assert.Equal(t, values("a", "b", "c"), got)
+	assert.Equal(t, int64(3), store.getMany.Load())
+}
+
+func TestGetOrLoadManyBadInput(t *testing.T) {
+	l, err := flightcache.New[string, string](newMemStore[string](), nil)
+	require.NoError(t, err)
+	_, err = l.GetOrLoadMany(context.Background(), []string{"a"}, nil)
+	assert.Error(t, err)
+	got, err := l.GetOrLoadMany(context.Background(), nil, newBatchSource().load)
+	assert.NoError(t, err)
+	assert.Empty(t, got)
+	l.Close()
+	_, err = l.GetOrLoadMany(context.Background(), []string{"a"}, newBatchSource().load)
+	assert.ErrorIs(t, err, flightcache.ErrClosed)
+	_, err = flightcache.New[string, string](newMemStore[string](), &flightcache.Options{MaxBatch: -1})
+	assert.ErrorContains(t, err, "Options.MaxBatch")
+}
+
+func TestBatchErrorUnwrapsDistinctErrors(t *testing.T) {
+	other := errors.New("other")
+	be := &flightcache.BatchError[int]{Failed: map[int]error{1: errBackend, 2: errBackend, 3: other}}
+	assert.Len(t, be.Unwrap(), 2)
+	assert.ErrorIs(t, be, other)
+	assert.ErrorIs(t, be, errBackend)
+}
