@@ -37,10 +37,11 @@ var (
 // All methods are safe for concurrent use. A Loader must be closed with Close
 // when it is no longer needed; Close does not close the Store.
 type Loader[K comparable, V any] struct {
-	store Store[K, V]
-	opts  Options
-	rec   stats.Recorder // nil: no statistics
-	clock clock
+	store  Store[K, V]
+	leaser Leaser[K, V] // the store, when it is one; nil otherwise
+	opts   Options
+	rec    stats.Recorder // nil: no statistics
+	clock  clock
 
 	group singleflight.Group[K, Entry[V]]
 
@@ -89,6 +90,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		rec:   o.Recorder,
 		keys:  make(map[K]*keyState),
 	}
+	l.leaser, _ = store.(Leaser[K, V])
 	l.clock.init()
 	l.stale.init(o)
 	return l, nil
@@ -208,12 +210,54 @@ func (l *Loader[K, V]) fill(ctx context.Context, key K, load LoadFunc[K, V], ear
 	// A fill that ended just before this one began may have stored the entry
 	// after the callers of this one missed it: serve that entry instead of
 	// loading again.
-	if e, ok, err := l.store.Get(ctx, key); err != nil {
-		l.record(stats.StoreError)
-	} else if ok && e.freshAt(l.clock.now()) && (!early || !e.FreshUntil.Equal(replacing)) {
+	if e, ok := l.lookAgain(ctx, key, early, replacing); ok {
 		return e, nil
 	}
+	if l.leaser != nil {
+		release, e, ok := l.lease(ctx, key, early, replacing)
+		if ok {
+			return e, nil
+		}
+		if release != nil {
+			defer release()
+		}
+	}
 	return l.loadAndStore(ctx, key, load, ks, gen)
+}
+
+// lookAgain returns the entry for key when the Store has one that a fill
+// need not replace: a fresh one, other than the one an early refresh was
+// started for.
+func (l *Loader[K, V]) lookAgain(ctx context.Context, key K, early bool, replacing time.Time) (Entry[V], bool) {
+	e, ok, err := l.store.Get(ctx, key)
+	if err != nil {
+		l.record(stats.StoreError)
+		return e, false
+	}
+	return e, ok && e.freshAt(l.clock.now()) && (!early || !e.FreshUntil.Equal(replacing))
+}
+
+// lease takes the fleet-wide right to load key, waiting while another
+// instance has it. It returns the entry that instance stored, or the release
+// function of this instance's lease. When the Store fails, it gives up on the
+// lease and the fill loads anyway: a fleet with its shared tier down loads
+// once per instance rather than not at all.
+func (l *Loader[K, V]) lease(ctx context.Context, key K, early bool, replacing time.Time) (release func(), e Entry[V], found bool) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
+	defer cancel()
+	for {
+		release, err := l.leaser.Lease(ctx, key)
+		if err != nil {
+			l.record(stats.StoreError)
+			return nil, e, false
+		}
+		if release != nil {
+			return release, e, false
+		}
+		if e, ok := l.lookAgain(ctx, key, early, replacing); ok {
+			return nil, e, true
+		}
+	}
 }
 
 // loadAndStore runs load under the load timeout, then writes the result to

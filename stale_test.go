@@ -92,7 +92,10 @@ func TestRefreshKeepsTheCallersValuesButNotItsCancellation(t *testing.T) {
 		time.Sleep(61 * time.Second)
 
 		seen := make(chan context.Context, 1)
+		errDuringLoad := make(chan error, 1)
 		src.answer = func(ctx context.Context, key string) (string, error) {
+			time.Sleep(time.Second) // long after the caller left
+			errDuringLoad <- ctx.Err()
 			seen <- ctx
 			return "v2", nil
 		}
@@ -101,9 +104,9 @@ func TestRefreshKeepsTheCallersValuesButNotItsCancellation(t *testing.T) {
 		_, err = l.GetOrLoad(ctx, "k", src.load)
 		require.NoError(t, err)
 		cancel() // the caller is gone before the refresh runs
+		assert.NoError(t, <-errDuringLoad, "the caller's cancellation must not reach the refresh")
 		lctx := <-seen
 		assert.Equal(t, "t-9", lctx.Value(traceID{}))
-		assert.NoError(t, lctx.Err())
 		deadline, ok := lctx.Deadline()
 		require.True(t, ok)
 		assert.Equal(t, start.Add(7*time.Second), deadline, "refreshes run under LoadTimeout")

@@ -28,3 +28,22 @@ type Store[K comparable, V any] interface {
 	// not an error.
 	Delete(ctx context.Context, key K) error
 }
+
+// Leaser is a Store shared by a fleet of Loaders, one per service instance,
+// that lets one of them load a missing key while the others wait for it, so
+// that the fleet loads a cold key once rather than once per instance.
+//
+// A Loader whose Store is a Leaser calls Lease before each load, after it
+// found nothing fresh in the Store. A Loader over a Store that is not a
+// Leaser pays nothing for this.
+type Leaser[K comparable, V any] interface {
+	// Lease takes the right to load key for the fleet. When it gets it, it
+	// returns a release function, which the Loader calls once it has stored
+	// the result (or failed). When another instance holds the right, Lease
+	// waits until that instance releases it or its lease expires, and
+	// returns a nil release and a nil error: the Loader then looks at the
+	// Store again, and asks again if the entry is still not there. Lease
+	// waits no longer than ctx allows. An error makes the Loader load
+	// without a lease.
+	Lease(ctx context.Context, key K) (release func(), err error)
+}

@@ -1,7 +1,33 @@
 #!/usr/bin/env bash
 # The README's test command: everything the tests need, then the tests.
+#
+# The Redis tests talk to a real redis-server. This script installs Debian's
+# redis-server when it is missing, starts one on a free loopback port with
+# persistence off, points the tests at it with REDIS_ADDR, and stops it at
+# the end. With REDIS_ADDR already set, it uses that Redis instead.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+if [ -z "${REDIS_ADDR:-}" ]; then
+	if ! command -v redis-server >/dev/null 2>&1; then
+		echo "== installing redis-server"
+		sudo=""
+		[ "$(id -u)" -ne 0 ] && sudo="sudo"
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+	fi
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 6399)
+	dir=$(mktemp -d)
+	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+	trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
+	for _ in $(seq 100); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	export REDIS_ADDR="127.0.0.1:$port"
+	echo "== redis-server on $REDIS_ADDR"
+fi
+
 go test -race -count=1 ./...
 # The stress test is meant to be repeated.
 go test -race -run 'TestStress' -count=20 ./singleflight/

@@ -1,0 +1,146 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// idleCheck is how long a quiet subscription waits before it pings Redis.
+const idleCheck = 2 * time.Second
+
+// channel is where a Store's instances publish the keys they changed.
+func (s *Store[K, V]) channel() string { return s.prefix + "\x00invalidate" }
+
+// Notify tells every other instance subscribed with the same prefix that key
+// changed, so that they drop it from their local tier. The instance that
+// notifies ignores its own message. It implements tiered.Notifier.
+func (s *Store[K, V]) Notify(ctx context.Context, key K) error {
+	_, err := call(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+		return s.client.Publish(ctx, s.channel(), s.id+" "+s.key(key)).Result()
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: notify %q: %w", s.key(key), err)
+	}
+	return nil
+}
+
+// Evicter is the local tier that Subscribe keeps in step with the fleet:
+// *tiered.Store is one.
+type Evicter[K comparable] interface {
+	// EvictLocal drops key from the local tier.
+	EvictLocal(ctx context.Context, key K) error
+	// ResetLocal drops every key from the local tier.
+	ResetLocal(ctx context.Context) error
+}
+
+// Subscription is a running subscription to the keys other instances
+// change. Close it to stop it.
+type Subscription struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// Close stops the subscription and waits for its goroutine to end.
+func (sub *Subscription) Close() error {
+	sub.once.Do(sub.cancel)
+	<-sub.done
+	return nil
+}
+
+// Subscribe starts a goroutine that evicts from local every key that another
+// instance notifies, until the Subscription is closed.
+//
+// When the subscription drops (Redis restarted, the network cut), the
+// instance cannot know which notifications it missed: once it is subscribed
+// again, it resets local, so that nothing older than the shared tier is
+// served, and logs that it did. The first subscription does not reset.
+//
+// Subscribe returns an error when the key type needs Options.ParseKey and
+// there is none.
+func (s *Store[K, V]) Subscribe(local Evicter[K]) (*Subscription, error) {
+	if s.parseKey == nil {
+		return nil, errors.New("redisstore: Subscribe needs Options.ParseKey for this key type")
+	}
+	if local == nil {
+		return nil, errors.New("redisstore: Subscribe needs a local tier")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sub := &Subscription{cancel: cancel, done: make(chan struct{})}
+	ps := s.client.Subscribe(ctx, s.channel())
+	go func() {
+		defer close(sub.done)
+		defer ps.Close()
+		s.listen(ctx, ps, local)
+	}()
+	return sub, nil
+}
+
+func (s *Store[K, V]) listen(ctx context.Context, ps *redis.PubSub, local Evicter[K]) {
+	subscribed, dropped := false, false
+	backoff := 50 * time.Millisecond
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, idleCheck)
+		if ctx.Err() != nil {
+			return
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// Nothing for a while: make sure the connection is alive, since
+			// a cut without a reset would otherwise go unnoticed.
+			if err = ps.Ping(ctx); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			// go-redis reconnects and subscribes again on the next
+			// Receive; wait a little so that a dead Redis is not spun on.
+			if subscribed && !dropped {
+				s.logger.Warn("redisstore: invalidation subscription dropped; the local tier will be cleared once it is back",
+					slog.String("channel", s.channel()), slog.Any("err", err))
+			}
+			dropped = true
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind != "subscribe" {
+				continue
+			}
+			if subscribed && dropped {
+				err := local.ResetLocal(ctx)
+				s.logger.Warn("redisstore: invalidation subscription restored; cleared the local tier, since notifications may have been missed",
+					slog.String("channel", s.channel()), slog.Any("err", err))
+			}
+			subscribed, dropped = true, false
+		case *redis.Message:
+			from, key, ok := strings.Cut(m.Payload, " ")
+			if !ok || from == s.id {
+				continue
+			}
+			k, err := s.parseKey(key)
+			if err != nil {
+				s.logf("redisstore: bad invalidation message", slog.String("payload", m.Payload), slog.Any("err", err))
+				continue
+			}
+			local.EvictLocal(ctx, k)
+		}
+	}
+}

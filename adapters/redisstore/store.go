@@ -1,0 +1,320 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flightcache/flightcache"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrefix   = "flightcache:"
+	DefaultTimeout  = 250 * time.Millisecond
+	DefaultLeaseTTL = 5 * time.Second
+)
+
+// Options tune a Store. The zero Options are valid for string and integer
+// keys.
+type Options[K comparable, V any] struct {
+	// Prefix goes before every key the Store writes, so that several caches
+	// share one Redis. "" means DefaultPrefix.
+	Prefix string
+
+	// Key turns a key into the string after Prefix. nil means the decimal or
+	// string form, which New supports for keys whose kind is a string or an
+	// integer; other key types need Key.
+	Key func(K) string
+
+	// ParseKey turns the string Key made back into a key. Subscribe needs it
+	// for key types with a Key function of their own.
+	ParseKey func(string) (K, error)
+
+	// Codec encodes values. nil means JSON.
+	Codec Codec[V]
+
+	// Timeout bounds every call to Redis, within the caller's context. 0
+	// means DefaultTimeout.
+	Timeout time.Duration
+
+	// LeaseTTL is how long a lease to load a key lasts: how long the fleet
+	// waits for an instance that took a lease and died. It should exceed
+	// the time a load takes. 0 means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+
+	// Logger receives reports of undecodable entries and of a dropped
+	// subscription. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a flightcache.Store, flightcache.BatchStore and flightcache.Leaser
+// over a Redis client the caller owns: a Store never closes it. It is safe
+// for concurrent use.
+//
+// Every call honours the caller's context and Options.Timeout. A Store
+// errors when Redis does; the Loader treats those errors as misses and
+// counts them.
+type Store[K comparable, V any] struct {
+	client   redis.UniversalClient
+	prefix   string
+	key      func(K) string
+	parseKey func(string) (K, error)
+	codec    Codec[V]
+	timeout  time.Duration
+	leaseTTL time.Duration
+	logger   *slog.Logger
+	// id tells this Store's messages and lease tokens from those of other
+	// instances.
+	id string
+
+	decodeErrors atomic.Uint64
+	logMu        sync.Mutex
+	lastLog      time.Time
+}
+
+var (
+	_ flightcache.BatchStore[string, int] = (*Store[string, int])(nil)
+	_ flightcache.Leaser[string, int]     = (*Store[string, int])(nil)
+)
+
+// New returns a Store over client. It returns an error when client is nil,
+// an option is out of range, or K is neither a string nor an integer kind
+// and Options.Key is nil.
+func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V]) (*Store[K, V], error) {
+	if client == nil || reflect.ValueOf(client).IsNil() {
+		return nil, errors.New("redisstore: nil client")
+	}
+	var o Options[K, V]
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("redisstore: Options.Timeout is negative (%v)", o.Timeout)
+	}
+	if o.LeaseTTL < 0 {
+		return nil, fmt.Errorf("redisstore: Options.LeaseTTL is negative (%v)", o.LeaseTTL)
+	}
+	s := &Store[K, V]{
+		client: client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
+		timeout: o.Timeout, leaseTTL: o.LeaseTTL, logger: o.Logger,
+	}
+	format, parse, builtin := builtinKey[K]()
+	if s.key == nil {
+		if !builtin {
+			return nil, fmt.Errorf("redisstore: key type %v needs Options.Key", reflect.TypeFor[K]())
+		}
+		s.key = format
+		if s.parseKey == nil {
+			s.parseKey = parse
+		}
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.codec == nil {
+		s.codec = JSON[V]{}
+	}
+	if s.timeout == 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.leaseTTL == 0 {
+		s.leaseTTL = DefaultLeaseTTL
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	s.id = hex.EncodeToString(b[:])
+	return s, nil
+}
+
+func (s *Store[K, V]) redisKey(key K) string { return s.prefix + s.key(key) }
+
+// DecodeErrors reports how many stored values could not be decoded and were
+// treated as misses.
+func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
+
+// decode turns the bytes of key into an entry; bytes that do not decode are
+// a miss, counted and logged.
+func (s *Store[K, V]) decode(key string, b []byte) (flightcache.Entry[V], bool) {
+	e, err := decodeEntry(s.codec, b)
+	if err != nil {
+		s.decodeErrors.Add(1)
+		s.logf("redisstore: undecodable entry treated as a miss", slog.String("key", key), slog.Any("err", err))
+		return flightcache.Entry[V]{}, false
+	}
+	return e, true
+}
+
+// logf logs at most once a second, so that a flood of bad entries cannot
+// flood the log.
+func (s *Store[K, V]) logf(msg string, attrs ...slog.Attr) {
+	s.logMu.Lock()
+	now := time.Now()
+	if now.Sub(s.lastLog) < time.Second {
+		s.logMu.Unlock()
+		return
+	}
+	s.lastLog = now
+	s.logMu.Unlock()
+	s.logger.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+}
+
+// Get returns the entry stored for key.
+func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	k := s.redisKey(key)
+	b, err := s.client.Get(ctx, k).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return flightcache.Entry[V]{}, false, nil
+	}
+	if err != nil {
+		return flightcache.Entry[V]{}, false, fmt.Errorf("redisstore: get %s: %w", k, err)
+	}
+	e, ok := s.decode(k, b)
+	return e, ok, nil
+}
+
+// ttl is how long Redis keeps e: until ExpiresAt, rounded up to the next
+// millisecond, or forever (0). ok is false when ExpiresAt has passed.
+func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
+	if e.ExpiresAt.IsZero() {
+		return 0, true
+	}
+	d = time.Until(e.ExpiresAt)
+	if d <= 0 {
+		return 0, false
+	}
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond), true
+}
+
+// Set stores e under key with ExpiresAt as its Redis TTL. An entry whose
+// ExpiresAt has passed deletes key instead.
+func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	k := s.redisKey(key)
+	d, ok := ttl(e)
+	if !ok {
+		if err := s.client.Del(ctx, k).Err(); err != nil {
+			return fmt.Errorf("redisstore: set %s (expired, deleting): %w", k, err)
+		}
+		return nil
+	}
+	b, err := encodeEntry(s.codec, e)
+	if err != nil {
+		return err
+	}
+	if err := s.client.Set(ctx, k, b, d).Err(); err != nil {
+		return fmt.Errorf("redisstore: set %s: %w", k, err)
+	}
+	return nil
+}
+
+// Delete removes key.
+func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	k := s.redisKey(key)
+	if err := s.client.Del(ctx, k).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete %s: %w", k, err)
+	}
+	return nil
+}
+
+// GetMany returns the entries stored for keys in one round trip: MGET, or,
+// on a Redis Cluster, where the keys may live on different nodes, a pipeline
+// of GETs.
+func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rkeys := make([]string, len(keys))
+	for i, k := range keys {
+		rkeys[i] = s.redisKey(k)
+	}
+	raw := make([]any, len(keys))
+	if _, cluster := s.client.(*redis.ClusterClient); cluster {
+		cmds := make([]*redis.StringCmd, len(keys))
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range rkeys {
+				cmds[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redisstore: get %d keys: %w", len(keys), err)
+		}
+		for i, c := range cmds {
+			if v, err := c.Result(); err == nil {
+				raw[i] = v
+			}
+		}
+	} else if len(keys) > 0 {
+		var err error
+		if raw, err = s.client.MGet(ctx, rkeys...).Result(); err != nil {
+			return nil, fmt.Errorf("redisstore: mget %d keys: %w", len(keys), err)
+		}
+	}
+	out := make(map[K]flightcache.Entry[V], len(keys))
+	for i, v := range raw {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if e, ok := s.decode(rkeys[i], []byte(str)); ok {
+			out[keys[i]] = e
+		}
+	}
+	return out, nil
+}
+
+// SetMany stores entries in one pipelined round trip, as Set does for each.
+func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	type write struct {
+		key string
+		b   []byte
+		ttl time.Duration
+		del bool
+	}
+	writes := make([]write, 0, len(entries))
+	for k, e := range entries {
+		d, ok := ttl(e)
+		if !ok {
+			writes = append(writes, write{key: s.redisKey(k), del: true})
+			continue
+		}
+		b, err := encodeEntry(s.codec, e)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, write{key: s.redisKey(k), b: b, ttl: d})
+	}
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range writes {
+			if w.del {
+				p.Del(ctx, w.key)
+			} else {
+				p.Set(ctx, w.key, w.b, w.ttl)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: set %d keys: %w", len(entries), err)
+	}
+	return nil
+}

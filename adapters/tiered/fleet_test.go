@@ -1,0 +1,333 @@
+package tiered_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/adapters/lrustore"
+	"github.com/flightcache/flightcache/adapters/redisstore"
+	"github.com/flightcache/flightcache/adapters/tiered"
+	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/stats"
+	"github.com/flightcache/flightcache/storetest"
+)
+
+// quietRedis keeps go-redis's own log lines about refused connections out of
+// the test output: the fault tests cause them on purpose.
+func quietRedis() {
+	redis.SetLogger(discardLogger{})
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
+// noLease hides the shared tier's Lease, for comparison runs.
+type noLease struct {
+	flightcache.Store[string, string]
+}
+
+// instance is one service instance of a fleet: a loader over its own local
+// tier in front of the shared Redis tier.
+type instance struct {
+	loader *flightcache.Loader[string, string]
+	local  *lrustore.Store[string, string]
+	shared *redisstore.Store[string, string]
+	sub    *redisstore.Subscription
+	stats  *stats.Counter
+}
+
+func newInstance(t testing.TB, c redis.UniversalClient, prefix string, lease, subscribe bool, opts flightcache.Options) *instance {
+	t.Helper()
+	in := &instance{stats: new(stats.Counter)}
+	var err error
+	in.local, err = lrustore.New[string, string](10_000)
+	require.NoError(t, err)
+	in.shared, err = redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix, LeaseTTL: 2 * time.Second})
+	require.NoError(t, err)
+	var shared flightcache.Store[string, string] = in.shared
+	if !lease {
+		shared = noLease{in.shared}
+	}
+	store := tiered.NewWithNotifier[string, string](in.local, shared, in.shared)
+	if subscribe {
+		in.sub, err = in.shared.Subscribe(store)
+		require.NoError(t, err)
+		t.Cleanup(func() { in.sub.Close() })
+	}
+	opts.Recorder = in.stats
+	in.loader, err = flightcache.New[string, string](store, &opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { in.loader.Close() })
+	return in
+}
+
+func TestConformanceOverRedis(t *testing.T) {
+	c := redistest.Client(t)
+	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+		shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t)})
+		require.NoError(t, err)
+		return tiered.New[string, string](newLRU[string](t), shared)
+	})
+}
+
+// countingSource counts loads per key in Redis, so that processes can share
+// the count, and takes a while, so that instances overlap.
+func countingSource(c redis.UniversalClient, prefix string, took time.Duration) flightcache.LoadFunc[string, string] {
+	return func(ctx context.Context, key string) (string, error) {
+		if err := c.Incr(ctx, prefix+"loads:"+key).Err(); err != nil {
+			return "", err
+		}
+		time.Sleep(took)
+		return "value-" + key, nil
+	}
+}
+
+func fleetLoads(t testing.TB, c redis.UniversalClient, prefix string, keys int) (total int, worst int) {
+	for k := range keys {
+		n, err := c.Get(context.Background(), fmt.Sprintf("%sloads:key-%d", prefix, k)).Int()
+		require.NoError(t, err)
+		total += n
+		worst = max(worst, n)
+	}
+	return total, worst
+}
+
+// hammer sends goroutines callers at each key through in, all at once.
+func hammer(t testing.TB, in *instance, load flightcache.LoadFunc[string, string], keys, goroutines int, start <-chan struct{}) {
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			<-start
+			key := fmt.Sprintf("key-%d", g%keys)
+			v, err := in.loader.GetOrLoad(context.Background(), key, load)
+			if assert.NoError(t, err) {
+				assert.Equal(t, "value-"+key, v)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestAFleetInOneProcessLoadsEachColdKeyOnce(t *testing.T) {
+	c := redistest.Client(t)
+	const instances, goroutines, keys = 4, 200, 20
+	for _, lease := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lease=%v", lease), func(t *testing.T) {
+			prefix := redistest.Prefix(t)
+			load := countingSource(c, prefix, 30*time.Millisecond)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for range instances {
+				in := newInstance(t, c, prefix, lease, false, flightcache.Options{FreshFor: time.Minute})
+				wg.Go(func() { hammer(t, in, load, keys, goroutines, start) })
+			}
+			close(start)
+			wg.Wait()
+			total, worst := fleetLoads(t, c, prefix, keys)
+			t.Logf("lease=%v: %d instances × %d goroutines on %d cold keys: %d source loads (worst key %d)", lease, instances, goroutines, keys, total, worst)
+			if lease {
+				assert.Equal(t, keys, total, "one load per key for the whole fleet")
+			} else {
+				assert.Greater(t, total, keys, "without the lease, instances load the same key")
+			}
+		})
+	}
+}
+
+// TestAFleetOfProcessesLoadsEachColdKeyOnce runs four OS processes of this
+// test binary on one Redis, each with 200 goroutines on the same cold keys,
+// released together.
+func TestAFleetOfProcessesLoadsEachColdKeyOnce(t *testing.T) {
+	addr := redistest.Addr(t)
+	c := redistest.Client(t)
+	const processes, keys = 4, 20
+	for _, lease := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lease=%v", lease), func(t *testing.T) {
+			prefix := redistest.Prefix(t)
+			var cmds []*exec.Cmd
+			for range processes {
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), "FLEET_CHILD=1", "REDIS_ADDR="+addr, "FLEET_PREFIX="+prefix,
+					"FLEET_LEASE="+strconv.FormatBool(lease), "FLEET_KEYS="+strconv.Itoa(keys))
+				cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+				require.NoError(t, cmd.Start())
+				cmds = append(cmds, cmd)
+			}
+			// Release them together once all are ready.
+			require.Eventually(t, func() bool {
+				n, _ := c.Get(context.Background(), prefix+"ready").Int()
+				return n == processes
+			}, 30*time.Second, 5*time.Millisecond)
+			require.NoError(t, c.Set(context.Background(), prefix+"go", "1", time.Minute).Err())
+			for _, cmd := range cmds {
+				require.NoError(t, cmd.Wait())
+			}
+			total, worst := fleetLoads(t, c, prefix, keys)
+			t.Logf("lease=%v: %d processes × 200 goroutines on %d cold keys: %d source loads (worst key %d)", lease, processes, keys, total, worst)
+			if lease {
+				assert.Equal(t, keys, total, "one load per key for the whole fleet")
+			}
+		})
+	}
+}
+
+// runFleetChild is the body of a child process of the fleet test. It reports
+// whether this process is one.
+func runFleetChild() bool {
+	if os.Getenv("FLEET_CHILD") != "1" {
+		return false
+	}
+	prefix := os.Getenv("FLEET_PREFIX")
+	keys, _ := strconv.Atoi(os.Getenv("FLEET_KEYS"))
+	lease, _ := strconv.ParseBool(os.Getenv("FLEET_LEASE"))
+	c := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
+	defer c.Close()
+	t := &childT{}
+	in := newInstance(t, c, prefix, lease, false, flightcache.Options{FreshFor: time.Minute})
+	ctx := context.Background()
+	c.Incr(ctx, prefix+"ready")
+	start := make(chan struct{})
+	go func() {
+		for c.Exists(ctx, prefix+"go").Val() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		close(start)
+	}()
+	hammer(t, in, countingSource(c, prefix, 30*time.Millisecond), keys, 200, start)
+	t.cleanup()
+	if t.failed.Load() {
+		os.Exit(1)
+	}
+	return true
+}
+
+// childT is enough of a testing.TB for a child process.
+type childT struct {
+	testing.TB
+	failed   atomic.Bool
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+func (c *childT) Helper() {}
+func (c *childT) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	c.failed.Store(true)
+}
+func (c *childT) FailNow()         { c.failed.Store(true); os.Exit(1) }
+func (c *childT) Cleanup(f func()) { c.mu.Lock(); c.cleanups = append(c.cleanups, f); c.mu.Unlock() }
+func (c *childT) cleanup() {
+	for i := len(c.cleanups) - 1; i >= 0; i-- {
+		c.cleanups[i]()
+	}
+}
+
+func TestInvalidateAndSetReachEveryInstance(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	a := newInstance(t, c, prefix, true, true, flightcache.Options{FreshFor: time.Hour})
+	b := newInstance(t, c, prefix, true, true, flightcache.Options{FreshFor: time.Hour})
+	var version atomic.Int64
+	load := func(context.Context, string) (string, error) { return fmt.Sprint("v", version.Add(1)), nil }
+
+	v, err := a.loader.GetOrLoad(ctx, "k", load)
+	require.NoError(t, err)
+	require.Equal(t, "v1", v)
+	v, err = b.loader.GetOrLoad(ctx, "k", load)
+	require.NoError(t, err)
+	require.Equal(t, "v1", v, "b reads the shared tier")
+	_, ok, _ := b.local.Get(ctx, "k")
+	require.True(t, ok, "and keeps a local copy")
+
+	require.NoError(t, a.loader.Invalidate(ctx, "k"))
+	require.Eventually(t, func() bool { _, ok, _ := b.local.Get(ctx, "k"); return !ok }, 5*time.Second, 2*time.Millisecond,
+		"a's Invalidate evicts b's local copy")
+	v, err = b.loader.GetOrLoad(ctx, "k", load)
+	require.NoError(t, err)
+	assert.Equal(t, "v2", v)
+
+	require.NoError(t, a.loader.Set(ctx, "k", "written"))
+	require.Eventually(t, func() bool {
+		v, err := b.loader.GetOrLoad(ctx, "k", load)
+		return err == nil && v == "written"
+	}, 5*time.Second, 2*time.Millisecond, "a's Set reaches b")
+}
+
+func TestTheFleetFailsOpenAndRecoversWhenRedisIsDown(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	prefix := redistest.Prefix(t)
+	in := newInstance(t, c, prefix, true, false, flightcache.Options{FreshFor: time.Hour, LoadTimeout: 5 * time.Second})
+	var loads atomic.Int64
+	load := func(_ context.Context, key string) (string, error) { loads.Add(1); return "value-" + key, nil }
+
+	_, err := in.loader.GetOrLoad(ctx, "cached", load)
+	require.NoError(t, err)
+	srv.Stop()
+
+	v, err := in.loader.GetOrLoad(ctx, "cached", load)
+	require.NoError(t, err)
+	assert.Equal(t, "value-cached", v, "the local tier answers")
+	v, err = in.loader.GetOrLoad(ctx, "new", load)
+	require.NoError(t, err, "a miss is loaded from the source with Redis down")
+	assert.Equal(t, "value-new", v)
+	assert.Equal(t, int64(2), loads.Load())
+	assert.Positive(t, in.stats.Snapshot().StoreErrors, "the failures are counted")
+
+	require.NoError(t, srv.Restart())
+	require.Eventually(t, func() bool {
+		_, err := in.loader.GetOrLoad(ctx, fmt.Sprint("after-", time.Now().UnixNano()), load)
+		n, _ := c.Keys(ctx, prefix+"after-*").Result()
+		return err == nil && len(n) > 0
+	}, 10*time.Second, 20*time.Millisecond, "loads reach the shared tier again once Redis is back")
+}
+
+func TestACorruptSharedValueIsReloadedNotServed(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	in := newInstance(t, c, prefix, true, false, flightcache.Options{FreshFor: time.Hour})
+	require.NoError(t, c.Set(ctx, prefix+"k", "\xfc\x01garbage", time.Minute).Err())
+	v, err := in.loader.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "good", nil })
+	require.NoError(t, err)
+	assert.Equal(t, "good", v)
+	assert.Equal(t, uint64(2), in.shared.DecodeErrors(), "the read and the fill's second look")
+	e, ok, err := in.shared.Get(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, ok, "the reload replaced the corrupt bytes")
+	assert.Equal(t, "good", e.Value)
+}
+
+func TestALoaderWaitsOutADeadLeaseHolderThenLoads(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	in := newInstance(t, c, prefix, true, false, flightcache.Options{FreshFor: time.Hour})
+	// A holder that took the lease and died: the lease only expires.
+	require.NoError(t, c.Set(ctx, prefix+"k\x00lease", "dead-instance", 400*time.Millisecond).Err())
+	var loads atomic.Int64
+	start := time.Now()
+	v, err := in.loader.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
+		loads.Add(1)
+		return "v", nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	assert.Equal(t, int64(1), loads.Load())
+	assert.GreaterOrEqual(t, time.Since(start), 380*time.Millisecond, "it waited for the lease to expire")
+}

@@ -1,0 +1,153 @@
+package tiered_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/adapters/lrustore"
+	"github.com/flightcache/flightcache/adapters/tiered"
+	"github.com/flightcache/flightcache/storetest"
+)
+
+func TestMain(m *testing.M) {
+	quietRedis()
+	if runFleetChild() {
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func newLRU[V any](t *testing.T) *lrustore.Store[string, V] {
+	s, err := lrustore.New[string, V](10_000)
+	require.NoError(t, err)
+	return s
+}
+
+func TestConformanceOverTwoMemoryTiers(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+		return tiered.New[string, string](newLRU[string](t), newLRU[string](t))
+	})
+}
+
+// notes records the keys a Store notified.
+type notes struct {
+	mu   sync.Mutex
+	keys []string
+	fail error
+}
+
+func (n *notes) Notify(_ context.Context, key string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.keys = append(n.keys, key)
+	return n.fail
+}
+
+func TestReadsCopySharedHitsIntoTheLocalTierWithoutExtendingThem(t *testing.T) {
+	ctx := context.Background()
+	local, shared, n := newLRU[string](t), newLRU[string](t), &notes{}
+	s := tiered.NewWithNotifier[string, string](local, shared, n)
+
+	e := flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(time.Minute).Round(0), ExpiresAt: time.Now().Add(2 * time.Minute).Round(0)}
+	require.NoError(t, shared.Set(ctx, "k", e))
+	got, ok, err := s.Get(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, e, got)
+
+	copied, ok, _ := local.Get(ctx, "k")
+	require.True(t, ok, "a shared hit is copied into the local tier")
+	assert.Equal(t, e, copied, "with its own timestamps: the copy never outlives the original")
+	assert.Empty(t, n.keys, "a copy is not a change to notify")
+
+	// Now the local tier answers alone.
+	require.NoError(t, shared.Delete(ctx, "k"))
+	_, ok, _ = s.Get(ctx, "k")
+	assert.True(t, ok)
+}
+
+func TestWritesAndDeletesReachBothTiersAndAreNotified(t *testing.T) {
+	ctx := context.Background()
+	local, shared, n := newLRU[string](t), newLRU[string](t), &notes{}
+	s := tiered.NewWithNotifier[string, string](local, shared, n)
+
+	require.NoError(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}))
+	for _, tier := range []*lrustore.Store[string, string]{local, shared} {
+		e, ok, _ := tier.Get(ctx, "k")
+		require.True(t, ok)
+		assert.Equal(t, "v", e.Value)
+	}
+	require.NoError(t, s.SetMany(ctx, map[string]flightcache.Entry[string]{"a": {Value: "a"}}))
+	got, err := s.GetMany(ctx, []string{"a", "k", "none"})
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+
+	require.NoError(t, s.Delete(ctx, "k"))
+	for _, tier := range []*lrustore.Store[string, string]{local, shared} {
+		_, ok, _ := tier.Get(ctx, "k")
+		assert.False(t, ok)
+	}
+	assert.Equal(t, []string{"k", "a", "k"}, n.keys)
+
+	n.fail = errors.New("bus down")
+	assert.ErrorIs(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}), n.fail)
+	_, ok, _ := local.Get(ctx, "k")
+	assert.True(t, ok, "a failed notification does not undo the write")
+}
+
+// failingStore fails every call.
+type failingStore struct{ err error }
+
+func (f failingStore) Get(context.Context, string) (flightcache.Entry[string], bool, error) {
+	return flightcache.Entry[string]{}, false, f.err
+}
+func (f failingStore) Set(context.Context, string, flightcache.Entry[string]) error { return f.err }
+func (f failingStore) Delete(context.Context, string) error                         { return f.err }
+
+func TestAFailingSharedTierStillLetsTheLocalTierWork(t *testing.T) {
+	ctx := context.Background()
+	down := failingStore{errors.New("shared tier down")}
+	local := newLRU[string](t)
+	s := tiered.New[string, string](local, down)
+	assert.ErrorIs(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}), down.err)
+	e, ok, err := s.Get(ctx, "k")
+	require.NoError(t, err, "the local tier answers")
+	assert.True(t, ok)
+	assert.Equal(t, "v", e.Value)
+	_, _, err = s.Get(ctx, "other")
+	assert.ErrorIs(t, err, down.err, "a local miss reports the shared tier's failure")
+}
+
+func TestEvictAndResetTheLocalTierOnly(t *testing.T) {
+	ctx := context.Background()
+	local, shared := newLRU[string](t), newLRU[string](t)
+	s := tiered.New[string, string](local, shared)
+	for _, k := range []string{"a", "b"} {
+		require.NoError(t, s.Set(ctx, k, flightcache.Entry[string]{Value: k}))
+	}
+	require.NoError(t, s.EvictLocal(ctx, "a"))
+	_, ok, _ := local.Get(ctx, "a")
+	assert.False(t, ok)
+	require.NoError(t, s.ResetLocal(ctx))
+	assert.Zero(t, local.Len())
+	assert.Equal(t, 2, shared.Len(), "the shared tier keeps everything")
+
+	noPurge := tiered.New[string, string](failingStore{}, shared)
+	assert.Error(t, noPurge.ResetLocal(ctx), "a local tier without Purge cannot be reset, and says so")
+}
+
+func TestLeaseWithoutALeasingSharedTierLetsEveryLoadGo(t *testing.T) {
+	s := tiered.New[string, string](newLRU[string](t), newLRU[string](t))
+	release, err := s.Lease(context.Background(), "k")
+	require.NoError(t, err)
+	require.NotNil(t, release)
+	release()
+}
