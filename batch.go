@@ -72,11 +72,11 @@ func (e *BatchError[K]) Unwrap() []error {
 // containsErr reports whether err is in errs, comparing only errors whose
 // dynamic type can be compared, so that it never panics.
 func containsErr(errs []error, err error) bool {
-	if !reflect.TypeOf(err).Comparable() {
+	if !reflect.ValueOf(err).Comparable() {
 		return false
 	}
 	for _, e := range errs {
-		if reflect.TypeOf(e).Comparable() && e == err {
+		if reflect.ValueOf(e).Comparable() && e == err {
 			return true
 		}
 	}
@@ -106,6 +106,9 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	if load == nil {
 		return nil, errNilLoad
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	uniq := uniqueKeys(keys)
 	found := l.getMany(ctx, uniq)
 	now := l.clock.now()
@@ -128,13 +131,16 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 			values[k] = e.Value
 			stale = append(stale, k)
 		default:
-			l.record(stats.Miss)
 			missing = append(missing, k)
 			if ok && l.usableOnError(&e, now) {
 				if fallbacks == nil {
 					fallbacks = make(map[K]V)
 				}
 				fallbacks[k] = e.Value
+			} else {
+				// A key with a fallback counts as a miss only if the
+				// fallback is not served.
+				l.record(stats.Miss)
 			}
 		}
 	}
@@ -153,7 +159,15 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		select {
 		case r = <-ch:
 		case <-ctx.Done():
+			for _, k := range missing[i:] {
+				if hasKey(fallbacks, k) {
+					l.record(stats.Miss)
+				}
+			}
 			return nil, ctx.Err()
+		}
+		if hasKey(fallbacks, k) && (r.Err == nil || isNotFound(r.Err) || errors.Is(r.Err, ErrClosed)) {
+			l.record(stats.Miss)
 		}
 		switch {
 		case r.Err == nil && !r.Val.Missing:
@@ -162,6 +176,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		case hasKey(fallbacks, k) && !errors.Is(r.Err, ErrClosed):
 			l.record(stats.StaleHit)
 			values[k] = fallbacks[k]
+			continue
 		default:
 			if failed == nil {
 				failed = make(map[K]error)
@@ -286,12 +301,29 @@ func (l *Loader[K, V]) loadMany(ctx context.Context, keys []K, load BatchLoadFun
 // runBatch loads keys with one call of load and stores the results, unless a
 // Set or Invalidate of a key came after the batch began.
 func (l *Loader[K, V]) runBatch(ctx context.Context, keys []K, load BatchLoadFunc[K, V], b *batch[K, V], kss []*keyState, gens []uint64) {
-	defer close(b.done)
+	// The waiting key goroutines are released before the fills end, so that
+	// Close, which waits for the fills, finds them gone.
 	defer l.endFills(keys, kss)
+	defer close(b.done)
+	// load's own panics are caught where it runs; this catches a Store or
+	// Recorder that panics, which would otherwise take down the process.
+	var panicked error
+	defer func() {
+		if panicked != nil {
+			for _, k := range keys {
+				if _, done := b.results[k]; !done {
+					b.results[k] = batchResult[V]{err: panicked}
+				}
+			}
+		}
+	}()
+	defer recoverAsError(keys, &panicked)
 
 	// As in fill: an entry stored since the callers missed is served as it is.
 	now := l.clock.now()
-	found := l.getMany(ctx, keys)
+	storeCtx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
+	defer cancel()
+	found := l.getMany(storeCtx, keys)
 	toLoad := keys[:0:0]
 	for _, k := range keys {
 		if e, ok := found[k]; ok && e.freshAt(now) {
@@ -334,11 +366,8 @@ func (l *Loader[K, V]) runBatch(ctx context.Context, keys []K, load BatchLoadFun
 			writes[k] = e
 			b.results[k] = batchResult[V]{e: e}
 		default:
-			e := Entry[V]{Missing: true}
-			if l.opts.MissingFor > 0 {
-				e = l.entryFor(e.Value, true, loadedAt, l.opts.MissingFor, elapsed)
-				writes[k] = e
-			}
+			e := l.missingEntry(loadedAt, elapsed)
+			writes[k] = e
 			b.results[k] = batchResult[V]{e: e, err: ErrNotFound}
 		}
 	}
@@ -417,6 +446,8 @@ func (l *Loader[K, V]) writeMany(ctx context.Context, writes map[K]Entry[V], key
 	if len(writes) == 0 {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
+	defer cancel()
 	if err := bs.SetMany(ctx, writes); err != nil {
 		l.record(stats.StoreError)
 	}

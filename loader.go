@@ -155,7 +155,9 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 			fallback, hasFallback = e.Value, true
 		}
 	}
-	l.record(stats.Miss)
+	if !hasFallback {
+		l.record(stats.Miss)
+	}
 
 	started := false
 	loaded, err, _ := l.group.Do(ctx, key, func(ctx context.Context) (Entry[V], error) {
@@ -164,6 +166,9 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 	})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			if hasFallback {
+				l.record(stats.Miss)
+			}
 			return zero, err // the caller left; the load goes on
 		}
 		if !started {
@@ -173,7 +178,13 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 			l.record(stats.StaleHit)
 			return fallback, nil
 		}
+		if hasFallback {
+			l.record(stats.Miss)
+		}
 		return zero, err
+	}
+	if hasFallback {
+		l.record(stats.Miss)
 	}
 	if !started {
 		l.record(stats.Coalesced)
@@ -200,7 +211,11 @@ func (e *Entry[V]) expiredAt(now int64) bool {
 // it. It runs on the singleflight group's goroutine, with ctx detached from
 // those callers. An early refresh passes early and the FreshUntil of the
 // entry it replaces.
-func (l *Loader[K, V]) fill(ctx context.Context, key K, load LoadFunc[K, V], early bool, replacing time.Time) (Entry[V], error) {
+func (l *Loader[K, V]) fill(ctx context.Context, key K, load LoadFunc[K, V], early bool, replacing time.Time) (e Entry[V], err error) {
+	// load's own panics are caught where it runs; this catches a Store or
+	// Recorder that panics, which would otherwise take down a background
+	// refresh's goroutine and with it the process.
+	defer recoverAsError(key, &err)
 	ks, gen, err := l.beginFill(key)
 	if err != nil {
 		return Entry[V]{}, err
@@ -225,10 +240,21 @@ func (l *Loader[K, V]) fill(ctx context.Context, key K, load LoadFunc[K, V], ear
 	return l.loadAndStore(ctx, key, load, ks, gen)
 }
 
+// recoverAsError turns a panic into an error wrapping *singleflight.PanicError.
+// It must be deferred.
+func recoverAsError(what any, err *error) {
+	if p := recover(); p != nil {
+		pe := &singleflight.PanicError{Value: p, Stack: debug.Stack()}
+		*err = fmt.Errorf("flightcache: fill of key %v: %w", what, pe)
+	}
+}
+
 // lookAgain returns the entry for key when the Store has one that a fill
 // need not replace: a fresh one, other than the one an early refresh was
 // started for.
 func (l *Loader[K, V]) lookAgain(ctx context.Context, key K, early bool, replacing time.Time) (Entry[V], bool) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
+	defer cancel()
 	e, ok, err := l.store.Get(ctx, key)
 	if err != nil {
 		l.record(stats.StoreError)
@@ -276,11 +302,8 @@ func (l *Loader[K, V]) loadAndStore(ctx context.Context, key K, load LoadFunc[K,
 		return e, nil
 	case isNotFound(err):
 		l.recordLoad(elapsed, 1, nil)
-		e := Entry[V]{Missing: true}
-		if l.opts.MissingFor > 0 {
-			e = l.entryFor(e.Value, true, start.Add(elapsed), l.opts.MissingFor, elapsed)
-			l.write(ctx, key, e, ks, gen)
-		}
+		e := l.missingEntry(start.Add(elapsed), elapsed)
+		l.write(ctx, key, e, ks, gen)
 		return e, err
 	case errors.As(err, &pe):
 		l.recordLoad(elapsed, 1, err)
@@ -358,6 +381,18 @@ func (l *Loader[K, V]) entryFor(v V, missing bool, loadedAt time.Time, freshFor 
 	return e
 }
 
+// missingEntry is what a fill stores for a key the source does not have: a
+// negative entry for MissingFor, or, without negative caching, an entry that
+// has already expired, which makes the Store drop whatever old value it kept
+// (every Store must treat a Set of an expired entry so).
+func (l *Loader[K, V]) missingEntry(loadedAt time.Time, took time.Duration) Entry[V] {
+	if l.opts.MissingFor > 0 {
+		var zero V
+		return l.entryFor(zero, true, loadedAt, l.opts.MissingFor, took)
+	}
+	return Entry[V]{Missing: true, FreshUntil: loadedAt, ExpiresAt: loadedAt}
+}
+
 // beginFill registers a fill of key and returns the key's state and its
 // generation at the start of the fill.
 func (l *Loader[K, V]) beginFill(key K) (*keyState, uint64, error) {
@@ -404,6 +439,8 @@ func (l *Loader[K, V]) write(ctx context.Context, key K, e Entry[V], ks *keyStat
 	if !current {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
+	defer cancel()
 	if err := l.store.Set(ctx, key, e); err != nil {
 		l.record(stats.StoreError)
 	}
@@ -412,8 +449,9 @@ func (l *Loader[K, V]) write(ctx context.Context, key K, e Entry[V], ks *keyStat
 // supersede makes every fill of key that is running now leave the Store
 // alone, and makes the next caller start a new fill rather than join one of
 // them. It returns once a fill's write that was under way has finished, so
-// that the caller's own write lands after it.
-func (l *Loader[K, V]) supersede(key K) error {
+// that the caller's own write lands after it, or with ctx's error when ctx
+// ends first.
+func (l *Loader[K, V]) supersede(ctx context.Context, key K) error {
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -426,18 +464,22 @@ func (l *Loader[K, V]) supersede(key K) error {
 	l.group.Forget(key)
 	l.mu.Unlock()
 	if ks != nil {
-		ks.writing <- struct{}{}
-		<-ks.writing
+		select {
+		case ks.writing <- struct{}{}:
+			<-ks.writing
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return nil
 }
 
 // Set stores value for key as if it had just been loaded: fresh for
-// Options.FreshFor. It wins over a load of key that is running: that load's
+// Options.FreshFor. It wins over a load of key that has started: that load's
 // callers get its result, but the result is not stored over value. Set
 // returns the Store's error, if any, wrapped.
 func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
-	if err := l.supersede(key); err != nil {
+	if err := l.supersede(ctx, key); err != nil {
 		return err
 	}
 	e := l.entryFor(value, false, time.Now(), l.opts.FreshFor, 0)
@@ -449,11 +491,11 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 }
 
 // Invalidate removes key from the Store, so that the next GetOrLoad loads it
-// again. It wins over a load of key that is running: that load's callers get
+// again. It wins over a load of key that has started: that load's callers get
 // its result, but the result is not stored. Invalidate returns the Store's
 // error, if any, wrapped.
 func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
-	if err := l.supersede(key); err != nil {
+	if err := l.supersede(ctx, key); err != nil {
 		return err
 	}
 	if err := l.store.Delete(ctx, key); err != nil {

@@ -5,17 +5,20 @@
 # redis-server when it is missing, starts one on a free loopback port with
 # persistence off, points the tests at it with REDIS_ADDR, and stops it at
 # the end. With REDIS_ADDR already set, it uses that Redis instead.
+# ./test.sh --deps only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
+if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_ADDR:-}" ]; then
+	echo "== installing redis-server"
+	sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+[ "${1:-}" = "--deps" ] && exit 0
+
 if [ -z "${REDIS_ADDR:-}" ]; then
-	if ! command -v redis-server >/dev/null 2>&1; then
-		echo "== installing redis-server"
-		sudo=""
-		[ "$(id -u)" -ne 0 ] && sudo="sudo"
-		$sudo apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-	fi
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 6399)
 	dir=$(mktemp -d)
 	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
