@@ -41,7 +41,9 @@ func (db *database) LoadPrice(_ context.Context, sku string) (string, error) {
 }
 
 // hideLease keeps a Store from being a flightcache.Leaser.
-type hideLease struct{ flightcache.Store[string, string] }
+type hideLease struct {
+	flightcache.Store[string, string]
+}
 
 type setup struct {
 	name  string
