@@ -93,8 +93,8 @@ func BenchmarkSharedHit(b *testing.B) {
 
 // BenchmarkFleetExpiryStorm runs four instances on one Redis, each with 8
 // readers over 50 hot keys that go stale every 100ms (stale-while-revalidate
-// on), for one second per op, and reports source loads per key per
-// freshness period across the whole fleet.
+// on, invalidation subscribed), for one second per op, and reports source
+// loads per key per freshness period across the whole fleet.
 func BenchmarkFleetExpiryStorm(b *testing.B) {
 	const instances, readers, keys = 4, 8, 50
 	const freshFor, run = 100 * time.Millisecond, time.Second
@@ -113,7 +113,7 @@ func BenchmarkFleetExpiryStorm(b *testing.B) {
 				stop := time.Now().Add(run)
 				var wg sync.WaitGroup
 				for range instances {
-					in := newInstance(b, c, prefix, lease, false, flightcache.Options{FreshFor: freshFor, StaleFor: freshFor})
+					in := newInstance(b, c, prefix, lease, true, flightcache.Options{FreshFor: freshFor, StaleFor: freshFor})
 					for r := range readers {
 						wg.Go(func() {
 							rng := rand.New(rand.NewPCG(uint64(r), 1))
