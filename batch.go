@@ -190,6 +190,14 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	return values, nil
 }
 
+func keysOf[K comparable, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
 func hasKey[K comparable, V any](m map[K]V, k K) bool {
 	_, ok := m[k]
 	return ok
@@ -214,7 +222,7 @@ func (l *Loader[K, V]) getMany(ctx context.Context, keys []K) map[K]Entry[V] {
 	if bs, ok := l.store.(BatchStore[K, V]); ok {
 		found, err := bs.GetMany(ctx, keys)
 		if err != nil {
-			l.record(stats.StoreError)
+			l.storeFailed("get", keys, err)
 			return nil
 		}
 		return found
@@ -223,7 +231,7 @@ func (l *Loader[K, V]) getMany(ctx context.Context, keys []K) map[K]Entry[V] {
 	for _, k := range keys {
 		e, ok, err := l.store.Get(ctx, k)
 		if err != nil {
-			l.record(stats.StoreError)
+			l.storeFailed("get", k, err)
 			continue
 		}
 		if ok {
@@ -449,7 +457,7 @@ func (l *Loader[K, V]) writeMany(ctx context.Context, writes map[K]Entry[V], key
 	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
 	defer cancel()
 	if err := bs.SetMany(ctx, writes); err != nil {
-		l.record(stats.StoreError)
+		l.storeFailed("set", keysOf(writes), err)
 	}
 }
 

@@ -51,6 +51,7 @@ type Loader[K comparable, V any] struct {
 	fills  sync.WaitGroup  // fills and refreshes running; Add under mu
 
 	stale staleState[K]
+	logs  logLimiter
 }
 
 // keyState orders a key's writes: the writes of fills, and those of Set and
@@ -130,7 +131,7 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 	}
 	e, ok, err := l.store.Get(ctx, key)
 	if err != nil {
-		l.record(stats.StoreError)
+		l.storeFailed("get", key, err)
 		ok = false
 	}
 	// fallback is an old value that may stand in for a failed load.
@@ -257,7 +258,7 @@ func (l *Loader[K, V]) lookAgain(ctx context.Context, key K, early bool, replaci
 	defer cancel()
 	e, ok, err := l.store.Get(ctx, key)
 	if err != nil {
-		l.record(stats.StoreError)
+		l.storeFailed("get", key, err)
 		return e, false
 	}
 	return e, ok && e.freshAt(l.clock.now()) && (!early || !e.FreshUntil.Equal(replacing))
@@ -275,6 +276,7 @@ func (l *Loader[K, V]) lease(ctx context.Context, key K, early bool, replacing t
 		release, err := l.leaser.Lease(ctx, key)
 		if err != nil {
 			l.record(stats.StoreError)
+			l.warn(logLease, "flightcache: fleet-wide lease failed; loading without it", key, err)
 			return nil, e, false
 		}
 		if release != nil {
@@ -442,7 +444,7 @@ func (l *Loader[K, V]) write(ctx context.Context, key K, e Entry[V], ks *keyStat
 	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
 	defer cancel()
 	if err := l.store.Set(ctx, key, e); err != nil {
-		l.record(stats.StoreError)
+		l.storeFailed("set", key, err)
 	}
 }
 

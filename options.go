@@ -66,8 +66,12 @@ type Options struct {
 	// Recorder receives statistics. nil records nothing and costs nothing.
 	Recorder stats.Recorder
 
-	// Logger receives reports of failures nobody waits for, such as failed
-	// background refreshes. nil means slog.Default().
+	// Logger receives warnings, with the key and the cause, about failures
+	// nobody waits for: failed background refreshes, Store calls that
+	// failed and were absorbed, and fleet-wide leases that could not be
+	// taken. Each kind is logged at most once a second, with a count of the
+	// lines held back, so that a dead source cannot flood the log. nil
+	// means slog.Default().
 	Logger *slog.Logger
 }
 

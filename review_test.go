@@ -3,6 +3,8 @@ package flightcache_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -130,4 +132,28 @@ func TestGetOrLoadManyWithADoneContextStartsNothing(t *testing.T) {
 	_, err := l.GetOrLoadMany(ctx, []string{"a"}, src.load)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, src.callKeys())
+}
+
+func TestStoreFailuresAreLoggedWithTheKeyAtMostOnceASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, src := newMemStore[string](), newSource()
+		store.fail = errors.New("store down")
+		var logs syncBuffer
+		l := newLoader(t, store, &flightcache.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		for range 10 {
+			_, err := l.GetOrLoad(context.Background(), "user:7", src.load)
+			require.NoError(t, err)
+		}
+		out := logs.String()
+		assert.Equal(t, 1, strings.Count(out, "level=WARN"), "one line a second:\n%s", out)
+		assert.Contains(t, out, "key=user:7")
+		assert.Contains(t, out, "store down")
+
+		time.Sleep(time.Second)
+		_, err := l.GetOrLoad(context.Background(), "user:8", src.load)
+		require.NoError(t, err)
+		out = logs.String()
+		assert.Equal(t, 2, strings.Count(out, "level=WARN"))
+		assert.Contains(t, out, "suppressed=29", "the second line counts the 10×3-1 held back")
+	})
 }

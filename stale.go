@@ -3,7 +3,6 @@ package flightcache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -29,10 +28,6 @@ const (
 // 1/earlyRefreshWindow of FreshFor.
 const earlyRefreshWindow = 10
 
-// refreshLogEvery is the least time between two log lines about failed
-// refreshes; the lines that are held back are counted in the next one.
-const refreshLogEvery = time.Second
-
 // staleState is the Loader's machinery for serving values past their
 // freshness and refreshing them in the background.
 type staleState[K comparable] struct {
@@ -47,10 +42,6 @@ type staleState[K comparable] struct {
 	backoff map[K]retry
 	sweepAt int // size of backoff that triggers the next sweep
 	wg      sync.WaitGroup
-
-	logMu      sync.Mutex
-	lastLog    time.Time
-	suppressed int
 }
 
 // retry is the backoff of one key.
@@ -224,7 +215,8 @@ func (l *Loader[K, V]) endRefreshes(keys []K, errs []error) {
 		if l.rec != nil {
 			l.rec.Record(stats.RefreshError, failed)
 		}
-		l.logRefreshFailure(firstKey, firstErr, wait, failed)
+		l.warn(logRefresh, "flightcache: background refresh failed; serving the old value", firstKey, firstErr,
+			slog.Duration("retry_in", wait), slog.Int("keys", failed))
 	}
 }
 
@@ -241,27 +233,4 @@ func (s *staleState[K]) sweepBackoff() {
 		}
 	}
 	s.sweepAt = max(64, 2*len(s.backoff))
-}
-
-// logRefreshFailure reports a failed refresh, at most once per
-// refreshLogEvery, so that a dead source cannot flood the log.
-func (l *Loader[K, V]) logRefreshFailure(key K, err error, retryIn time.Duration, keys int) {
-	s := &l.stale
-	s.logMu.Lock()
-	now := time.Now()
-	if !s.lastLog.IsZero() && now.Sub(s.lastLog) < refreshLogEvery {
-		s.suppressed++
-		s.logMu.Unlock()
-		return
-	}
-	suppressed := s.suppressed
-	s.lastLog, s.suppressed = now, 0
-	s.logMu.Unlock()
-
-	l.opts.Logger.Warn("flightcache: background refresh failed; serving the old value",
-		slog.String("key", fmt.Sprint(key)),
-		slog.Any("err", err),
-		slog.Duration("retry_in", retryIn),
-		slog.Int("keys", keys),
-		slog.Int("suppressed", suppressed))
 }
