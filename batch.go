@@ -466,38 +466,10 @@ func (l *Loader[K, V]) writeMany(ctx context.Context, writes map[K]Entry[V], key
 // Keys with a refresh running or backing off are left out.
 func (l *Loader[K, V]) refreshMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) {
 	s := &l.stale
-	l.mu.Lock()
-	if l.closed.Load() {
-		l.mu.Unlock()
+	due := l.claimRefresh(keys)
+	if due == nil {
 		return
 	}
-	now := time.Now()
-	var due []K
-	for _, k := range keys {
-		if _, ok := s.running[k]; ok {
-			continue
-		}
-		if r, ok := s.backoff[k]; ok && now.Before(r.notUntil) {
-			continue
-		}
-		due = append(due, k)
-	}
-	if len(due) == 0 {
-		l.mu.Unlock()
-		return
-	}
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		l.mu.Unlock()
-		return
-	}
-	for _, k := range due {
-		s.running[k] = struct{}{}
-	}
-	s.wg.Add(1)
-	l.mu.Unlock()
-
 	if l.rec != nil {
 		l.rec.Record(stats.Refresh, len(due))
 	}

@@ -138,32 +138,49 @@ func (l *Loader[K, V]) usableOnError(e *Entry[V], now int64) bool {
 // early refresh replaces an entry that is still fresh, so only an entry with
 // another FreshUntil counts as already refreshed.
 func (l *Loader[K, V]) startRefresh(ctx context.Context, key K, load LoadFunc[K, V], early bool, replacing time.Time) {
+	if l.claimRefresh([]K{key}) == nil {
+		return
+	}
+	l.record(stats.Refresh)
+	go l.refresh(context.WithoutCancel(ctx), key, load, early, replacing)
+}
+
+// claimRefresh takes one refresh slot for the keys that have no refresh
+// running and are not backing off, marks them as refreshing and returns
+// them. It returns nil, taking nothing, when none is due, every slot is
+// taken, or the Loader is closed. The caller must start a refresh of the
+// keys it returns, which ends with endRefreshes.
+func (l *Loader[K, V]) claimRefresh(keys []K) []K {
 	s := &l.stale
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.closed.Load() {
-		l.mu.Unlock()
-		return
+		return nil
 	}
-	if _, ok := s.running[key]; ok {
-		l.mu.Unlock()
-		return
+	now := time.Now()
+	var due []K
+	for _, k := range keys {
+		if _, ok := s.running[k]; ok {
+			continue
+		}
+		if r, ok := s.backoff[k]; ok && now.Before(r.notUntil) {
+			continue
+		}
+		due = append(due, k)
 	}
-	if r, ok := s.backoff[key]; ok && time.Now().Before(r.notUntil) {
-		l.mu.Unlock()
-		return
+	if len(due) == 0 {
+		return nil
 	}
 	select {
 	case s.slots <- struct{}{}:
 	default:
-		l.mu.Unlock()
-		return
+		return nil
 	}
-	s.running[key] = struct{}{}
+	for _, k := range due {
+		s.running[k] = struct{}{}
+	}
 	s.wg.Add(1)
-	l.mu.Unlock()
-
-	l.record(stats.Refresh)
-	go l.refresh(context.WithoutCancel(ctx), key, load, early, replacing)
+	return due
 }
 
 // refresh loads key in the background, joining a load of key that is in
