@@ -49,7 +49,9 @@ type Recorder interface {
 	RecordLoad(elapsed time.Duration, err error)
 }
 
-// Stats is a snapshot of a Counter. Every field only ever increases.
+// Stats is a snapshot of a Counter. Every count only ever increases, as a
+// Prometheus counter does: a Counter is never reset, so the difference
+// between two snapshots of one Counter is what happened in between.
 type Stats struct {
 	Hits          uint64
 	Misses        uint64
@@ -64,6 +66,59 @@ type Stats struct {
 	RefreshErrors uint64
 	StoreErrors   uint64
 	Panics        uint64
+
+	// LoadBuckets is the histogram of load latencies: one Bucket for each of
+	// LoadBucketBounds, in increasing order, each counting the loads that
+	// took at most its UpperBound (cumulative counts, as in a Prometheus
+	// histogram). Loads is the implicit last bucket, with no upper bound,
+	// and is never less than the count of any bucket in the same snapshot.
+	// A Snapshot always fills it in; it is nil only in a Stats built by hand.
+	LoadBuckets []Bucket
+}
+
+// Bucket is one bucket of the load-latency histogram in Stats.LoadBuckets.
+type Bucket struct {
+	// UpperBound is the bucket's inclusive upper bound.
+	UpperBound time.Duration
+	// Count is the number of loads that took at most UpperBound, including
+	// those counted by the buckets below this one.
+	Count uint64
+}
+
+// loadBounds are the upper bounds of the load-latency buckets: 1-2.5-5 steps
+// from 100µs to 50s, so that both a cache in front of a local key-value
+// store and one in front of a slow report query get a useful resolution.
+// A load that runs into the default LoadTimeout of 30s lands in the last one.
+var loadBounds = [...]time.Duration{
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	1 * time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	1 * time.Second, 2500 * time.Millisecond, 5 * time.Second,
+	10 * time.Second, 25 * time.Second, 50 * time.Second,
+}
+
+// numLoadBuckets is how many buckets a stripe counts loads in: one for each
+// bound, and one for loads slower than the last bound.
+const numLoadBuckets = len(loadBounds) + 1
+
+// LoadBucketBounds returns the upper bounds of the buckets in
+// Stats.LoadBuckets, in increasing order. They are the same for every
+// Counter; an exporter can use them to declare its histogram before the
+// first snapshot. The caller may modify the returned slice.
+func LoadBucketBounds() []time.Duration {
+	return append([]time.Duration(nil), loadBounds[:]...)
+}
+
+// loadBucket returns the index of the bucket that counts a load that took
+// elapsed: the first bucket whose bound is at least elapsed.
+func loadBucket(elapsed time.Duration) int {
+	for i, b := range loadBounds {
+		if elapsed <= b {
+			return i
+		}
+	}
+	return len(loadBounds)
 }
 
 // HitRatio is the share of reads served from the store, stale or not,
@@ -83,18 +138,27 @@ const (
 	stripes    = 1 << stripeBits
 )
 
-// A stripe holds one copy of every counter, padded to whole cache lines.
+// stripeWords is the size of a stripe's counters in 8-byte words.
+const stripeWords = int(numEvents) + 2 + numLoadBuckets
+
+// A stripe holds one copy of every counter, padded to whole cache lines. It
+// keeps no count of loads: the loads are the sum of its load buckets, so that
+// a snapshot's Loads and LoadBuckets always agree.
 type stripe struct {
-	events     [numEvents]atomic.Uint64
-	loads      atomic.Uint64
-	loadErrors atomic.Uint64
-	loadNanos  atomic.Int64
-	_          [128 - (int(numEvents)+3)*8%128]byte
+	events      [numEvents]atomic.Uint64
+	loadErrors  atomic.Uint64
+	loadNanos   atomic.Int64
+	loadBuckets [numLoadBuckets]atomic.Uint64 // per bucket, not cumulative
+	_           [(128 - stripeWords*8%128) % 128]byte
 }
 
-// Counter is a Recorder that counts every event. Its zero value is ready to
-// use; it must not be copied after first use. All methods are safe for
-// concurrent use.
+// Counter is a Recorder that counts every event, and every load in a bucket of
+// its latency. Its zero value is ready to use; it must not be copied after
+// first use. All methods are safe for concurrent use.
+//
+// A Counter is never reset: each count only grows, which is what exporters
+// of counters to Prometheus or OpenTelemetry expect. To measure an interval,
+// subtract the snapshot taken at its start from the one taken at its end.
 type Counter struct {
 	s [stripes]stripe
 }
@@ -116,10 +180,13 @@ func (c *Counter) Record(e Event, n int) {
 	c.stripe().events[e].Add(uint64(n))
 }
 
-// RecordLoad counts one load, and one load error when err is not nil.
+// RecordLoad counts one load, in the bucket of its latency, adds elapsed to
+// the time spent in loads, and counts one load error when err is not nil. A
+// negative elapsed counts as 0, so that LoadTime never decreases.
 func (c *Counter) RecordLoad(elapsed time.Duration, err error) {
+	elapsed = max(elapsed, 0)
 	s := c.stripe()
-	s.loads.Add(1)
+	s.loadBuckets[loadBucket(elapsed)].Add(1)
 	s.loadNanos.Add(int64(elapsed))
 	if err != nil {
 		s.loadErrors.Add(1)
@@ -127,18 +194,25 @@ func (c *Counter) RecordLoad(elapsed time.Duration, err error) {
 }
 
 // Snapshot adds the stripes up. Counts recorded while it runs may or may not
-// be included.
+// be included, but Loads always equals the loads counted in LoadBuckets and
+// above their last bound, and LoadErrors never exceeds Loads. Each call
+// returns a new LoadBuckets slice.
 func (c *Counter) Snapshot() Stats {
 	var ev [numEvents]uint64
+	var buckets [numLoadBuckets]uint64
 	var st Stats
 	for i := range c.s {
 		s := &c.s[i]
 		for e := range ev {
 			ev[e] += s.events[e].Load()
 		}
-		st.Loads += s.loads.Load()
+		// RecordLoad adds to a bucket before it adds the error: reading
+		// the errors first keeps LoadErrors within Loads.
 		st.LoadErrors += s.loadErrors.Load()
 		st.LoadTime += time.Duration(s.loadNanos.Load())
+		for b := range buckets {
+			buckets[b] += s.loadBuckets[b].Load()
+		}
 	}
 	st.Hits = ev[Hit]
 	st.Misses = ev[Miss]
@@ -150,6 +224,14 @@ func (c *Counter) Snapshot() Stats {
 	st.StoreErrors = ev[StoreError]
 	st.Panics = ev[Panic]
 	st.KeysLoaded = ev[KeysLoaded]
+
+	st.LoadBuckets = make([]Bucket, len(loadBounds))
+	var cumulative uint64
+	for i, bound := range loadBounds {
+		cumulative += buckets[i]
+		st.LoadBuckets[i] = Bucket{UpperBound: bound, Count: cumulative}
+	}
+	st.Loads = cumulative + buckets[len(loadBounds)]
 	return st
 }
 
