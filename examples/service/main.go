@@ -1,0 +1,114 @@
+// Command service is a small HTTP service that caches a slow product
+// database with flightcache and exports the cache's statistics to
+// Prometheus.
+//
+//	go run . -addr :8080
+//	curl 'localhost:8080/product?id=42'
+//	curl localhost:8080/metrics
+//
+// GET /product?id=N returns product N as JSON (404 when there is no such
+// product, 400 when N is not an integer); the first request for a product
+// waits for the simulated database, the next ones within -fresh are served
+// from the cache, and concurrent misses of one product share one query.
+// GET /metrics serves the flightcache_* metrics of the Loader, labelled
+// name="products", along with the Go runtime's.
+//
+// It is a module of its own, so that the flightcache module never depends on
+// the Prometheus client.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("service failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the command line into a config. It writes usage and
+// errors to output.
+func parseFlags(args []string, output io.Writer) (config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("service", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&cfg.addr, "addr", cfg.addr, "address to listen on")
+	fs.DurationVar(&cfg.queryTime, "query", cfg.queryTime, "time one database query takes")
+	fs.IntVar(&cfg.products, "products", cfg.products, "products in the database, numbered from 1")
+	fs.IntVar(&cfg.cacheSize, "cache", cfg.cacheSize, "entries the cache holds")
+	fs.DurationVar(&cfg.freshFor, "fresh", cfg.freshFor, "how long a loaded product is served from the cache")
+	fs.DurationVar(&cfg.missingFor, "missing", cfg.missingFor, `how long "no such product" is remembered`)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments: %q", fs.Args())
+		fmt.Fprintln(output, err)
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// run listens on cfg.addr and serves until ctx ends.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, cfg, log)
+}
+
+// serve serves the service on ln until ctx ends, then shuts the server down,
+// letting the requests under way finish, and closes the service.
+func serve(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) error {
+	svc, err := newService(cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer svc.Close()
+
+	srv := &http.Server{
+		Handler:           svc.handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	<-served // http.ErrServerClosed, once Serve has returned
+	return err
+}
