@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+// sample is one measurement taken in every round.
+type sample []float64
+
+func (s sample) sorted() []float64 {
+	v := slices.Clone(s)
+	slices.Sort(v)
+	return v
+}
+
+// median is the middle value, or the mean of the two middle values.
+func (s sample) median() float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	v := s.sorted()
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (s sample) min() float64 { return slices.Min(s) }
+func (s sample) max() float64 { return slices.Max(s) }
+
+// durations turns a sample of nanoseconds into durations for printing.
+func dur(ns float64) time.Duration { return time.Duration(ns) }
+
+// fmtDur prints a duration with about three significant digits.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.3gms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.3gs", d.Seconds())
+}
+
+// spread prints the median of s and, when rounds differ, their range.
+func spread(s sample, f func(float64) string) string {
+	if len(s) < 2 || s.min() == s.max() {
+		return f(s.median())
+	}
+	return fmt.Sprintf("%s (%s–%s)", f(s.median()), f(s.min()), f(s.max()))
+}
+
+func nsStr(v float64) string   { return fmtDur(dur(v)) }
+func intStr(v float64) string  { return fmt.Sprintf("%.0f", v) }
+func f2Str(v float64) string   { return fmt.Sprintf("%.2f", v) }
+func pctStr(v float64) string  { return fmt.Sprintf("%.2f%%", 100*v) }
+func kopsStr(v float64) string { return fmt.Sprintf("%.0fk/s", v/1e3) }
+
+// environment describes the machine and the versions measured, for the top
+// of every report.
+func environment() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s, %s/%s, %d CPUs (GOMAXPROCS %d)", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if m := cpuModel(); m != "" {
+		fmt.Fprintf(&b, ", %s", m)
+	}
+	b.WriteString(".")
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var mods []string
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "github.com/flightcache/flightcache":
+				v := d.Version
+				if d.Replace != nil {
+					v = "this checkout (" + d.Replace.Path + ")"
+				}
+				mods = append(mods, "flightcache "+v)
+			case "github.com/hashicorp/golang-lru/v2", "github.com/dgraph-io/ristretto/v2",
+				"github.com/maypok86/otter/v2", "github.com/viccon/sturdyc",
+				"github.com/Yiling-J/theine-go", "golang.org/x/sync":
+				mods = append(mods, d.Path+" "+d.Version)
+			}
+		}
+		slices.Sort(mods)
+		fmt.Fprintf(&b, " Modules: %s.", strings.Join(mods, ", "))
+	}
+	return b.String()
+}
+
+// cpuModel is the processor's name from /proc/cpuinfo, or "" where there is
+// none.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if name, value, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(name) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}
+
+// table collects a markdown table.
+type table struct {
+	header []string
+	align  []bool // right-aligned columns
+	rows   [][]string
+}
+
+func newTable(cols ...string) *table {
+	t := &table{}
+	for _, c := range cols {
+		right := strings.HasPrefix(c, ">")
+		t.header = append(t.header, strings.TrimPrefix(c, ">"))
+		t.align = append(t.align, right)
+	}
+	return t
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) {
+	fmt.Fprintf(w, "| %s |\n|", strings.Join(t.header, " | "))
+	for _, r := range t.align {
+		if r {
+			fmt.Fprint(w, "---:|")
+		} else {
+			fmt.Fprint(w, "---|")
+		}
+	}
+	fmt.Fprintln(w)
+	for _, r := range t.rows {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+	}
+	fmt.Fprintln(w)
+}
+
+// target is one line of the summary: a goal, what was measured, and whether
+// the goal was met.
+type target struct {
+	goal     string
+	subject  string
+	measured string
+	met      bool
+	miss     string // by how much it was missed
+}
+
+func writeTargets(w io.Writer, ts []target) {
+	t := newTable("target", "who", "measured", "result")
+	met := 0
+	for _, x := range ts {
+		res := "met"
+		if x.met {
+			met++
+		} else {
+			res = "**missed**"
+			if x.miss != "" {
+				res += ": " + x.miss
+			}
+		}
+		t.add(x.goal, x.subject, x.measured, res)
+	}
+	fmt.Fprintf(w, "## Targets\n\n%d of %d met.\n\n", met, len(ts))
+	t.write(w)
+}
