@@ -34,6 +34,12 @@ type discardLogger struct{}
 
 func (discardLogger) Printf(context.Context, string, ...any) {}
 
+// timeout bounds each Redis call of the fleet tests' instances. It is
+// generous, so that a busy CI machine does not turn a slow call into a
+// fail-open load and the load counts stay exact; the fault tests use their
+// own server and still see a dead Redis fail fast (connection refused).
+var timeout = 5 * time.Second
+
 // noLease hides the shared tier's Lease, for comparison runs.
 type noLease struct {
 	flightcache.Store[string, string]
@@ -55,7 +61,7 @@ func newInstance(t testing.TB, c redis.UniversalClient, prefix string, lease, su
 	var err error
 	in.local, err = lrustore.New[string, string](10_000)
 	require.NoError(t, err)
-	in.shared, err = redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix, LeaseTTL: 2 * time.Second})
+	in.shared, err = redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix, LeaseTTL: 2 * time.Second, Timeout: timeout})
 	require.NoError(t, err)
 	var shared flightcache.Store[string, string] = in.shared
 	if !lease {
