@@ -280,6 +280,12 @@ func (l *Loader[K, V]) lease(ctx context.Context, key K, early bool, replacing t
 			return nil, e, false
 		}
 		if release != nil {
+			// Another instance may have stored the entry and released
+			// its lease between this fill's last look and this lease.
+			if e, ok := l.lookAgain(ctx, key, early, replacing); ok {
+				release()
+				return nil, e, true
+			}
 			return release, e, false
 		}
 		if e, ok := l.lookAgain(ctx, key, early, replacing); ok {
