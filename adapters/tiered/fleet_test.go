@@ -312,7 +312,7 @@ func TestACorruptSharedValueIsReloadedNotServed(t *testing.T) {
 	v, err := in.loader.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "good", nil })
 	require.NoError(t, err)
 	assert.Equal(t, "good", v)
-	assert.Equal(t, uint64(2), in.shared.DecodeErrors(), "the read and the fill's second look")
+	X
 	e, ok, err := in.shared.Get(ctx, "k")
 	require.NoError(t, err)
 	require.True(t, ok, "the reload replaced the corrupt bytes")
