@@ -312,7 +312,7 @@ func TestACorruptSharedValueIsReloadedNotServed(t *testing.T) {
 	v, err := in.loader.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "good", nil })
 	require.NoError(t, err)
 	assert.Equal(t, "good", v)
-	X
+	assert.Equal(t, uint64(3), in.shared.DecodeErrors(), "the read, and the fill's looks before and after the lease")
 	e, ok, err := in.shared.Get(ctx, "k")
 	require.NoError(t, err)
 	require.True(t, ok, "the reload replaced the corrupt bytes")
