@@ -350,16 +350,20 @@ func callDetached[T any](ctx context.Context, timeout time.Duration, what any, f
 	}
 	done := make(chan result, 1)
 	go func() {
-		r := result{err: fmt.Errorf("flightcache: load of key %v: %w", what, singleflight.ErrGoexit)}
+		var r result
+		returned := false
 		defer func() { done <- r }()
 		defer func() {
 			if p := recover(); p != nil {
 				pe := &singleflight.PanicError{Value: p, Stack: debug.Stack()}
 				r = result{err: fmt.Errorf("flightcache: load of key %v: %w", what, pe)}
+			} else if !returned {
+				// Only runtime.Goexit unwinds without a panic.
+				r = result{err: fmt.Errorf("flightcache: load of key %v: %w", what, singleflight.ErrGoexit)}
 			}
 		}()
 		v, err := f(ctx)
-		r = result{v: v, err: err}
+		r, returned = result{v: v, err: err}, true
 	}()
 
 	select {
