@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
-	"github.com/flightcache/flightcache/singleflight"
 	"github.com/flightcache/flightcache/stats"
 )
 
@@ -99,89 +97,117 @@ func containsErr(errs []error, err error) bool {
 // stored. Stale keys are served stale and refreshed together, in one
 // background call. Panics become errors, and Set and Invalidate win over a
 // batch in flight, as with GetOrLoad.
+//
+// GetOrLoadMany keeps no reference to keys, and load receives a slice of the
+// Loader's own: load may change it. A batch of any size costs a bounded
+// number of goroutines.
 func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) (map[K]V, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	if load == nil {
 		return nil, errNilLoad
+	}
+	if l.keysMayFail {
+		for _, k := range keys {
+			if err := checkKey(k); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	uniq := uniqueKeys(keys)
-	found := l.getMany(ctx, uniq)
+	found := l.fill.read(ctx, uniq, true)
 	now := l.clock.now()
 
 	values := make(map[K]V, len(uniq))
-	var missing, stale []K
-	var fallbacks map[K]V
-	for _, k := range uniq {
-		e, ok := found[k]
-		switch {
-		case ok && e.freshAt(now):
-			if e.Missing {
-				l.record(stats.MissingHit)
-				continue
-			}
-			l.record(stats.Hit)
+	// Keys to load, each with the old value that may stand in for a
+	// failed load, if any.
+	var missing []K
+	var fallbacks []V
+	var hasFallback []bool
+	// Keys to refresh in the background, each with the FreshUntil of an
+	// entry that does not count as refreshed (early refresh).
+	var refresh []K
+	var replacing []time.Time
+	for i, k := range uniq {
+		e, ok := found[i].e, found[i].ok
+		v := verdictMiss
+		if ok {
+			v = judge(&l.policy, &e, now, rand.Float64)
+		}
+		switch v {
+		case verdictFresh:
+			l.rep.record(stats.Hit)
 			values[k] = e.Value
-		case ok && l.staleServable(&e, now):
-			l.record(stats.StaleHit)
+		case verdictMissing:
+			l.rep.record(stats.MissingHit)
+		case verdictRefreshEarly:
+			l.rep.record(stats.Hit)
 			values[k] = e.Value
-			stale = append(stale, k)
+			refresh, replacing = append(refresh, k), append(replacing, e.FreshUntil)
+		case verdictStale:
+			l.rep.record(stats.StaleHit)
+			values[k] = e.Value
+			refresh, replacing = append(refresh, k), append(replacing, time.Time{})
+		case verdictFallback:
+			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, e.Value), append(hasFallback, true)
 		default:
-			missing = append(missing, k)
-			if ok && l.usableOnError(&e, now) {
-				if fallbacks == nil {
-					fallbacks = make(map[K]V)
-				}
-				fallbacks[k] = e.Value
-			} else {
-				// A key with a fallback counts as a miss only if the
-				// fallback is not served.
-				l.record(stats.Miss)
-			}
+			l.rep.record(stats.Miss)
+			var zero V
+			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, zero), append(hasFallback, false)
 		}
 	}
-	if len(stale) > 0 {
-		l.refreshMany(ctx, stale, load)
+	if len(refresh) > 0 {
+		l.refresh.startMany(ctx, refresh, replacing, load, now)
 	}
 	if len(missing) == 0 {
 		return values, nil
 	}
 
-	pending := l.loadMany(context.WithoutCancel(ctx), missing, load)
+	tickets, started, err := l.fill.claim(missing)
+	if err != nil {
+		return nil, err
+	}
+	var mine []K
+	var mineTickets []ticket[K, V]
+	for i, k := range missing {
+		if started[i] {
+			mine, mineTickets = append(mine, k), append(mineTickets, tickets[i])
+		}
+	}
+	l.rep.recordN(stats.Coalesced, len(missing)-len(mine))
+	if len(mine) > 0 {
+		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load}, nil, nil)
+	}
+
 	var failed map[K]error
-	for i, ch := range pending {
+	for i, t := range tickets {
 		k := missing[i]
-		var r singleflight.Result[Entry[V]]
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			for _, k := range missing[i:] {
-				if hasKey(fallbacks, k) {
-					l.record(stats.Miss)
+		e, err, _ := t.Wait(ctx)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			for _, fb := range hasFallback[i:] {
+				if fb {
+					l.rep.record(stats.Miss)
 				}
 			}
-			return nil, ctx.Err()
+			return nil, err // the caller left; the loads go on
 		}
-		if hasKey(fallbacks, k) && (r.Err == nil || isNotFound(r.Err) || errors.Is(r.Err, ErrClosed)) {
-			l.record(stats.Miss)
-		}
+		v, err := l.settle(e, err, fallbacks[i], hasFallback[i])
 		switch {
-		case r.Err == nil && !r.Val.Missing:
-			values[k] = r.Val.Value
-		case r.Err == nil || isNotFound(r.Err):
-		case hasKey(fallbacks, k) && !errors.Is(r.Err, ErrClosed):
-			l.record(stats.StaleHit)
-			values[k] = fallbacks[k]
-			continue
+		case err == nil:
+			values[k] = v
+		case isNotFound(err):
 		default:
 			if failed == nil {
 				failed = make(map[K]error)
 			}
-			failed[k] = r.Err
+			failed[k] = err
 		}
 	}
 	if failed != nil {
@@ -190,20 +216,8 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	return values, nil
 }
 
-func keysOf[K comparable, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
-}
-
-func hasKey[K comparable, V any](m map[K]V, k K) bool {
-	_, ok := m[k]
-	return ok
-}
-
-// uniqueKeys returns keys without repeats, in their first order.
+// uniqueKeys returns keys without repeats, in their first order, in a slice
+// of its own.
 func uniqueKeys[K comparable](keys []K) []K {
 	seen := make(map[K]struct{}, len(keys))
 	uniq := make([]K, 0, len(keys))
@@ -214,272 +228,4 @@ func uniqueKeys[K comparable](keys []K) []K {
 		}
 	}
 	return uniq
-}
-
-// getMany reads keys from the Store, in one call when it is a BatchStore. A
-// failed read counts as a store error and reads as misses.
-func (l *Loader[K, V]) getMany(ctx context.Context, keys []K) map[K]Entry[V] {
-	if bs, ok := l.store.(BatchStore[K, V]); ok {
-		found, err := bs.GetMany(ctx, keys)
-		if err != nil {
-			l.storeFailed("get", keys, err)
-			return nil
-		}
-		return found
-	}
-	found := make(map[K]Entry[V], len(keys))
-	for _, k := range keys {
-		e, ok, err := l.store.Get(ctx, k)
-		if err != nil {
-			l.storeFailed("get", k, err)
-			continue
-		}
-		if ok {
-			found[k] = e
-		}
-	}
-	return found
-}
-
-// batch is one call of a BatchLoadFunc, on behalf of the keys it loads.
-type batch[K comparable, V any] struct {
-	done    chan struct{} // closed when results is complete
-	results map[K]batchResult[V]
-}
-
-type batchResult[V any] struct {
-	e   Entry[V]
-	err error
-}
-
-// loadMany makes sure a load is in flight for each of keys and returns, in
-// the order of keys, the channel that receives each key's result. Keys in
-// flight already are joined; the others are registered in the singleflight
-// group first, so that anyone asking for them from then on joins this load,
-// and then loaded in calls of at most Options.MaxBatch keys.
-func (l *Loader[K, V]) loadMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) []<-chan singleflight.Result[Entry[V]] {
-	// Until the calls are cut, a key's group goroutine waits on assigned to
-	// learn which call is its own.
-	assigned := make(chan struct{})
-	var callOf map[K]*batch[K, V]
-	pending := make([]<-chan singleflight.Result[Entry[V]], len(keys))
-	var mine []K
-	for i, k := range keys {
-		ch, started := l.group.DoChanStarted(ctx, k, func(context.Context) (Entry[V], error) {
-			<-assigned
-			b := callOf[k]
-			<-b.done
-			r := b.results[k]
-			return r.e, r.err
-		})
-		pending[i] = ch
-		if started {
-			mine = append(mine, k)
-		} else {
-			l.record(stats.Coalesced)
-		}
-	}
-
-	callOf = make(map[K]*batch[K, V], len(mine))
-	size := l.opts.MaxBatch
-	if size == 0 {
-		size = len(mine)
-	}
-	for chunk := range slices.Chunk(mine, max(1, size)) {
-		b := &batch[K, V]{done: make(chan struct{}), results: make(map[K]batchResult[V], len(chunk))}
-		for _, k := range chunk {
-			callOf[k] = b
-		}
-		// Registered here rather than on the batch's goroutine, so that
-		// Close, once it has begun, either sees the batch or refuses it.
-		kss, gens, err := l.beginFills(chunk)
-		if err != nil {
-			for _, k := range chunk {
-				b.results[k] = batchResult[V]{err: err}
-			}
-			close(b.done)
-			continue
-		}
-		go l.runBatch(ctx, chunk, load, b, kss, gens)
-	}
-	close(assigned)
-	return pending
-}
-
-// runBatch loads keys with one call of load and stores the results, unless a
-// Set or Invalidate of a key came after the batch began.
-func (l *Loader[K, V]) runBatch(ctx context.Context, keys []K, load BatchLoadFunc[K, V], b *batch[K, V], kss []*keyState, gens []uint64) {
-	// The waiting key goroutines are released before the fills end, so that
-	// Close, which waits for the fills, finds them gone.
-	defer l.endFills(keys, kss)
-	defer close(b.done)
-	// load's own panics are caught where it runs; this catches a Store or
-	// Recorder that panics, which would otherwise take down the process.
-	var panicked error
-	defer func() {
-		if panicked != nil {
-			for _, k := range keys {
-				if _, done := b.results[k]; !done {
-					b.results[k] = batchResult[V]{err: panicked}
-				}
-			}
-		}
-	}()
-	defer recoverAsError(keys, &panicked)
-
-	// As in fill: an entry stored since the callers missed is served as it is.
-	now := l.clock.now()
-	storeCtx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
-	defer cancel()
-	found := l.getMany(storeCtx, keys)
-	toLoad := keys[:0:0]
-	for _, k := range keys {
-		if e, ok := found[k]; ok && e.freshAt(now) {
-			b.results[k] = batchResult[V]{e: e}
-			if e.Missing {
-				b.results[k] = batchResult[V]{e: e, err: ErrNotFound}
-			}
-			continue
-		}
-		toLoad = append(toLoad, k)
-	}
-	if len(toLoad) == 0 {
-		return
-	}
-
-	start := time.Now()
-	vals, err := callDetached(ctx, l.opts.LoadTimeout, toLoad, func(ctx context.Context) (map[K]V, error) {
-		return load(ctx, toLoad)
-	})
-	elapsed := time.Since(start)
-	l.recordLoad(elapsed, len(toLoad), err)
-	if err != nil {
-		var pe *singleflight.PanicError
-		if errors.As(err, &pe) {
-			l.record(stats.Panic)
-		}
-		for _, k := range toLoad {
-			b.results[k] = batchResult[V]{err: err}
-		}
-		return
-	}
-
-	loadedAt := start.Add(elapsed)
-	writes := make(map[K]Entry[V], len(toLoad))
-	for _, k := range toLoad {
-		v, ok := vals[k]
-		switch {
-		case ok:
-			e := l.entryFor(v, false, loadedAt, l.opts.FreshFor, elapsed)
-			writes[k] = e
-			b.results[k] = batchResult[V]{e: e}
-		default:
-			e := l.missingEntry(loadedAt, elapsed)
-			writes[k] = e
-			b.results[k] = batchResult[V]{e: e, err: ErrNotFound}
-		}
-	}
-	l.writeMany(ctx, writes, keys, kss, gens)
-}
-
-// beginFills registers a fill of each of keys, as beginFill does for one.
-func (l *Loader[K, V]) beginFills(keys []K) ([]*keyState, []uint64, error) {
-	kss := make([]*keyState, len(keys))
-	gens := make([]uint64, len(keys))
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return nil, nil, ErrClosed
-	}
-	for i, k := range keys {
-		kss[i], gens[i] = l.registerFill(k)
-	}
-	return kss, gens, nil
-}
-
-func (l *Loader[K, V]) endFills(keys []K, kss []*keyState) {
-	for i, k := range keys {
-		l.endFill(k, kss[i])
-	}
-}
-
-// writeMany stores writes, leaving out each key that a Set or Invalidate
-// reached after the batch began. keys, kss and gens describe every key of
-// the batch; writes holds some of them.
-func (l *Loader[K, V]) writeMany(ctx context.Context, writes map[K]Entry[V], keys []K, kss []*keyState, gens []uint64) {
-	bs, ok := l.store.(BatchStore[K, V])
-	if !ok {
-		for i, k := range keys {
-			if e, ok := writes[k]; ok {
-				l.write(ctx, k, e, kss[i], gens[i])
-			}
-		}
-		return
-	}
-
-	// Hold the write token of every key while the batch is written. Taking
-	// them in one global order (by address) keeps two batches from waiting
-	// on each other.
-	idx := make([]int, 0, len(writes))
-	for i, k := range keys {
-		if _, ok := writes[k]; ok {
-			idx = append(idx, i)
-		}
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		pa, pb := uintptr(unsafe.Pointer(kss[a])), uintptr(unsafe.Pointer(kss[b]))
-		switch {
-		case pa < pb:
-			return -1
-		case pa > pb:
-			return 1
-		}
-		return 0
-	})
-	for _, i := range idx {
-		kss[i].writing <- struct{}{}
-	}
-	defer func() {
-		for _, i := range idx {
-			<-kss[i].writing
-		}
-	}()
-	l.mu.Lock()
-	for _, i := range idx {
-		if kss[i].gen != gens[i] {
-			delete(writes, keys[i])
-		}
-	}
-	l.mu.Unlock()
-	if len(writes) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, l.opts.LoadTimeout)
-	defer cancel()
-	if err := bs.SetMany(ctx, writes); err != nil {
-		l.storeFailed("set", keysOf(writes), err)
-	}
-}
-
-// refreshMany refreshes stale keys in the background with one batch load
-// (in calls of at most Options.MaxBatch keys), which takes one refresh slot.
-// Keys with a refresh running or backing off are left out.
-func (l *Loader[K, V]) refreshMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) {
-	s := &l.stale
-	due := l.claimRefresh(keys)
-	if due == nil {
-		return
-	}
-	if l.rec != nil {
-		l.rec.Record(stats.Refresh, len(due))
-	}
-	go func() {
-		defer s.wg.Done()
-		pending := l.loadMany(context.WithoutCancel(ctx), due, load)
-		errs := make([]error, len(due))
-		for i, ch := range pending {
-			errs[i] = (<-ch).Err
-		}
-		l.endRefreshes(due, errs)
-	}()
 }

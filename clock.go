@@ -11,32 +11,29 @@ import (
 const clockTick = time.Millisecond
 
 // clockIdleTicks is how many ticks without a read stop the ticking goroutine.
-const clockIdleTicks = 1000
+const clockIdleTicks = 100
 
-// clock tells the time as Unix nanoseconds for freshness checks. Reading the
-// system clock would cost a hit about as much as an LRU lookup, so a ticking
-// goroutine keeps a copy that a hit reads in a nanosecond; the copy lags the
-// system clock by at most about clockTick (more when the process is starved
-// of CPU). The goroutine runs only while the clock is being read: after
-// clockIdleTicks unread ticks it stops, and the next read, finding no copy,
-// reads the system clock and starts it again.
-type clock struct {
+// coarse is the process's one coarse clock, shared by every Loader.
+var coarse coarseClock
+
+// coarseClock tells the time as Unix nanoseconds for freshness checks.
+// Reading the system clock would cost a hit about as much as an LRU lookup,
+// so a ticking goroutine keeps a copy that a read takes in a nanosecond; the
+// copy lags the system clock by at most about clockTick (more when the
+// process is starved of CPU). The goroutine runs only while the clock is
+// read: after clockIdleTicks unread ticks it stops, and the next read,
+// finding no copy, reads the system clock and starts it again. All methods
+// are safe for concurrent use.
+type coarseClock struct {
 	nanos atomic.Int64 // the copy; 0 while no goroutine keeps it
 	read  atomic.Bool  // whether now was called since the last tick
 
-	mu      sync.Mutex // guards ticking and stopped
+	mu      sync.Mutex // guards ticking
 	ticking bool
-	stopped bool
-	quit    chan struct{}
-	done    sync.WaitGroup
-}
-
-func (c *clock) init() {
-	c.quit = make(chan struct{})
 }
 
 // now returns the current time as Unix nanoseconds, to within about a tick.
-func (c *clock) now() int64 {
+func (c *coarseClock) now() int64 {
 	if n := c.nanos.Load(); n != 0 {
 		if !c.read.Load() {
 			c.read.Store(true)
@@ -47,59 +44,61 @@ func (c *clock) now() int64 {
 }
 
 // wake reads the system clock and starts the ticking goroutine.
-func (c *clock) wake() int64 {
+func (c *coarseClock) wake() int64 {
 	n := time.Now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ticking && !c.stopped {
+	if !c.ticking {
 		c.ticking = true
 		c.read.Store(true)
 		c.nanos.Store(n)
-		c.done.Add(1)
 		go c.tick()
 	}
 	return n
 }
 
-func (c *clock) tick() {
-	defer c.done.Done()
+func (c *coarseClock) tick() {
 	t := time.NewTicker(clockTick)
 	defer t.Stop()
-	idle := 0
-	for {
-		select {
-		case <-c.quit:
-			c.sleep()
-			return
-		case <-t.C:
-		}
+	for idle := 0; ; {
+		<-t.C
 		if c.read.Swap(false) {
 			idle = 0
 		} else if idle++; idle >= clockIdleTicks {
-			c.sleep()
+			c.mu.Lock()
+			// A read may have come in since the Swap; it found a copy and
+			// will find none from now on, which only costs it a system
+			// clock read.
+			c.nanos.Store(0)
+			c.ticking = false
+			c.mu.Unlock()
 			return
 		}
 		c.nanos.Store(time.Now().UnixNano())
 	}
 }
 
-// sleep drops the copy, so that readers go to the system clock until the
-// goroutine is started again.
-func (c *clock) sleep() {
-	c.mu.Lock()
-	c.nanos.Store(0)
-	c.ticking = false
-	c.mu.Unlock()
+// bubbleYears: a synctest bubble's clock starts at midnight UTC on
+// 2000-01-01 (documented by testing/synctest); a process whose clock reads a
+// time before this is in such a bubble.
+var bubbleYears = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clock is a Loader's view of the time. It reads the process's coarse
+// clock, except inside a testing/synctest bubble, whose fake time the coarse
+// clock's goroutine (started outside the bubble, or inside another) cannot
+// follow; there it reads the system clock, exactly.
+type clock struct {
+	exact bool
 }
 
-// stop ends the ticking goroutine for good; now keeps working from the system
-// clock.
-func (c *clock) stop() {
-	c.mu.Lock()
-	if !c.stopped {
-		c.stopped = true
-		close(c.quit)
+func newClock() clock {
+	return clock{exact: time.Now().Before(bubbleYears)}
+}
+
+// now returns the current time as Unix nanoseconds.
+func (c clock) now() int64 {
+	if c.exact {
+		return time.Now().UnixNano()
 	}
-	c.mu.Unlock()
-	c.done.Wait()
+	return coarse.now()
 }

@@ -8,14 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestClockFollowsTimeAndSleepsWhenUnread(t *testing.T) {
+func TestCoarseClockFollowsTimeAndSleepsWhenUnread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var c clock
-		c.init()
-		defer c.stop()
-
+		var c coarseClock
 		assert.Equal(t, time.Now().UnixNano(), c.now(), "the first read goes to the system clock")
-		assert.True(t, c.ticking)
+		assert.True(t, c.isTicking())
 
 		for range 50 {
 			time.Sleep(clockTick / 3)
@@ -26,27 +23,28 @@ func TestClockFollowsTimeAndSleepsWhenUnread(t *testing.T) {
 
 		time.Sleep(clockIdleTicks*clockTick + 2*clockTick)
 		synctest.Wait()
-		c.mu.Lock()
-		ticking := c.ticking
-		c.mu.Unlock()
-		assert.False(t, ticking, "the goroutine stops once nobody reads the clock")
+		assert.False(t, c.isTicking(), "the goroutine stops once nobody reads the clock")
 		assert.Zero(t, c.nanos.Load())
 
 		assert.Equal(t, time.Now().UnixNano(), c.now(), "a read after the stop is exact, and restarts it")
-		assert.True(t, c.ticking)
+		assert.True(t, c.isTicking())
+		time.Sleep(2 * clockIdleTicks * clockTick)
+	})
+	// synctest.Test fails if a goroutine of the bubble outlives it.
+}
+
+func TestClockInsideASynctestBubbleIsExact(t *testing.T) {
+	assert.False(t, newClock().exact, "outside a bubble, Loaders share the coarse clock")
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		assert.True(t, c.exact)
+		time.Sleep(time.Hour)
+		assert.Equal(t, time.Now().UnixNano(), c.now())
 	})
 }
 
-func TestClockStopEndsTheGoroutineForGood(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var c clock
-		c.init()
-		c.now()
-		c.stop()
-		c.stop()
-		assert.False(t, c.ticking)
-		assert.Equal(t, time.Now().UnixNano(), c.now(), "a stopped clock still tells the time")
-		assert.False(t, c.ticking, "and starts no goroutine")
-	})
-	// synctest.Test fails if a goroutine of the bubble outlives it.
+func (c *coarseClock) isTicking() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ticking
 }

@@ -10,3 +10,20 @@ var ErrNotFound = errors.New("flightcache: not found")
 
 // ErrClosed is returned by every method of a Loader after Close.
 var ErrClosed = errors.New("flightcache: loader closed")
+
+// ErrLoadTimeout is wrapped by the error that callers get when a load ran
+// longer than Options.LoadTimeout. The same error also matches
+// context.DeadlineExceeded.
+var ErrLoadTimeout = errors.New("flightcache: load timed out")
+
+// ErrInvalidKey is wrapped by the error that every method of a Loader returns
+// for a key that cannot be used: one that Go cannot hash (an interface-typed
+// key holding a slice, a map or a func) or that does not equal itself (a
+// NaN). Such a key never reaches the Store (rule 11).
+var ErrInvalidKey = errors.New("flightcache: invalid key")
+
+var (
+	errNilStore   = errors.New("flightcache: nil Store")
+	errNilLoad    = errors.New("flightcache: nil load function")
+	errNilContext = errors.New("flightcache: nil context.Context")
+)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"time"
 
 	"github.com/flightcache/flightcache/stats"
@@ -116,14 +117,29 @@ func (o Options) validate() (Options, error) {
 			return o, errors.New("flightcache: Options.EarlyRefresh needs Options.FreshFor > 0")
 		}
 	}
-	if err := o.validateStale(); err != nil {
-		return o, err
+	if o.Recorder != nil && isNil(o.Recorder) {
+		return o, errors.New("flightcache: Options.Recorder is a nil pointer in an interface; use a nil Recorder to record nothing")
 	}
 	if o.LoadTimeout == 0 {
 		o.LoadTimeout = DefaultLoadTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	} else if o.Logger.Handler() == nil || isNil(o.Logger.Handler()) {
+		return o, errors.New("flightcache: Options.Logger has a nil Handler")
 	}
 	return o, nil
+}
+
+// isNil reports whether v is a nil interface, or holds a nil pointer, map,
+// slice, func or channel, on which any method call would fail.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }

@@ -33,9 +33,11 @@ type Store[K comparable, V any] interface {
 // that lets one of them load a missing key while the others wait for it, so
 // that the fleet loads a cold key once rather than once per instance.
 //
-// A Loader whose Store is a Leaser calls Lease before each load, after it
-// found nothing fresh in the Store. A Loader over a Store that is not a
-// Leaser pays nothing for this.
+// A Loader whose Store is a Leaser leases every key before it loads it,
+// after it found nothing fresh in the Store, batches included (rule 10); over
+// a Leaser that is not a [BatchLeaser], a batch leases and loads its keys one
+// at a time. A Loader over a Store that is not a Leaser pays nothing for
+// this.
 type Leaser[K comparable, V any] interface {
 	// Lease takes the right to load key for the fleet. When it gets it, it
 	// returns a release function, which the Loader calls once it has stored
@@ -46,4 +48,20 @@ type Leaser[K comparable, V any] interface {
 	// waits no longer than ctx allows. An error makes the Loader load
 	// without a lease.
 	Lease(ctx context.Context, key K) (release func(), err error)
+}
+
+// BatchLeaser is a Leaser that can take the leases of many keys in one round
+// trip, without waiting. A Loader over a BatchLeaser takes, for the keys of a
+// batch, the leases that no other instance holds, loads those keys in one
+// call, releases them, and only then waits, one key at a time, for the keys
+// other instances hold; so two instances holding different parts of one
+// batch never wait on each other.
+type BatchLeaser[K comparable, V any] interface {
+	Leaser[K, V]
+
+	// LeaseMany takes, without waiting, the lease of each of keys that no
+	// other instance holds, and returns the release function of each lease
+	// it took; a key held elsewhere is absent from the map. An error makes
+	// the Loader load every key without a lease.
+	LeaseMany(ctx context.Context, keys []K) (map[K]func(), error)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrGoexit is the error every waiter receives when fn calls runtime.Goexit
@@ -84,6 +85,8 @@ type call[V any] struct {
 	val      V
 	err      error
 	panicked bool
+	// ended is set by the first Finish of a call started with Claim.
+	ended atomic.Bool
 
 	// The fields below are guarded by the Group's mu.
 	joiners int              // callers that joined after the first

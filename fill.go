@@ -1,0 +1,621 @@
+package flightcache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flightcache/flightcache/singleflight"
+	"github.com/flightcache/flightcache/stats"
+)
+
+// This file is the fill pipeline: the one way a key is loaded, for
+// GetOrLoad, GetOrLoadMany and every kind of refresh alike. A fill looks at
+// the Store again, leases over a Leaser, loads under LoadTimeout, turns
+// panics into errors, builds entries with the policy, records statistics and
+// writes in per-key order, for one key or many.
+
+// batchWorkers bounds the calls of a BatchLoadFunc that one fill runs at
+// once when MaxBatch splits its keys, so that a fill of any number of keys
+// costs a bounded number of goroutines.
+const batchWorkers = 4
+
+// Ticket is the part a caller has in the fill of one key.
+type ticket[K comparable, V any] = singleflight.Ticket[K, Entry[V]]
+
+// filler runs fills. Its state is the singleflight group, in which each key
+// being filled has a call that callers join, the write order, and the
+// fills running, which Close waits for. Safe for concurrent use.
+type filler[K comparable, V any] struct {
+	store    Store[K, V]
+	batch    BatchStore[K, V]  // store, when it is one
+	leaser   Leaser[K, V]      // store, when it is one
+	bleaser  BatchLeaser[K, V] // store, when it is one
+	policy   *policy
+	clock    clock
+	timeout  time.Duration
+	maxBatch int
+	rep      *reporter
+
+	group  singleflight.Group[K, Entry[V]]
+	writes *writeOrder[K]
+
+	mu     sync.RWMutex // guards closed against jobs.Add
+	closed bool
+	jobs   sync.WaitGroup // fills that have not ended
+}
+
+// source is what a fill loads from: one key at a time, or many at once.
+type source[K comparable, V any] struct {
+	one  LoadFunc[K, V]
+	many BatchLoadFunc[K, V]
+}
+
+// claim takes, for each of keys, the call that fills it: a new one, which
+// the caller must submit, or the one in flight, which it joins. started
+// reports which. keys must be valid (see keyChecker).
+func (f *filler[K, V]) claim(keys []K) (tickets []ticket[K, V], started []bool, err error) {
+	tickets = make([]ticket[K, V], len(keys))
+	started = make([]bool, len(keys))
+	for i, k := range keys {
+		tickets[i], started[i], err = f.group.Claim(k)
+		if err != nil {
+			// Cannot happen for checked keys; give back what was taken.
+			for j := range i {
+				if started[j] {
+					tickets[j].Finish(Entry[V]{}, err)
+				}
+			}
+			return nil, nil, err
+		}
+	}
+	return tickets, started, nil
+}
+
+// forget makes the next caller of key start a new fill instead of joining
+// the one in flight.
+func (f *filler[K, V]) forget(key K) { f.group.Forget(key) }
+
+// submit starts the fill of keys, whose calls the caller started with
+// claim, on a goroutine of its own, and returns at once; the tickets receive
+// the results. replacing, when not nil, gives for each key the FreshUntil of
+// an entry that does not count as already refreshed (early refresh replaces
+// fresh entries). onEnd, when not nil, is called with each key's error once
+// every key has its result and the fill is over (or has timed out). After
+// Close, submit finishes the tickets with ErrClosed and returns it. The
+// fill keeps keys; the caller must not change them afterwards.
+func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K, V], src source[K, V],
+	replacing []time.Time, onEnd func(keys []K, errs []error)) error {
+	f.mu.RLock()
+	if f.closed {
+		f.mu.RUnlock()
+		for _, t := range tickets {
+			t.Finish(Entry[V]{}, ErrClosed)
+		}
+		return ErrClosed
+	}
+	f.jobs.Add(1)
+	f.mu.RUnlock()
+
+	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: replacing, onEnd: onEnd}
+	j.ctx, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
+	j.stopExpiry = context.AfterFunc(j.ctx, j.expire)
+	go j.run()
+	return nil
+}
+
+// close refuses new fills and waits, as long as ctx allows, for those
+// running to end.
+func (f *filler[K, V]) close(ctx context.Context) error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		f.jobs.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// job is one fill of one or more keys.
+type job[K comparable, V any] struct {
+	f         *filler[K, V]
+	src       source[K, V]
+	keys      []K
+	tickets   []ticket[K, V]
+	replacing []time.Time
+	onEnd     func(keys []K, errs []error)
+
+	// ctx carries the values of the caller that started the fill, not its
+	// cancellation, and ends at the fill's deadline, LoadTimeout after it
+	// began: the store calls, leases, loads and writes of the fill all end
+	// by then.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	stopExpiry func() bool
+
+	kws     []*keyWrites // the write order of each key
+	gens    []uint64     // each key's generation when the fill began
+	expired atomic.Bool  // the deadline passed and finished the keys left
+	// writePanic holds the error of a write that panicked: onEnd reports it
+	// for the keys that got their values all the same, so that a refresh
+	// whose Store panics counts as failed.
+	writePanic atomic.Pointer[error]
+	over    atomic.Bool  // the fill has ended for Close and onEnd
+}
+
+// run is the pipeline. Whatever happens in it (a panic in a Store or a
+// Recorder, a load calling runtime.Goexit), every key gets a result.
+func (j *job[K, V]) run() {
+	defer j.end()
+	defer func() {
+		j.stopExpiry() // so that cancel does not run it
+		j.cancel()
+	}()
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		err := fmt.Errorf("flightcache: fill of %s: %w", j.describe(), singleflight.ErrGoexit)
+		if p := recover(); p != nil {
+			err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), newPanicError(p))
+			j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
+		}
+		j.failRest(err)
+	}()
+
+	j.kws = make([]*keyWrites, len(j.keys))
+	j.gens = make([]uint64, len(j.keys))
+	for i, k := range j.keys {
+		j.kws[i], j.gens[i] = j.f.writes.begin(k)
+	}
+	defer func() {
+		for _, k := range j.keys {
+			j.f.writes.end(k)
+		}
+	}()
+
+	all := make([]int, len(j.keys))
+	for i := range all {
+		all[i] = i
+	}
+	if todo := j.lookAgain(all); len(todo) > 0 {
+		if j.f.leaser != nil {
+			j.leaseAndLoad(todo)
+		} else {
+			j.load(todo)
+		}
+	}
+	j.failRest(fmt.Errorf("flightcache: fill of %s ended without a result", j.describe()))
+	normal = true
+}
+
+// describe names the keys of the fill in errors.
+func (j *job[K, V]) describe() string {
+	if len(j.keys) == 1 {
+		return fmt.Sprintf("key %v", j.keys[0])
+	}
+	return fmt.Sprintf("%d keys", len(j.keys))
+}
+
+// finish gives key i its result, unless it has one already.
+func (j *job[K, V]) finish(i int, e Entry[V], err error) {
+	j.tickets[i].Finish(e, err)
+}
+
+// failRest gives every key that has no result yet err.
+func (j *job[K, V]) failRest(err error) {
+	for i := range j.keys {
+		j.finish(i, Entry[V]{}, err)
+	}
+}
+
+// expire runs when the fill's context ends. At the deadline it gives the
+// keys still waiting an error wrapping ErrLoadTimeout and ends the fill for
+// Close: a load that ignores its context may go on, but its result is
+// dropped.
+func (j *job[K, V]) expire() {
+	if j.ctx.Err() != context.DeadlineExceeded {
+		return // the pipeline ended and cancelled it
+	}
+	j.expired.Store(true)
+	n := 0
+	for i, k := range j.keys {
+		err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, k, context.DeadlineExceeded)
+		if j.tickets[i].Finish(Entry[V]{}, err) {
+			n++
+		}
+	}
+	if n > 0 {
+		j.f.rep.contain("Recorder", func() {
+			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
+		})
+		j.end()
+	}
+}
+
+// end ends the fill for Close and onEnd, once: when the pipeline returns,
+// or when the deadline gave every key its result.
+func (j *job[K, V]) end() {
+	if !j.over.CompareAndSwap(false, true) {
+		return
+	}
+	defer j.f.jobs.Done()
+	if j.onEnd == nil {
+		return
+	}
+	errs := make([]error, len(j.tickets))
+	for i, t := range j.tickets {
+		_, errs[i], _ = t.Wait(context.Background()) // every ticket has its result
+		if p := j.writePanic.Load(); p != nil && errs[i] == nil {
+			errs[i] = *p
+		}
+	}
+	j.onEnd(j.keys, errs)
+}
+
+// lookAgain reads the keys at idx from the Store, gives each key that has
+// an entry the fill need not replace that entry, and returns the others. A
+// fill that ended just before this one began may have stored the entry after
+// the callers of this one missed it, and another instance of a fleet may
+// have stored it while this one waited for its lease.
+func (j *job[K, V]) lookAgain(idx []int) []int {
+	found := j.f.read(j.ctx, j.keysAt(idx), false)
+	now := j.f.clock.now()
+	todo := idx[:0:0]
+	for n, i := range idx {
+		e, ok := found[n].e, found[n].ok
+		if ok && j.usable(i, &e, now) {
+			var err error
+			if e.Missing {
+				err = ErrNotFound
+			}
+			j.finish(i, e, err)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	return todo
+}
+
+// usable reports whether e, found in the Store at now, answers key i.
+func (j *job[K, V]) usable(i int, e *Entry[V], now int64) bool {
+	switch judge(j.f.policy, e, now, noRefresh) {
+	case verdictFresh, verdictRefreshEarly, verdictMissing:
+		return j.replacing == nil || !e.FreshUntil.Equal(j.replacing[i])
+	}
+	return false
+}
+
+// noRefresh stands in for the random draw of early refresh where only
+// freshness matters.
+func noRefresh() float64 { return 0 }
+
+// lookup is what the Store holds for one key.
+type lookup[V any] struct {
+	e  Entry[V]
+	ok bool
+}
+
+// read reads keys from the Store, in one call when it is a BatchStore and
+// there is more than one key, and returns what it holds for each, in the
+// order of keys. A failed read reads as misses, counted and logged; with
+// wait, the line is waited for as long as ctx allows (see reporter.warn).
+func (f *filler[K, V]) read(ctx context.Context, keys []K, wait bool) []lookup[V] {
+	out := make([]lookup[V], len(keys))
+	if f.batch != nil && len(keys) > 1 {
+		found, err := f.batch.GetMany(ctx, keys)
+		if err != nil {
+			f.rep.storeFailed(ctx, wait, "get", slices.Clone(keys), err)
+			return out
+		}
+		for n, k := range keys {
+			out[n].e, out[n].ok = found[k]
+		}
+		return out
+	}
+	for n, k := range keys {
+		e, ok, err := f.store.Get(ctx, k)
+		if err != nil {
+			f.rep.storeFailed(ctx, wait, "get", k, err)
+			continue
+		}
+		out[n] = lookup[V]{e, ok}
+	}
+	return out
+}
+
+// keysAt returns a new slice of the keys at idx.
+func (j *job[K, V]) keysAt(idx []int) []K {
+	keys := make([]K, len(idx))
+	for n, i := range idx {
+		keys[n] = j.keys[i]
+	}
+	return keys
+}
+
+// leaseAndLoad loads the keys at idx holding the fleet-wide lease of each
+// (rule 10). Over a BatchLeaser it first takes, in one round trip, the
+// leases that no other instance holds and loads those keys together; then,
+// holding nothing, it waits for the others one by one, so that two
+// instances holding different parts of one batch never wait on each other.
+// Over a plain Leaser every key is leased and loaded on its own. When the
+// Store fails to lease, the fill loads anyway: a fleet with its shared tier
+// down loads once per instance rather than not at all.
+func (j *job[K, V]) leaseAndLoad(idx []int) {
+	if j.f.bleaser != nil && len(idx) > 1 {
+		keys := j.keysAt(idx)
+		held, err := j.f.bleaser.LeaseMany(j.ctx, keys)
+		if err != nil {
+			j.leaseFailed(keys, err)
+			j.load(idx)
+			return
+		}
+		var mine, others []int
+		for n, i := range idx {
+			if _, ok := held[keys[n]]; ok {
+				mine = append(mine, i)
+			} else {
+				others = append(others, i)
+			}
+		}
+		if len(mine) > 0 {
+			func() {
+				defer func() {
+					for _, release := range held {
+						release()
+					}
+				}()
+				// Another instance may have stored some keys and
+				// released their leases since this fill looked.
+				if todo := j.lookAgain(mine); len(todo) > 0 {
+					j.load(todo)
+				}
+			}()
+		}
+		idx = others
+	}
+	for _, i := range idx {
+		j.waitLease(i)
+	}
+}
+
+// waitLease loads key i under its lease, waiting while another instance
+// holds it; when that instance stores the entry, key i gets it instead.
+func (j *job[K, V]) waitLease(i int) {
+	for j.ctx.Err() == nil {
+		release, err := j.f.leaser.Lease(j.ctx, j.keys[i])
+		if err != nil {
+			if j.ctx.Err() != nil {
+				return // the deadline gives the key its error
+			}
+			j.leaseFailed(j.keys[i], err)
+			j.load([]int{i})
+			return
+		}
+		if release != nil {
+			defer release()
+			if len(j.lookAgain([]int{i})) > 0 {
+				j.load([]int{i})
+			}
+			return
+		}
+		if len(j.lookAgain([]int{i})) == 0 {
+			return
+		}
+	}
+}
+
+func (j *job[K, V]) leaseFailed(keys any, err error) {
+	j.f.rep.record(stats.StoreError)
+	j.f.rep.warn(j.ctx, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
+}
+
+// load loads the keys at idx, in calls of at most MaxBatch keys for a batch
+// source (at most batchWorkers at once), and stores and delivers the
+// results.
+func (j *job[K, V]) load(idx []int) {
+	size := len(idx)
+	if j.src.one != nil {
+		size = 1
+	} else if j.f.maxBatch > 0 {
+		size = j.f.maxBatch
+	}
+	if size >= len(idx) {
+		j.loadChunk(idx)
+		return
+	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, batchWorkers)
+	for chunk := range slices.Chunk(idx, size) {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			normal := false
+			defer func() {
+				if !normal {
+					// A panic or Goexit on this goroutine; the
+					// pipeline's own guard does not see it.
+					err := fmt.Errorf("flightcache: fill of %s: %w", j.describe(), singleflight.ErrGoexit)
+					if p := recover(); p != nil {
+						err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), newPanicError(p))
+						j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
+					}
+					for _, i := range chunk {
+						j.finish(i, Entry[V]{}, err)
+					}
+				}
+			}()
+			j.loadChunk(chunk)
+			normal = true
+		})
+	}
+	wg.Wait()
+}
+
+// outcome is what the source said of one key.
+type outcome[V any] struct {
+	v   V
+	err error // nil: v was loaded; wrapping ErrNotFound: the key does not exist
+}
+
+// loadChunk makes one call of the source for the keys at idx, then writes
+// and delivers the results.
+func (j *job[K, V]) loadChunk(idx []int) {
+	start := time.Now()
+	outs, err := j.call(idx)
+	elapsed := time.Since(start)
+	if j.expired.Load() {
+		return // the callers have the timeout; the result is dropped
+	}
+	var pe *singleflight.PanicError
+	if err != nil && errors.As(err, &pe) {
+		j.f.rep.record(stats.Panic)
+	}
+	j.f.rep.recordLoad(elapsed, len(idx), err)
+	if err != nil {
+		for _, i := range idx {
+			j.finish(i, Entry[V]{}, err)
+		}
+		return
+	}
+
+	loadedAt := start.Add(elapsed)
+	entries := make([]Entry[V], len(idx))
+	write := make([]bool, len(idx))
+	for n, o := range outs {
+		switch {
+		case o.err == nil:
+			entries[n] = valueEntry(j.f.policy, o.v, loadedAt, elapsed, rand.Float64())
+			write[n] = true
+		case isNotFound(o.err):
+			entries[n] = missingEntry[V](j.f.policy, loadedAt, elapsed, rand.Float64())
+			write[n] = true
+		}
+	}
+	j.write(idx, entries, write)
+	for n, i := range idx {
+		j.finish(i, entries[n], outs[n].err)
+	}
+}
+
+// call calls the source for the keys at idx. An error fails every key; a
+// panic in the source is an error wrapping *singleflight.PanicError. A batch
+// source is given a copy of the keys, so that whatever it does with the
+// slice (filter it in place, keep it), the fill reads its own keys back; a
+// key missing from its answer does not exist.
+func (j *job[K, V]) call(idx []int) (outs []outcome[V], err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			outs, err = nil, fmt.Errorf("flightcache: load of %s: %w", j.describe(), newPanicError(p))
+		}
+	}()
+	outs = make([]outcome[V], len(idx))
+	if j.src.one != nil {
+		// A single-key source has chunks of one key.
+		i := idx[0]
+		v, err := j.src.one(j.ctx, j.keys[i])
+		if err != nil && !isNotFound(err) {
+			return nil, err
+		}
+		outs[0] = outcome[V]{v, err}
+		return outs, nil
+	}
+	vals, err := j.src.many(j.ctx, j.keysAt(idx))
+	if err != nil {
+		return nil, err
+	}
+	for n, i := range idx {
+		v, ok := vals[j.keys[i]]
+		if !ok {
+			outs[n].err = ErrNotFound
+			continue
+		}
+		outs[n].v = v
+	}
+	return outs, nil
+}
+
+// write stores the entries of the keys at idx whose write is set, leaving
+// out each key that a Set or Invalidate reached since the fill began (rule
+// 8), in one call when the Store is a BatchStore. A Store error is counted
+// and logged, not returned: the callers still get the loaded values.
+func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
+	var kws []*keyWrites
+	for n, i := range idx {
+		if write[n] {
+			kws = append(kws, j.kws[i])
+		}
+	}
+	if len(kws) == 0 {
+		return
+	}
+	unlock, err := lockAll(j.ctx, kws)
+	if err != nil {
+		return // the deadline passed; the keys have their timeout
+	}
+	defer unlock()
+
+	if j.f.batch == nil || len(kws) == 1 {
+		for n, i := range idx {
+			if write[n] && j.kws[i].current(j.gens[i]) {
+				j.storeWrite(j.keys[i], func() error { return j.f.store.Set(j.ctx, j.keys[i], entries[n]) })
+			}
+		}
+		return
+	}
+	many := make(map[K]Entry[V], len(kws))
+	for n, i := range idx {
+		if write[n] && j.kws[i].current(j.gens[i]) {
+			many[j.keys[i]] = entries[n]
+		}
+	}
+	if len(many) > 0 {
+		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j.ctx, many) })
+	}
+}
+
+// storeWrite runs a write to the Store. A write that fails, or panics, is a
+// lost write, counted and logged: the callers still get the loaded values.
+func (j *job[K, V]) storeWrite(keys any, set func() error) {
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("flightcache: store write of %v: %w", keys, newPanicError(p))
+				j.writePanic.Store(&err)
+				j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
+			}
+		}()
+		return set()
+	}()
+	if err != nil {
+		j.f.rep.storeFailed(j.ctx, false, "set", keys, err)
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// newPanicError wraps a recovered panic value with the stack of the
+// goroutine that panicked, less its first line (which names a goroutine that
+// is gone by the time anyone reads it), as package singleflight does.
+func newPanicError(p any) *singleflight.PanicError {
+	stack := debug.Stack()
+	if i := bytes.IndexByte(stack, '\n'); i >= 0 {
+		stack = stack[i+1:]
+	}
+	return &singleflight.PanicError{Value: p, Stack: stack}
+}

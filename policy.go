@@ -1,0 +1,204 @@
+package flightcache
+
+import (
+	"math"
+	"time"
+)
+
+// This file is the freshness policy: pure functions of the Options, an Entry
+// and the time, with no state and no locks. The read paths ask judge what an
+// entry is good for and switch on the answer; the fill pipeline builds the
+// entries it stores with valueEntry and missingEntry.
+
+// verdict is what a stored entry is good for at a given moment.
+type verdict uint8
+
+const (
+	// verdictMiss: nothing servable. Load, and wait for the load.
+	verdictMiss verdict = iota
+	// verdictFresh: serve the value as it is.
+	verdictFresh
+	// verdictRefreshEarly: fresh; serve it, and refresh it in the
+	// background before it goes stale (XFetch).
+	verdictRefreshEarly
+	// verdictStale: past its freshness but inside StaleFor. Serve it and
+	// refresh it in the background (stale-while-revalidate, RFC 5861).
+	verdictStale
+	// verdictFallback: not servable, but it may stand in for a load that
+	// fails (stale-if-error, RFC 5861). Load, wait, and fall back on failure.
+	verdictFallback
+	// verdictMissing: a fresh negative entry. The key does not exist.
+	verdictMissing
+)
+
+// earlyRefreshWindow: no entry is refreshed early before the last
+// 1/earlyRefreshWindow of FreshFor.
+const earlyRefreshWindow = 10
+
+// policy holds the Options that decide freshness. Its zero value caches
+// values for ever and nothing else.
+type policy struct {
+	freshFor     time.Duration
+	staleFor     time.Duration
+	staleIfError time.Duration
+	missingFor   time.Duration
+	jitter       float64
+	beta         float64 // XFetch's beta; 0: no early refresh
+}
+
+func newPolicy(o *Options) policy {
+	return policy{
+		freshFor:     o.FreshFor,
+		staleFor:     o.StaleFor,
+		staleIfError: o.StaleIfError,
+		missingFor:   o.MissingFor,
+		jitter:       o.Jitter,
+		beta:         o.EarlyRefresh,
+	}
+}
+
+// judge says what e is good for at now (Unix nanoseconds). rnd returns a
+// number drawn uniformly from [0, 1); judge calls it only for a fresh entry
+// that is a candidate for early refresh.
+func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
+	if e.FreshUntil.IsZero() {
+		if e.Missing {
+			return verdictMissing
+		}
+		return verdictFresh
+	}
+	freshUntil := unixNanos(e.FreshUntil)
+	if now < freshUntil {
+		if e.Missing {
+			return verdictMissing
+		}
+		if p.beta > 0 && refreshEarly(p, e, freshUntil-now, rnd) {
+			return verdictRefreshEarly
+		}
+		return verdictFresh
+	}
+	if e.Missing || (!e.ExpiresAt.IsZero() && now >= unixNanos(e.ExpiresAt)) {
+		return verdictMiss
+	}
+	if now < addNanos(freshUntil, p.staleFor) {
+		return verdictStale
+	}
+	if now < addNanos(freshUntil, p.staleIfError) {
+		return verdictFallback
+	}
+	return verdictMiss
+}
+
+// refreshEarly applies the XFetch rule of Vattani, Chierichetti and
+// Lowenstein ("Optimal Probabilistic Cache Stampede Prevention", VLDB 2015)
+// to a fresh entry that goes stale in gap nanoseconds: refresh when
+//
+//	-delta*beta*ln(rand) >= gap
+//
+// where delta is how long the entry's load took and rand is uniform in
+// (0, 1]. The closer the entry is to going stale, and the more often it is
+// read, the likelier a read refreshes it first; cold keys are never refreshed
+// early.
+//
+// How early a key is refreshed grows with the log of its read rate; for a key
+// read tens of thousands of times a second whose load takes a tenth of
+// FreshFor, the rule alone would refresh it several times per FreshFor. So no
+// entry is refreshed earlier than the last tenth of FreshFor, or than twice
+// its scaled load time when that is longer, which still leaves the refresh
+// time to finish before the entry goes stale.
+func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) bool {
+	if e.LoadDuration <= 0 {
+		return false
+	}
+	g := float64(gap)
+	scale := float64(e.LoadDuration) * p.beta
+	// -ln(rand) is below 745 for any float64 in (0, 1]: entries further from
+	// going stale than that never qualify, and cost no random number.
+	if g > 745*scale || g > max(float64(p.freshFor/earlyRefreshWindow), 2*scale) {
+		return false
+	}
+	return -math.Log(1-rnd())*scale >= g
+}
+
+// valueEntry builds the entry for v, loaded at loadedAt by a load that took
+// took. r is uniform in [0, 1) and places the entry in the jitter range.
+func valueEntry[V any](p *policy, v V, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
+	e := Entry[V]{Value: v, LoadDuration: took}
+	if p.freshFor == 0 {
+		return e // fresh until evicted or invalidated
+	}
+	e.FreshUntil = addTime(loadedAt, jittered(p.freshFor, p.jitter, r))
+	e.ExpiresAt = addTime(e.FreshUntil, max(p.staleFor, p.staleIfError))
+	return e
+}
+
+// missingEntry builds what a fill stores for a key the source does not have:
+// a negative entry for MissingFor, or, without negative caching, an entry
+// that has already expired, which makes the Store drop whatever old value it
+// kept (every Store treats a Set of an expired entry so).
+func missingEntry[V any](p *policy, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
+	if p.missingFor == 0 {
+		return Entry[V]{Missing: true, FreshUntil: longAgo, ExpiresAt: longAgo}
+	}
+	until := addTime(loadedAt, jittered(p.missingFor, p.jitter, r))
+	return Entry[V]{Missing: true, FreshUntil: until, ExpiresAt: until, LoadDuration: took}
+}
+
+// longAgo is the time of entries that have expired already: long enough ago
+// that no clock, however coarse or skewed, sees it as the future.
+var longAgo = time.Unix(1, 0)
+
+// jittered spreads d by up to ± the fraction j, placed by r in [0, 1), and
+// saturates at the longest Duration instead of overflowing.
+func jittered(d time.Duration, j, r float64) time.Duration {
+	if j == 0 {
+		return d
+	}
+	f := float64(d) * (1 + j*(2*r-1))
+	if f >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return max(time.Duration(f), 0)
+}
+
+// Saturating time arithmetic (rule 12): a duration as long as
+// math.MaxInt64 never wraps a time into the past.
+
+// Unix seconds bounding the times whose Unix nanoseconds fit an int64.
+const (
+	maxNanoSec = math.MaxInt64 / int64(time.Second)
+	minNanoSec = math.MinInt64 / int64(time.Second)
+)
+
+// unixNanos returns t as Unix nanoseconds, saturated at the int64 range.
+func unixNanos(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s >= maxNanoSec:
+		return math.MaxInt64
+	case s <= minNanoSec:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// addNanos returns n+d, saturated at math.MaxInt64. d is not negative.
+func addNanos(n int64, d time.Duration) int64 {
+	if n > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return n + int64(d)
+}
+
+// farFuture is the latest time addTime returns: the last second that
+// encodings such as RFC 3339 can write, centuries past anything a Duration
+// reaches from now.
+var farFuture = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// addTime returns t+d, saturated at farFuture. d is not negative.
+func addTime(t time.Time, d time.Duration) time.Time {
+	u := t.Add(d)
+	if u.Before(t) || u.After(farFuture) {
+		return farFuture
+	}
+	return u
+}

@@ -1,0 +1,277 @@
+package flightcache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/flightcache/flightcache/stats"
+)
+
+// DefaultMaxRefreshes bounds the background refreshes that run at once when
+// Options.MaxRefreshes is 0.
+const DefaultMaxRefreshes = 32
+
+// Backoff of a key whose background refresh failed: the first retry waits
+// refreshBackoffMin, each further failure doubles the wait, up to
+// refreshBackoffMax. Reads in the meantime serve the old value.
+const (
+	refreshBackoffMin = time.Second
+	refreshBackoffMax = time.Minute
+)
+
+// maxBackoffKeys bounds the keys the refresher remembers as backing off. A
+// key it cannot remember is refreshed again at its next stale read, within
+// the bound of MaxRefreshes: forgetting costs some refreshes, never memory.
+const maxBackoffKeys = 1 << 14
+
+// refresher owns the background refreshes: which keys are refreshing or
+// backing off after a failure, and the refresh slots. Refreshes run as
+// fills (see filler), which Close waits for.
+//
+// A stale read asks due first: it reads the key's state and the slot count
+// with atomic loads, and takes no lock, reads no clock and allocates
+// nothing when the key is refreshing or backing off or every slot is taken.
+// Only a read that starts a refresh writes (per key, inside the map's
+// Compute). Safe for concurrent use.
+type refresher[K comparable, V any] struct {
+	fill  *filler[K, V]
+	rep   *reporter
+	clock clock
+
+	max   int64
+	slots atomic.Int64 // refreshes running; at most max
+	keys  *xsync.Map[K, *refreshState]
+}
+
+// refreshState is the refresh state of one key.
+type refreshState struct {
+	running   atomic.Bool
+	notBefore atomic.Int64 // Unix nanoseconds; backing off until then
+	failures  int          // changed only inside the map's Compute
+}
+
+func newRefresher[K comparable, V any](f *filler[K, V], rep *reporter, c clock, maxRefreshes int) *refresher[K, V] {
+	if maxRefreshes == 0 {
+		maxRefreshes = DefaultMaxRefreshes
+	}
+	return &refresher[K, V]{fill: f, rep: rep, clock: c, max: int64(maxRefreshes), keys: xsync.NewMap[K, *refreshState]()}
+}
+
+// due reports whether a refresh of key may start at now: none is running or
+// backing off for it, and a slot is free. It takes no lock.
+func (r *refresher[K, V]) due(key K, now int64) bool {
+	if r.slots.Load() >= r.max {
+		return false
+	}
+	if st, ok := r.keys.Load(key); ok && (st.running.Load() || now < st.notBefore.Load()) {
+		return false
+	}
+	return true
+}
+
+// start refreshes key in the background unless a refresh of it is running
+// or backing off, every slot is taken, or the Loader is closed. It never
+// blocks and never queues: a refresh skipped now is tried again by a later
+// read. replacing is the FreshUntil of the entry an early refresh replaces,
+// and the zero time for a stale entry.
+func (r *refresher[K, V]) start(ctx context.Context, key K, load LoadFunc[K, V], replacing time.Time, now int64) {
+	if !r.due(key, now) {
+		return
+	}
+	var rep []time.Time
+	if !replacing.IsZero() {
+		rep = []time.Time{replacing}
+	}
+	r.run(ctx, []K{key}, source[K, V]{one: load}, rep, now)
+}
+
+// startMany refreshes keys with one fill of a batch source, which takes one
+// slot. replacing gives, for each key, what start's replacing does. Keys
+// refreshing or backing off are left out.
+func (r *refresher[K, V]) startMany(ctx context.Context, keys []K, replacing []time.Time, load BatchLoadFunc[K, V], now int64) {
+	if r.slots.Load() >= r.max {
+		return
+	}
+	due, rep := keys[:0:0], replacing[:0:0]
+	for i, k := range keys {
+		if r.due(k, now) {
+			due, rep = append(due, k), append(rep, replacing[i])
+		}
+	}
+	if len(due) > 0 {
+		r.run(ctx, due, source[K, V]{many: load}, rep, now)
+	}
+}
+
+// run claims keys and a slot, and submits the fill of the keys no other fill
+// is loading. keys is the refresher's own.
+func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], replacing []time.Time, now int64) {
+	mine := keys[:0]
+	var rep []time.Time
+	for i, k := range keys {
+		if r.claimKey(k, now) {
+			mine = append(mine, k)
+			if replacing != nil {
+				rep = append(rep, replacing[i])
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	if !r.takeSlot() {
+		r.release(mine, nil)
+		return
+	}
+	// A key that a fill is loading already needs no refresh: that fill
+	// stores a new entry.
+	tickets, started, err := r.fill.claim(mine)
+	if err != nil {
+		r.release(mine, nil)
+		r.slots.Add(-1)
+		return
+	}
+	var skip []K
+	n := 0
+	for i, k := range mine {
+		if !started[i] {
+			skip = append(skip, k)
+			continue
+		}
+		mine[n], tickets[n] = k, tickets[i]
+		if rep != nil {
+			rep[n] = rep[i]
+		}
+		n++
+	}
+	mine, tickets = mine[:n], tickets[:n]
+	if rep != nil {
+		rep = rep[:n]
+	}
+	r.release(skip, nil)
+	if n == 0 {
+		r.slots.Add(-1)
+		return
+	}
+	r.rep.recordN(stats.Refresh, n)
+	err = r.fill.submit(ctx, mine, tickets, src, rep, r.end)
+	if err != nil {
+		r.release(mine, nil)
+		r.slots.Add(-1)
+	}
+}
+
+// claimKey marks key as refreshing, unless it is already or is backing off.
+func (r *refresher[K, V]) claimKey(key K, now int64) bool {
+	claimed := false
+	r.keys.Compute(key, func(st *refreshState, loaded bool) (*refreshState, xsync.ComputeOp) {
+		if !loaded {
+			st = new(refreshState)
+		} else if st.running.Load() || now < st.notBefore.Load() {
+			return st, xsync.CancelOp
+		}
+		st.running.Store(true)
+		claimed = true
+		return st, xsync.UpdateOp
+	})
+	return claimed
+}
+
+// takeSlot takes a refresh slot if one is free.
+func (r *refresher[K, V]) takeSlot() bool {
+	for {
+		n := r.slots.Load()
+		if n >= r.max {
+			return false
+		}
+		if r.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// end is the fill's onEnd: it frees the slot, and backs off, counts and logs
+// the keys whose refresh failed.
+func (r *refresher[K, V]) end(keys []K, errs []error) {
+	defer r.slots.Add(-1)
+	failed := r.release(keys, errs)
+	if failed == 0 {
+		return
+	}
+	r.rep.contain("Recorder", func() { r.rep.recordN(stats.RefreshError, failed) })
+	for i, err := range errs {
+		if refreshFailed(err) {
+			r.rep.warn(context.Background(), false, logRefresh, "flightcache: background refresh failed; serving the old value",
+				keys[i], err, slog.Int("keys", failed))
+			break
+		}
+	}
+}
+
+// refreshFailed reports whether a refresh that ended with err failed. A
+// refresh that found the key gone, or that Close refused, did not.
+func refreshFailed(err error) bool {
+	return err != nil && !isNotFound(err) && !errors.Is(err, ErrClosed)
+}
+
+// release ends the refresh of keys, whose refreshes ended with errs (nil:
+// none ran), and returns how many failed. A key whose refresh failed backs
+// off; the others are forgotten.
+func (r *refresher[K, V]) release(keys []K, errs []error) (failed int) {
+	now := time.Now().UnixNano()
+	for i, k := range keys {
+		fail := errs != nil && refreshFailed(errs[i])
+		if fail {
+			failed++
+		}
+		r.keys.Compute(k, func(st *refreshState, loaded bool) (*refreshState, xsync.ComputeOp) {
+			if !loaded {
+				return st, xsync.CancelOp
+			}
+			st.running.Store(false)
+			if !fail {
+				if now >= st.notBefore.Load() {
+					return st, xsync.DeleteOp
+				}
+				return st, xsync.UpdateOp
+			}
+			st.failures++
+			wait := min(refreshBackoffMax, refreshBackoffMin<<min(st.failures-1, 16))
+			st.notBefore.Store(addNanos(now, wait))
+			return st, xsync.UpdateOp
+		})
+	}
+	if failed > 0 && r.keys.Size() > maxBackoffKeys {
+		r.sweep(now)
+	}
+	return failed
+}
+
+// sweep forgets keys that are not refreshing and whose backoff ended, then,
+// if the map is still too large, other keys that are not refreshing, in no
+// particular order, so that the refresher remembers about maxBackoffKeys
+// keys however many it has seen.
+func (r *refresher[K, V]) sweep(now int64) {
+	r.keys.DeleteMatching(func(_ K, st *refreshState) (bool, bool) {
+		return !st.running.Load() && now >= st.notBefore.Load(), false
+	})
+	excess := r.keys.Size() - maxBackoffKeys/2
+	if excess <= 0 {
+		return
+	}
+	r.keys.DeleteMatching(func(_ K, st *refreshState) (bool, bool) {
+		if excess <= 0 {
+			return false, true
+		}
+		if st.running.Load() {
+			return false, false
+		}
+		excess--
+		return true, false
+	})
+}

@@ -1,0 +1,113 @@
+package singleflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrUnhashableKey is wrapped by the error that Claim returns for a key that
+// Go cannot hash: an interface value holding a slice, a map or a func, or a
+// struct or array holding one.
+var ErrUnhashableKey = errors.New("singleflight: key cannot be hashed")
+
+// Ticket is one caller's part in a call that the caller runs itself: the
+// caller that started the call ends it with Finish, and every caller of the
+// call, the starter included, can Wait for its result. A Ticket is a small
+// value; copies of it refer to the same call.
+type Ticket[K comparable, V any] struct {
+	g   *Group[K, V]
+	key K
+	c   *call[V]
+	// unshared is set for a key that does not equal itself (a NaN): such a
+	// call can never be joined, so it is kept out of the Group's map.
+	unshared bool
+}
+
+// Claim makes the caller the one that runs the call for key, or, when a call
+// for key is in flight already (started by Do, DoChan or Claim), makes it a
+// joiner of that call. It reports which in started.
+//
+// Unlike Do, Claim runs nothing: a caller that started the call does the work
+// wherever it likes (several keys in one batch, say) and must then end the
+// call with Finish, on every path; until then every joiner waits. Claim
+// starts no goroutine and allocates only the call.
+//
+// A key that Go cannot hash is an error wrapping ErrUnhashableKey, never a
+// panic. A key that does not equal itself (a NaN) can never be joined: its
+// call is started but kept out of the Group, and leaves nothing behind.
+func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
+	selfEqual, err := checkKey(key)
+	if err != nil {
+		return t, false, err
+	}
+	t = Ticket[K, V]{g: g, key: key, unshared: !selfEqual}
+	if !selfEqual {
+		t.c = &call[V]{finished: make(chan struct{})}
+		t.c.wg.Add(1)
+		return t, true, nil
+	}
+	g.mu.Lock()
+	c, joined := g.calls[key]
+	if joined {
+		c.joiners++
+		if c.finished == nil {
+			c.finished = make(chan struct{})
+		}
+	} else {
+		c = &call[V]{finished: make(chan struct{})}
+		c.wg.Add(1)
+		if g.calls == nil {
+			g.calls = make(map[K]*call[V])
+		}
+		g.calls[key] = c
+	}
+	g.mu.Unlock()
+	t.c = c
+	return t, !joined, nil
+}
+
+// checkKey reports whether key equals itself, and returns an error instead
+// of panicking when key cannot be compared (and so cannot be hashed).
+func checkKey[K comparable](key K) (selfEqual bool, err error) {
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("%w: %T", ErrUnhashableKey, key)
+		}
+	}()
+	return key == key, nil
+}
+
+// Finish ends the call with v and err, frees the key, and releases every
+// waiter. Only the first Finish of a call counts; later ones do nothing and
+// report false. Finish must be called by the caller that started the call
+// (Claim reported started), on every path, panics included.
+func (t Ticket[K, V]) Finish(v V, err error) bool {
+	if t.c == nil || !t.c.ended.CompareAndSwap(false, true) {
+		return false
+	}
+	t.c.val, t.c.err = v, err
+	if t.unshared {
+		close(t.c.finished)
+		t.c.wg.Done()
+		return true
+	}
+	t.g.finish(t.key, t.c)
+	return true
+}
+
+// Wait waits for the call's result for as long as ctx allows, and returns
+// ctx.Err() when ctx ends first. shared reports whether the call had more
+// than one caller. A call that Do started and that panicked gives Wait its
+// *PanicError as the error.
+func (t Ticket[K, V]) Wait(ctx context.Context) (v V, err error, shared bool) {
+	select {
+	case <-t.c.finished:
+	case <-ctx.Done():
+		return v, ctx.Err(), false
+	}
+	return t.c.val, t.c.err, t.c.joiners > 0
+}
+
+// Done returns a channel that is closed when the call has ended.
+func (t Ticket[K, V]) Done() <-chan struct{} { return t.c.finished }

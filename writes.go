@@ -1,0 +1,140 @@
+package flightcache
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+// writeOrder keeps, for each key that a fill or a Set or Invalidate is
+// working on, the generation that makes Set and Invalidate win over fills in
+// flight (rule 8): a fill remembers the generation it began at and writes
+// only while it is unchanged; Set and Invalidate advance it before and after
+// their own write. A key has state only while someone has registered it, so
+// the map holds the keys in flight and no others. Safe for concurrent use.
+type writeOrder[K comparable] struct {
+	keys *xsync.Map[K, *keyWrites]
+}
+
+// keyWrites is the write order of one key.
+type keyWrites struct {
+	// refs counts the registrations of the key; it changes only inside the
+	// map's Compute, which serializes them.
+	refs int
+	// gen is advanced by every Set and Invalidate of the key.
+	gen atomic.Uint64
+	// token is held while a write to the Store is under way. It is a
+	// channel rather than a sync.Mutex so that a wait on it can end with a
+	// context, and so that a goroutine blocked on it is durably blocked for
+	// testing/synctest.
+	token chan struct{}
+}
+
+func newWriteOrder[K comparable]() writeOrder[K] {
+	return writeOrder[K]{keys: xsync.NewMap[K, *keyWrites]()}
+}
+
+// begin registers key and returns its state and its generation now. Every
+// begin is matched by an end.
+func (w *writeOrder[K]) begin(key K) (*keyWrites, uint64) {
+	kw, _ := w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
+		if !loaded {
+			kw = &keyWrites{token: make(chan struct{}, 1)}
+		}
+		kw.refs++
+		return kw, xsync.UpdateOp
+	})
+	return kw, kw.gen.Load()
+}
+
+// end drops a registration of key made by begin.
+func (w *writeOrder[K]) end(key K) {
+	w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
+		if !loaded {
+			return kw, xsync.CancelOp
+		}
+		if kw.refs--; kw.refs == 0 {
+			return kw, xsync.DeleteOp
+		}
+		return kw, xsync.UpdateOp
+	})
+}
+
+// lock takes the write token, waiting as long as ctx allows.
+func (kw *keyWrites) lock(ctx context.Context) error {
+	select {
+	case kw.token <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (kw *keyWrites) unlock() { <-kw.token }
+
+// current reports whether no Set or Invalidate came since gen. Call it
+// holding the token, so that none can come before the write it guards.
+func (kw *keyWrites) current(gen uint64) bool { return kw.gen.Load() == gen }
+
+// advance makes every fill that began before it leave the Store alone.
+func (kw *keyWrites) advance() { kw.gen.Add(1) }
+
+// lockAll takes the tokens of kws in one global order (by address), so that
+// two batches that share keys never wait on each other, and returns the
+// function that gives them back. It gives up, holding nothing, when ctx ends.
+func lockAll(ctx context.Context, kws []*keyWrites) (unlock func(), err error) {
+	order := slices.Clone(kws)
+	slices.SortFunc(order, func(a, b *keyWrites) int {
+		pa, pb := uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(b))
+		switch {
+		case pa < pb:
+			return -1
+		case pa > pb:
+			return 1
+		}
+		return 0
+	})
+	order = slices.Compact(order)
+	for i, kw := range order {
+		if err := kw.lock(ctx); err != nil {
+			for _, held := range order[:i] {
+				held.unlock()
+			}
+			return nil, err
+		}
+	}
+	return func() {
+		for _, kw := range order {
+			kw.unlock()
+		}
+	}, nil
+}
+
+// overwrite runs op, a Set or a Delete of key in the Store, so that it wins
+// over every fill of key (rule 8): fills that began before op returned never
+// write, and no caller that comes after it joins them. It waits, as long as
+// ctx allows, for a fill's write that is under way, so that op lands after
+// it. forget makes later callers of key start a new fill.
+//
+// The generation is advanced twice: before op, so that fills in flight stop
+// writing, and after it, so that fills that began while op ran (and may
+// have read the entry op replaces) stop too; forget, likewise, runs before
+// and after.
+func (w *writeOrder[K]) overwrite(ctx context.Context, key K, forget func(K), op func() error) error {
+	kw, _ := w.begin(key)
+	defer w.end(key)
+	kw.advance()
+	forget(key)
+	if err := kw.lock(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		kw.advance()
+		forget(key)
+		kw.unlock()
+	}()
+	return op()
+}
