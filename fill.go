@@ -154,7 +154,7 @@ type job[K comparable, V any] struct {
 	// for the keys that got their values all the same, so that a refresh
 	// whose Store panics counts as failed.
 	writePanic atomic.Pointer[error]
-	over    atomic.Bool  // the fill has ended for Close and onEnd
+	over       atomic.Bool // the fill has ended for Close and onEnd
 }
 
 // run is the pipeline. Whatever happens in it (a panic in a Store or a
