@@ -3,6 +3,7 @@ package flightcache_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
+	"github.com/flightcache/flightcache/adapters/otterstore"
 	"github.com/flightcache/flightcache/adapters/ristrettostore"
 )
 
@@ -18,62 +20,129 @@ import (
 //	go test -run x -bench Hit -benchmem -count 10 . | tee hit.txt
 //	benchstat -col /via hit.txt
 
+// benchStore opens a store for a benchmark; the store is closed when the
+// benchmark ends.
 type benchStore struct {
-	name  string
-	store flightcache.Store[string, string]
-	close func()
+	name string
+	open func(b *testing.B) flightcache.Store[string, string]
 }
 
-func benchStores(b *testing.B) []benchStore {
-	lru, err := lrustore.New[string, string](100_000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ris, err := ristrettostore.New[string, string](100_000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return []benchStore{
-		{"lrustore", lru, func() {}},
-		{"ristrettostore", ris, func() { ris.Close() }},
-	}
-}
-
-// BenchmarkHit is a fresh hit on one key with every core reading, through the
-// Loader and straight from the store it wraps.
-func BenchmarkHit(b *testing.B) {
-	ctx := context.Background()
-	for _, s := range benchStores(b) {
-		l, err := flightcache.New(s.store, &flightcache.Options{FreshFor: time.Hour})
+var benchStores = []benchStore{
+	{"lrustore", func(b *testing.B) flightcache.Store[string, string] {
+		s, err := lrustore.New[string, string](100_000)
 		if err != nil {
 			b.Fatal(err)
 		}
-		load := func(context.Context, string) (string, error) { return "v", nil }
-		if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
+		return s
+	}},
+	{"ristrettostore", func(b *testing.B) flightcache.Store[string, string] {
+		s, err := ristrettostore.New[string, string](100_000)
+		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run("store="+s.name+"/via=store", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, ok, _ := s.store.Get(ctx, "hot"); !ok {
+		b.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"otterstore", func(b *testing.B) flightcache.Store[string, string] {
+		s, err := otterstore.New[string, string](100_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}},
+}
+
+// readers is how many goroutines read in the parallel benchmarks: more than
+// a small machine has cores, so that contention shows on it too.
+const readers = 16
+
+// parallel runs body on readers goroutines whatever GOMAXPROCS is.
+func parallel(b *testing.B, body func()) {
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((readers + procs - 1) / procs)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body()
+		}
+	})
+}
+
+// BenchmarkHit is a fresh hit on one key with 16 goroutines reading, through
+// the Loader and straight from the store it wraps.
+func BenchmarkHit(b *testing.B) {
+	ctx := context.Background()
+	for _, s := range benchStores {
+		b.Run("store="+s.name, func(b *testing.B) {
+			store := s.open(b)
+			l, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			load := func(context.Context, string) (string, error) { return "v", nil }
+			if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("via=store", func(b *testing.B) {
+				b.ReportAllocs()
+				parallel(b, func() {
+					if _, ok, _ := store.Get(ctx, "hot"); !ok {
 						b.Fatal("miss")
 					}
-				}
+				})
 			})
-		})
-		b.Run("store="+s.name+"/via=loader", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
+			b.Run("via=loader", func(b *testing.B) {
+				b.ReportAllocs()
+				parallel(b, func() {
 					if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
 						b.Fatal(err)
 					}
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkStaleHit is a stale hit on one key whose refresh is running (the
+// source is stuck), with 16 goroutines reading, against a fresh hit on the
+// same store: a stale read that finds its refresh running must cost what a
+// fresh one does.
+func BenchmarkStaleHit(b *testing.B) {
+	ctx := context.Background()
+	for _, s := range benchStores {
+		b.Run("store="+s.name, func(b *testing.B) {
+			store := s.open(b)
+			l, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Hour, LoadTimeout: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			stuck := make(chan struct{})
+			defer func() {
+				close(stuck)
+				l.Close()
+			}()
+			load := func(context.Context, string) (string, error) {
+				<-stuck
+				return "v", nil
+			}
+			err = store.Set(ctx, "hot", flightcache.Entry[string]{
+				Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v, err := l.GetOrLoad(ctx, "hot", load); err != nil || v != "old" {
+				b.Fatal(v, err)
+			}
+			b.ResetTimer()
+			b.ReportAllocs()
+			parallel(b, func() {
+				if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
+					b.Fatal(err)
 				}
 			})
 		})
-		l.Close()
-		s.close()
 	}
 }
 
@@ -82,12 +151,9 @@ func BenchmarkHit(b *testing.B) {
 func BenchmarkMissBurst(b *testing.B) {
 	const callers = 1000
 	ctx := context.Background()
-	for _, name := range []string{"lrustore", "ristrettostore"} {
-		b.Run("store="+name, func(b *testing.B) {
-			// A new store each time, so that every burst meets a cold key.
-			s := benchStores(b)[map[string]int{"lrustore": 0, "ristrettostore": 1}[name]]
-			defer s.close()
-			l, err := flightcache.New(s.store, &flightcache.Options{FreshFor: time.Hour})
+	for _, s := range benchStores {
+		b.Run("store="+s.name, func(b *testing.B) {
+			l, err := flightcache.New(s.open(b), &flightcache.Options{FreshFor: time.Hour})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -118,5 +184,37 @@ func BenchmarkMissBurst(b *testing.B) {
 			}
 			b.ReportMetric(float64(loads.Load())/float64(i), "loads/burst")
 		})
+	}
+}
+
+// BenchmarkMiss is one caller missing one cold key after another: the cost
+// of the miss path itself, allocations included.
+func BenchmarkMiss(b *testing.B) {
+	ctx := context.Background()
+	l, err := flightcache.New(benchStores[0].open(b), &flightcache.Options{FreshFor: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	load := func(_ context.Context, key string) (string, error) { return key, nil }
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%len(keys) == 0 {
+			// Start again from an empty store.
+			b.StopTimer()
+			for _, k := range keys {
+				_ = l.Invalidate(ctx, k)
+			}
+			b.StartTimer()
+		}
+		if _, err := l.GetOrLoad(ctx, keys[i%len(keys)], load); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -158,12 +158,14 @@ func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], r
 		r.slots.Add(-1)
 		return
 	}
-	r.rep.recordN(stats.Refresh, n)
-	err = r.fill.submit(ctx, mine, tickets, src, rep, r.end)
-	if err != nil {
+	if err := r.fill.submit(ctx, mine, tickets, src, rep, r.end); err != nil {
 		r.release(mine, nil)
 		r.slots.Add(-1)
+		return
 	}
+	// Counted once the fill owns the slot and the keys: a Recorder that
+	// panics here takes nothing with it.
+	r.rep.recordN(stats.Refresh, n)
 }
 
 // claimKey marks key as refreshing, unless it is already or is backing off.
