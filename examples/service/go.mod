@@ -3,8 +3,8 @@ module github.com/flightcache/flightcache/examples/service
 go 1.25.0
 
 require (
-	github.com/flightcache/flightcache v0.0.0
-	github.com/flightcache/flightcache/exporters/prometheus v0.0.0
+	github.com/flightcache/flightcache v0.1.0
+	github.com/flightcache/flightcache/exporters/flightprom v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.70.1
@@ -21,9 +21,4 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-)
-
-replace (
-	github.com/flightcache/flightcache => ../..
-	github.com/flightcache/flightcache/exporters/prometheus => ../../exporters/prometheus
 )

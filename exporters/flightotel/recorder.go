@@ -59,7 +59,7 @@ import (
 
 // ScopeName is the instrumentation scope of the Meter a Recorder creates its
 // instruments with.
-const ScopeName = "github.com/flightcache/flightcache/exporters/otel"
+const ScopeName = "github.com/flightcache/flightcache/exporters/flightotel"
 
 // NameKey is the attribute that tells apart the measurements of different
 // Loaders.

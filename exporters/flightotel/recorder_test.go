@@ -15,7 +15,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
-	flightotel "github.com/flightcache/flightcache/exporters/otel"
+	"github.com/flightcache/flightcache/exporters/flightotel"
 	"github.com/flightcache/flightcache/stats"
 )
 

@@ -1,9 +1,9 @@
-module github.com/flightcache/flightcache/exporters/otel
+module github.com/flightcache/flightcache/exporters/flightotel
 
 go 1.25.0
 
 require (
-	github.com/flightcache/flightcache v0.0.0
+	github.com/flightcache/flightcache v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
@@ -23,5 +23,3 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
-
-replace github.com/flightcache/flightcache => ../..

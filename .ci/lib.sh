@@ -1,0 +1,48 @@
+# Sourced by test.sh and the scripts in .ci: what every script needs to know
+# about the modules of this repository.
+
+# NEXT is the version the next release will tag every module with (see
+# RELEASING.md). Sub-modules may require it before it exists: in the
+# workspace (go.work) the directory stands in for it, and the checks below
+# serve the working tree at this version from a local module proxy.
+NEXT=v0.1.0
+
+# modules prints the directory of every module of the workspace, relative to
+# the root of the repository, the root first.
+modules() {
+	local d
+	go list -m -f '{{.Dir}}' | while read -r d; do realpath --relative-to="$PWD" "$d"; done
+}
+
+# local_proxy builds, in a new temporary directory, a module proxy that
+# serves every module of the working tree at $NEXT, and exports the
+# environment that makes the go command use it as a user's would: no
+# workspace, a module cache of its own (so that nothing built from the
+# working tree lands in the real one), and checksums of our own modules not
+# looked up in the checksum database. Modules of others come from the real
+# module cache when it has them, or else from the usual proxy. It sets
+# LOCAL_PROXY_TMP; call local_proxy_cleanup when done.
+local_proxy() {
+	local real_cache real_proxy
+	real_cache=$(go env GOMODCACHE)
+	real_proxy=$(go env GOPROXY)
+	LOCAL_PROXY_TMP=$(mktemp -d)
+	(cd .ci/modproxy && GOWORK=off go run . -repo ../.. -version "$NEXT" -out "$LOCAL_PROXY_TMP/proxy" >/dev/null)
+	export GOWORK=off
+	export GOMODCACHE="$LOCAL_PROXY_TMP/modcache"
+	export GONOSUMDB="github.com/flightcache"
+	export GOPROXY="file://$LOCAL_PROXY_TMP/proxy,file://$real_cache/cache/download,$real_proxy"
+}
+
+local_proxy_cleanup() {
+	[ -n "${LOCAL_PROXY_TMP:-}" ] || return 0
+	go clean -modcache >/dev/null 2>&1 || true
+	rm -rf "$LOCAL_PROXY_TMP"
+}
+
+# unreleased_sum matches the go.sum lines of our own modules at $NEXT: their
+# hashes are those of the working tree, not of a release, so they are never
+# committed before the release (RELEASING.md).
+unreleased_sum() {
+	printf '^github\\.com/flightcache/[^ ]* %s(/go\\.mod)? h1:' "${NEXT//./\\.}"
+}

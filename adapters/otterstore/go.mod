@@ -1,0 +1,12 @@
+module github.com/flightcache/flightcache/adapters/otterstore
+
+go 1.25
+
+require (
+	github.com/flightcache/flightcache v0.1.0
+	github.com/maypok86/otter/v2 v2.4.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
