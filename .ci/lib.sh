@@ -20,7 +20,12 @@ modules() {
 # workspace, a module cache of its own (so that nothing built from the
 # working tree lands in the real one), and checksums of our own modules not
 # looked up in the checksum database. Modules of others come from the real
-# module cache when it has them, or else from the usual proxy. It sets
+# module cache when it has them, or else from the usual proxy.
+#
+# That module cache is kept between runs, at a path fixed for this checkout,
+# so that the build cache recognises the packages of others (the build cache
+# keys a package by its directory); our own modules are removed from it at
+# every run, so they always come from the proxy just built. It sets
 # LOCAL_PROXY_TMP; call local_proxy_cleanup when done.
 local_proxy() {
 	local real_cache real_proxy
@@ -29,14 +34,18 @@ local_proxy() {
 	LOCAL_PROXY_TMP=$(mktemp -d)
 	(cd .ci/modproxy && GOWORK=off go run . -repo ../.. -version "$NEXT" -out "$LOCAL_PROXY_TMP/proxy" >/dev/null)
 	export GOWORK=off
-	export GOMODCACHE="$LOCAL_PROXY_TMP/modcache"
+	GOMODCACHE="${TMPDIR:-/tmp}/flightcache-ci-modcache-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
+	export GOMODCACHE
+	if [ -d "$GOMODCACHE" ]; then
+		chmod -R u+w "$GOMODCACHE/github.com/flightcache" "$GOMODCACHE/cache/download/github.com/flightcache" 2>/dev/null || true
+		rm -rf "$GOMODCACHE/github.com/flightcache" "$GOMODCACHE/cache/download/github.com/flightcache"
+	fi
 	export GONOSUMDB="github.com/flightcache"
 	export GOPROXY="file://$LOCAL_PROXY_TMP/proxy,file://$real_cache/cache/download,$real_proxy"
 }
 
 local_proxy_cleanup() {
 	[ -n "${LOCAL_PROXY_TMP:-}" ] || return 0
-	go clean -modcache >/dev/null 2>&1 || true
 	rm -rf "$LOCAL_PROXY_TMP"
 }
 
