@@ -82,12 +82,12 @@ func (c *cacheAside) Get(ctx context.Context, id int) (string, error) {
 	return v, nil
 }
 
-// latency formats d for the table: in µs below a millisecond, so that a fast
-// hit never shows as 0s.
+// latency formats d for the table: in µs (or ns) below a millisecond, so
+// that a fast hit never shows as 0s.
 func latency(d time.Duration) string {
 	switch {
 	case d < time.Microsecond:
-		return "<1µs"
+		return d.String() // in ns
 	case d < time.Millisecond:
 		return d.Round(time.Microsecond).String()
 	case d < time.Second:
