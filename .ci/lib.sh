@@ -25,7 +25,8 @@ modules() {
 # That module cache is kept between runs, at a path fixed for this checkout,
 # so that the build cache recognises the packages of others (the build cache
 # keys a package by its directory); our own modules are removed from it at
-# every run, so they always come from the proxy just built. It sets
+# every run, so they always come from the proxy just built (and the module
+# index, which would remember their old contents, is off). It sets
 # LOCAL_PROXY_TMP; call local_proxy_cleanup when done.
 local_proxy() {
 	local real_cache real_proxy
@@ -41,6 +42,9 @@ local_proxy() {
 		rm -rf "$GOMODCACHE/github.com/flightcache" "$GOMODCACHE/cache/download/github.com/flightcache"
 	fi
 	export GONOSUMDB="github.com/flightcache"
+	# The go command indexes the module cache on the promise that a
+	# module@version never changes; ours do from run to run, so no index.
+	export GODEBUG="${GODEBUG:+$GODEBUG,}goindex=0"
 	export GOPROXY="file://$LOCAL_PROXY_TMP/proxy,file://$real_cache/cache/download,$real_proxy"
 }
 
