@@ -7,11 +7,12 @@
 # serve the working tree at this version from a local module proxy.
 NEXT=v0.1.0
 
-# modules prints the directory of every module of the workspace, relative to
-# the root of the repository, the root first.
+# modules prints the directory of every module listed in go.work, relative
+# to the root of the repository, in the order of go.work (the root first).
+# It reads go.work itself, so that GOWORK=off in the environment does not
+# hide the sub-modules.
 modules() {
-	local d
-	go list -m -f '{{.Dir}}' | while read -r d; do realpath --relative-to="$PWD" "$d"; done
+	go work edit -json go.work | sed -n 's#^.*"DiskPath": "\(.*\)".*$#\1#p' | sed 's#^\./##'
 }
 
 # local_proxy builds, in a new temporary directory, a module proxy that
