@@ -3,7 +3,6 @@ package flightcache_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,8 +10,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
-	"github.com/flightcache/flightcache/adapters/otterstore"
-	"github.com/flightcache/flightcache/adapters/ristrettostore"
+	"github.com/flightcache/flightcache/storetest"
 )
 
 // Compare the rows of one store with benchstat:
@@ -20,138 +18,28 @@ import (
 //	go test -run x -bench Hit -benchmem -count 10 . | tee hit.txt
 //	benchstat -col /via hit.txt
 
-// benchStore opens a store for a benchmark; the store is closed when the
-// benchmark ends.
-type benchStore struct {
-	name string
-	open func(b *testing.B) flightcache.Store[string, string]
-}
-
-var benchStores = []benchStore{
-	{"lrustore", func(b *testing.B) flightcache.Store[string, string] {
-		s, err := lrustore.New[string, string](100_000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return s
-	}},
-	{"ristrettostore", func(b *testing.B) flightcache.Store[string, string] {
-		s, err := ristrettostore.New[string, string](100_000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"otterstore", func(b *testing.B) flightcache.Store[string, string] {
-		s, err := otterstore.New[string, string](100_000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
-	}},
-}
-
-// readers is how many goroutines read in the parallel benchmarks: more than
-// a small machine has cores, so that contention shows on it too.
-const readers = 16
-
-// parallel runs body on readers goroutines whatever GOMAXPROCS is.
-func parallel(b *testing.B, body func()) {
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((readers + procs - 1) / procs)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			body()
-		}
-	})
-}
-
-// BenchmarkHit is a fresh hit on one key with 16 goroutines reading, through
-// the Loader and straight from the store it wraps.
-func BenchmarkHit(b *testing.B) {
-	ctx := context.Background()
-	for _, s := range benchStores {
-		b.Run("store="+s.name, func(b *testing.B) {
-			store := s.open(b)
-			l, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer l.Close()
-			load := func(context.Context, string) (string, error) { return "v", nil }
-			if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
-				b.Fatal(err)
-			}
-			b.Run("via=store", func(b *testing.B) {
-				b.ReportAllocs()
-				parallel(b, func() {
-					if _, ok, _ := store.Get(ctx, "hot"); !ok {
-						b.Fatal("miss")
-					}
-				})
-			})
-			b.Run("via=loader", func(b *testing.B) {
-				b.ReportAllocs()
-				parallel(b, func() {
-					if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
-						b.Fatal(err)
-					}
-				})
-			})
-		})
+func openLRU(b *testing.B) flightcache.Store[string, string] {
+	s, err := lrustore.New[string, string](100_000)
+	if err != nil {
+		b.Fatal(err)
 	}
+	return s
 }
 
-// BenchmarkStaleHit is a stale hit on one key whose refresh is running (the
-// source is stuck), with 16 goroutines reading, against a fresh hit on the
-// same store: a stale read that finds its refresh running must cost what a
-// fresh one does.
-func BenchmarkStaleHit(b *testing.B) {
-	ctx := context.Background()
-	for _, s := range benchStores {
-		b.Run("store="+s.name, func(b *testing.B) {
-			store := s.open(b)
-			l, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Hour, LoadTimeout: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			stuck := make(chan struct{})
-			defer func() {
-				close(stuck)
-				l.Close()
-			}()
-			load := func(context.Context, string) (string, error) {
-				<-stuck
-				return "v", nil
-			}
-			err = store.Set(ctx, "hot", flightcache.Entry[string]{
-				Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if v, err := l.GetOrLoad(ctx, "hot", load); err != nil || v != "old" {
-				b.Fatal(v, err)
-			}
-			b.ResetTimer()
-			b.ReportAllocs()
-			parallel(b, func() {
-				if _, err := l.GetOrLoad(ctx, "hot", load); err != nil {
-					b.Fatal(err)
-				}
-			})
-		})
-	}
-}
+// BenchmarkLoader is storetest.BenchmarkLoader over lrustore: a Get from the
+// store, a fresh hit and a stale hit through the Loader, 16 goroutines
+// reading. The other adapters run it in their own packages.
+func BenchmarkLoader(b *testing.B) { storetest.BenchmarkLoader(b, openLRU) }
 
 // BenchmarkMissBurst releases 1,000 goroutines on one cold key per iteration
 // and reports the loads each burst caused (it must be 1).
 func BenchmarkMissBurst(b *testing.B) {
 	const callers = 1000
 	ctx := context.Background()
-	for _, s := range benchStores {
+	for _, s := range []struct {
+		name string
+		open func(b *testing.B) flightcache.Store[string, string]
+	}{{"lrustore", openLRU}} {
 		b.Run("store="+s.name, func(b *testing.B) {
 			l, err := flightcache.New(s.open(b), &flightcache.Options{FreshFor: time.Hour})
 			if err != nil {
@@ -191,7 +79,7 @@ func BenchmarkMissBurst(b *testing.B) {
 // of the miss path itself, allocations included.
 func BenchmarkMiss(b *testing.B) {
 	ctx := context.Background()
-	l, err := flightcache.New(benchStores[0].open(b), &flightcache.Options{FreshFor: time.Hour})
+	l, err := flightcache.New(openLRU(b), &flightcache.Options{FreshFor: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

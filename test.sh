@@ -31,6 +31,12 @@ if [ -z "${REDIS_ADDR:-}" ]; then
 	echo "== redis-server on $REDIS_ADDR"
 fi
 
-go test -race -count=1 ./...
+# Every module of the workspace (go.work), one after the other: ./... stops
+# at a module's edge.
+. .ci/lib.sh
+for m in $(modules); do
+	echo "== go test $m"
+	(cd "$m" && go test -race -count=1 ./...)
+done
 # The stress test is meant to be repeated.
 go test -race -run 'TestStress' -count=20 ./singleflight/

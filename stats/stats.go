@@ -1,16 +1,17 @@
 package stats
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
 )
 
-// Event is one kind of thing a Loader counts.
+// Event is one kind of thing a Loader counts, reported to [Recorder.Record].
 type Event uint8
 
-// The events a Loader records. Each event adds to the Stats field of the same
-// name.
+// The events a Loader records. Each event adds to the [Stats] field of the
+// same name (Hit to Hits, and so on).
 const (
 	// Hit is a read served from the store while fresh.
 	Hit Event = iota
@@ -49,9 +50,10 @@ type Recorder interface {
 	RecordLoad(elapsed time.Duration, err error)
 }
 
-// Stats is a snapshot of a Counter. Every count only ever increases, as a
-// Prometheus counter does: a Counter is never reset, so the difference
-// between two snapshots of one Counter is what happened in between.
+// Stats is a snapshot of a [Counter], returned by [Counter.Snapshot]. Every
+// count only ever increases, as a Prometheus counter does: a Counter is never
+// reset, so the difference between two snapshots of one Counter, which
+// [Stats.Sub] computes, is what happened in between.
 type Stats struct {
 	Hits          uint64
 	Misses        uint64
@@ -67,8 +69,8 @@ type Stats struct {
 	StoreErrors   uint64
 	Panics        uint64
 
-	// LoadBuckets is the histogram of load latencies: one Bucket for each of
-	// LoadBucketBounds, in increasing order, each counting the loads that
+	// LoadBuckets is the histogram of load latencies: one [Bucket] for each
+	// of [LoadBucketBounds], in increasing order, each counting the loads that
 	// took at most its UpperBound (cumulative counts, as in a Prometheus
 	// histogram). Loads is the implicit last bucket, with no upper bound,
 	// and is never less than the count of any bucket in the same snapshot.
@@ -76,7 +78,7 @@ type Stats struct {
 	LoadBuckets []Bucket
 }
 
-// Bucket is one bucket of the load-latency histogram in Stats.LoadBuckets.
+// Bucket is one bucket of the load-latency histogram in [Stats.LoadBuckets].
 type Bucket struct {
 	// UpperBound is the bucket's inclusive upper bound.
 	UpperBound time.Duration
@@ -103,8 +105,8 @@ var loadBounds = [...]time.Duration{
 const numLoadBuckets = len(loadBounds) + 1
 
 // LoadBucketBounds returns the upper bounds of the buckets in
-// Stats.LoadBuckets, in increasing order. They are the same for every
-// Counter; an exporter can use them to declare its histogram before the
+// [Stats.LoadBuckets], in increasing order. They are the same for every
+// [Counter]; an exporter can use them to declare its histogram before the
 // first snapshot. The caller may modify the returned slice.
 func LoadBucketBounds() []time.Duration {
 	return append([]time.Duration(nil), loadBounds[:]...)
@@ -119,6 +121,81 @@ func loadBucket(elapsed time.Duration) int {
 		}
 	}
 	return len(loadBounds)
+}
+
+// Sub returns what happened between the snapshot old and the snapshot s of
+// the same [Counter]: each count of s less the same count of old, and each
+// bucket of s.LoadBuckets less the bucket of old.LoadBuckets with the same
+// UpperBound (a bucket that old lacks counts as empty there). The result
+// shares no memory with s or old, and its LoadBuckets is nil only when
+// s.LoadBuckets is.
+//
+// A count of old above the same count of s (snapshots swapped, or taken
+// from different Counters) gives 0 for that count rather than wrapping
+// around. Sub(Stats{}) returns a copy of s.
+//
+//	before := counter.Snapshot()
+//	// ... serve requests ...
+//	delta := counter.Snapshot().Sub(before)
+//	log.Printf("hit ratio %.2f over %d loads", delta.HitRatio(), delta.Loads)
+func (s Stats) Sub(old Stats) Stats {
+	d := Stats{
+		Hits:          sub(s.Hits, old.Hits),
+		Misses:        sub(s.Misses, old.Misses),
+		MissingHits:   sub(s.MissingHits, old.MissingHits),
+		StaleHits:     sub(s.StaleHits, old.StaleHits),
+		Coalesced:     sub(s.Coalesced, old.Coalesced),
+		Loads:         sub(s.Loads, old.Loads),
+		KeysLoaded:    sub(s.KeysLoaded, old.KeysLoaded),
+		LoadErrors:    sub(s.LoadErrors, old.LoadErrors),
+		LoadTime:      subDuration(s.LoadTime, old.LoadTime),
+		Refreshes:     sub(s.Refreshes, old.Refreshes),
+		RefreshErrors: sub(s.RefreshErrors, old.RefreshErrors),
+		StoreErrors:   sub(s.StoreErrors, old.StoreErrors),
+		Panics:        sub(s.Panics, old.Panics),
+	}
+	if s.LoadBuckets != nil {
+		d.LoadBuckets = make([]Bucket, len(s.LoadBuckets))
+		for i, b := range s.LoadBuckets {
+			d.LoadBuckets[i] = Bucket{UpperBound: b.UpperBound, Count: sub(b.Count, bucketCount(old.LoadBuckets, i, b.UpperBound))}
+		}
+	}
+	return d
+}
+
+// sub returns a-b, or 0 when b is larger.
+func sub(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
+// subDuration returns a-b, 0 when b is larger, and the longest Duration
+// when a-b does not fit in one.
+func subDuration(a, b time.Duration) time.Duration {
+	if b >= a {
+		return 0
+	}
+	if d := a - b; d > 0 {
+		return d
+	}
+	return math.MaxInt64
+}
+
+// bucketCount returns the count of the bucket of buckets whose upper bound
+// is bound, looking first at index i, where it is when both snapshots come
+// from Counters; 0 when there is none.
+func bucketCount(buckets []Bucket, i int, bound time.Duration) uint64 {
+	if i < len(buckets) && buckets[i].UpperBound == bound {
+		return buckets[i].Count
+	}
+	for _, b := range buckets {
+		if b.UpperBound == bound {
+			return b.Count
+		}
+	}
+	return 0
 }
 
 // HitRatio is the share of reads served from the store, stale or not,
@@ -152,13 +229,14 @@ type stripe struct {
 	_           [(128 - stripeWords*8%128) % 128]byte
 }
 
-// Counter is a Recorder that counts every event, and every load in a bucket of
-// its latency. Its zero value is ready to use; it must not be copied after
+// Counter is a [Recorder] that counts every [Event], and every load in a
+// [Bucket] of its latency. Its zero value is ready to use; it must not be copied after
 // first use. All methods are safe for concurrent use.
 //
 // A Counter is never reset: each count only grows, which is what exporters
 // of counters to Prometheus or OpenTelemetry expect. To measure an interval,
-// subtract the snapshot taken at its start from the one taken at its end.
+// subtract the snapshot taken at its start from the one taken at its end
+// with [Stats.Sub].
 type Counter struct {
 	s [stripes]stripe
 }
@@ -193,7 +271,7 @@ func (c *Counter) RecordLoad(elapsed time.Duration, err error) {
 	}
 }
 
-// Snapshot adds the stripes up. Counts recorded while it runs may or may not
+// Snapshot adds the stripes up into a [Stats]. Counts recorded while it runs may or may not
 // be included, but Loads always equals the loads counted in LoadBuckets and
 // above their last bound, and LoadErrors never exceeds Loads. Each call
 // returns a new LoadBuckets slice.

@@ -6,7 +6,11 @@
 //	REDIS_ADDR=127.0.0.1:6379 go run ./examples/fleet
 //
 // Without REDIS_ADDR it starts a redis-server from PATH on a free loopback
-// port (Debian: apt-get install redis-server) and stops it at the end.
+// port (Debian: apt-get install redis-server) and stops it at the end. With
+// REDIS_ADDR, it first checks that Redis answers a PING within two seconds,
+// and exits with status 1 and a message saying so when it does not. It
+// also exits with status 1 when any Store call failed during a run, since
+// its figures would then not show what the shared tier does.
 package main
 
 import (
@@ -29,6 +33,7 @@ import (
 	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/adapters/redisstore"
 	"github.com/flightcache/flightcache/adapters/tiered"
+	"github.com/flightcache/flightcache/stats"
 )
 
 // database is the slow source every instance loads from.
@@ -59,7 +64,9 @@ func main() {
 	addr, stop, err := redisAddr()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
-		fmt.Fprintln(os.Stderr, "fleet: set REDIS_ADDR to a Redis this program may write to, or install redis-server")
+		if os.Getenv("REDIS_ADDR") == "" {
+			fmt.Fprintln(os.Stderr, "fleet: set REDIS_ADDR to a Redis this program may write to, or install redis-server")
+		}
 		os.Exit(1)
 	}
 	defer stop()
@@ -91,18 +98,33 @@ func main() {
 
 	fmt.Printf("%d instances × %d concurrent requests over %d cold keys; the database takes 30ms a query.\n\n", *instances, *callers, *keys)
 	fmt.Printf("%-30s %18s\n", "", "database queries")
+	var queries []int64
 	for _, s := range setups {
-		n, err := run(s, *instances, *callers, *keys)
+		n, storeErrors, err := run(s, *instances, *callers, *keys)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "fleet:", s.name, err)
 			os.Exit(1)
 		}
+		if storeErrors > 0 {
+			fmt.Fprintf(os.Stderr, "fleet: %s: %d Redis calls failed, so these figures do not show what the shared tier does; is Redis at %s healthy?\n",
+				s.name, storeErrors, addr)
+			os.Exit(1)
+		}
 		fmt.Printf("%-30s %18d\n", s.name, n)
+		queries = append(queries, n)
 	}
-	fmt.Println("\nWith the lease, one instance loads each key for the whole fleet; the others wait for it in Redis.")
+	fmt.Println()
+	if lease := queries[len(queries)-1]; lease == int64(*keys) {
+		fmt.Println("With the lease, one instance loaded each key for the whole fleet; the others waited for it in Redis.")
+	} else {
+		fmt.Printf("With the lease, the fleet sent %d queries for %d keys: more than one instance loaded some keys.\n", lease, *keys)
+	}
 }
 
-func run(s setup, instances, callers, keys int) (int64, error) {
+// run sends the burst through one Loader per instance, all on the store of
+// setup s, and returns the database queries it took and the Store calls
+// that failed.
+func run(s setup, instances, callers, keys int) (queries int64, storeErrors uint64, err error) {
 	var b [6]byte
 	rand.Read(b[:])
 	prefix := "flightcache-fleet-example:" + hex.EncodeToString(b[:]) + ":"
@@ -110,14 +132,15 @@ func run(s setup, instances, callers, keys int) (int64, error) {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	var failed atomic.Value
+	var counter stats.Counter
 	for range instances {
 		store, err := s.store(prefix)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		prices, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Minute})
+		prices, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Minute, Recorder: &counter})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer prices.Close()
 		load := db.LoadPrice
@@ -133,14 +156,17 @@ func run(s setup, instances, callers, keys int) (int64, error) {
 	close(start)
 	wg.Wait()
 	if err, _ := failed.Load().(error); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return db.queries.Load(), nil
+	return db.queries.Load(), counter.Snapshot().StoreErrors, nil
 }
 
 // redisAddr returns REDIS_ADDR, or starts a redis-server of its own.
 func redisAddr() (addr string, stop func(), err error) {
 	if addr := os.Getenv("REDIS_ADDR"); addr != "" {
+		if err := ping(addr); err != nil {
+			return "", nil, fmt.Errorf("no Redis answers at REDIS_ADDR=%s (PING: %v); start one there, or unset REDIS_ADDR to let this program start redis-server itself", addr, err)
+		}
 		return addr, func() {}, nil
 	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
@@ -167,14 +193,22 @@ func redisAddr() (addr string, stop func(), err error) {
 		os.RemoveAll(dir)
 	}
 	addr = "127.0.0.1:" + strconv.Itoa(port)
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
 	for range 100 {
-		if c.Ping(context.Background()).Err() == nil {
+		if ping(addr) == nil {
 			return addr, stop, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
 	return "", nil, fmt.Errorf("redis-server on %s did not start", addr)
+}
+
+// ping sends Redis at addr one PING, and gives up after two seconds.
+func ping(addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 2 * time.Second,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
 }

@@ -3,8 +3,8 @@ module github.com/flightcache/flightcache/examples/service
 go 1.25.0
 
 require (
-	github.com/flightcache/flightcache v0.0.0
-	github.com/flightcache/flightcache/exporters/prometheus v0.0.0
+	github.com/flightcache/flightcache v0.1.0
+	github.com/flightcache/flightcache/exporters/flightprom v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.2
 	github.com/prometheus/common v0.70.1
@@ -18,12 +18,8 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/procfs v0.21.1 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-)
-
-replace (
-	github.com/flightcache/flightcache => ../..
-	github.com/flightcache/flightcache/exporters/prometheus => ../../exporters/prometheus
 )

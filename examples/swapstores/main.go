@@ -1,5 +1,7 @@
-// Command swapstores runs the same service code on each in-memory store:
-// choosing a backend is one line.
+// Command swapstores runs the same service code on each in-memory store
+// (lrustore, ristrettostore, otterstore): choosing a backend is one line.
+// Closing a Loader leaves its Store open, so the program closes each store
+// that has a Close method itself, once its Loader is closed.
 //
 //	go run ./examples/swapstores
 package main
@@ -15,6 +17,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
+	"github.com/flightcache/flightcache/adapters/otterstore"
 	"github.com/flightcache/flightcache/adapters/ristrettostore"
 	"github.com/flightcache/flightcache/stats"
 )
@@ -80,25 +83,21 @@ func traffic(s *userService) error {
 }
 
 func main() {
-	lru, err := lrustore.New[int, User](10_000)
-	if err != nil {
-		panic(err)
-	}
-	ris, err := ristrettostore.New[int, User](10_000)
-	if err != nil {
-		panic(err)
-	}
-	defer ris.Close()
-
 	for _, backend := range []struct {
-		name  string
-		store flightcache.Store[int, User]
+		name     string
+		newStore func() (flightcache.Store[int, User], error)
 	}{
-		{"lrustore", lru}, // the one line that changes
-		{"ristrettostore", ris},
+		// The one line that changes:
+		{"lrustore", func() (flightcache.Store[int, User], error) { return lrustore.New[int, User](10_000) }},
+		{"ristrettostore", func() (flightcache.Store[int, User], error) { return ristrettostore.New[int, User](10_000) }},
+		{"otterstore", func() (flightcache.Store[int, User], error) { return otterstore.New[int, User](10_000) }},
 	} {
+		store, err := backend.newStore()
+		if err != nil {
+			panic(err)
+		}
 		var counter stats.Counter
-		s, err := newUserService(backend.store, &counter)
+		s, err := newUserService(store, &counter)
 		if err != nil {
 			panic(err)
 		}
@@ -107,6 +106,14 @@ func main() {
 			os.Exit(1)
 		}
 		s.users.Close()
+		// Loader.Close does not close the Store: the store may be shared,
+		// and ristretto and otter run goroutines until it is closed.
+		if c, ok := store.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, backend.name, "close:", err)
+				os.Exit(1)
+			}
+		}
 		st := counter.Snapshot()
 		fmt.Printf("%-15s 20000 requests, %d database queries (100 users, 10 of them missing), %d hits, %d cached not-found, %d coalesced\n",
 			backend.name, s.queries.Load(), st.Hits, st.MissingHits, st.Coalesced)

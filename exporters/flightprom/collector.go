@@ -1,9 +1,10 @@
 // Package flightprom exports the statistics of flightcache Loaders to
 // Prometheus.
 //
-// A Collector reads a snapshot of one Loader's statistics, usually those of
-// the stats.Counter in its Options.Recorder, each time Prometheus scrapes
-// it, and reports every count as a counter and the load latencies as a
+// A [Collector] reads a snapshot of one Loader's statistics, usually those of
+// the [stats.Counter] in its
+// [github.com/flightcache/flightcache.Options].Recorder, each time Prometheus
+// scrapes it, and reports every count as a counter and the load latencies as a
 // histogram:
 //
 //	flightcache_hits_total             reads served fresh from the store
@@ -22,7 +23,13 @@
 //
 // Every series carries a constant label name, the Loader's name, so that the
 // Collectors of several Loaders can be registered in one registry. To add
-// labels of your own, register through prometheus.WrapRegistererWith.
+// labels of your own, register through [prometheus.WrapRegistererWith].
+//
+// Failures have counters of their own (flightcache_load_errors_total beside
+// flightcache_loads_total), as Prometheus's naming practice has it; the
+// OpenTelemetry exporter, package flightotel, follows OpenTelemetry's
+// conventions instead and puts an error.type attribute on the instrument of
+// the operation.
 //
 // The package is a module of its own, so that the flightcache module never
 // depends on the Prometheus client.
@@ -80,9 +87,9 @@ var counterMetrics = []counterMetric{
 // namespace prefixes every metric name.
 const namespace = "flightcache"
 
-// Collector is a prometheus.Collector that reports the statistics of one
-// Loader, labelled with its name. Create one with New or NewForCounter and
-// register it with prometheus.Registerer.Register; it is safe for
+// Collector is a [prometheus.Collector] that reports the statistics of one
+// Loader, labelled with its name. Create one with [New] or [NewForCounter]
+// and register it with [prometheus.Registerer]; it is safe for
 // concurrent use, and every scrape takes one snapshot.
 type Collector struct {
 	snapshot func() stats.Stats
@@ -94,12 +101,12 @@ type Collector struct {
 
 // New returns a Collector that reports what snapshot returns, with the label
 // name="name" on every series. snapshot is called once for each scrape, and
-// may be called from several goroutines at once; counter.Snapshot of a
-// stats.Counter is one. Its counts must only ever increase.
+// may be called from several goroutines at once; [stats.Counter.Snapshot]
+// is one. Its counts must only ever increase.
 //
 // name should be unique among the Collectors of one registry: registering a
 // second Collector with the same name fails with a
-// prometheus.AlreadyRegisteredError. A nil snapshot makes registration fail
+// [prometheus.AlreadyRegisteredError]. A nil snapshot makes registration fail
 // with an error that names the Collector.
 func New(name string, snapshot func() stats.Stats) *Collector {
 	c := &Collector{snapshot: snapshot}
@@ -116,7 +123,7 @@ func New(name string, snapshot func() stats.Stats) *Collector {
 	return c
 }
 
-// NewForCounter returns a Collector that reports the statistics of counter,
+// NewForCounter returns a [Collector] that reports the statistics of counter,
 // like New(name, counter.Snapshot). A nil counter makes registration fail
 // with an error that names the Collector.
 func NewForCounter(name string, counter *stats.Counter) *Collector {

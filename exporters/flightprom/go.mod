@@ -1,9 +1,9 @@
-module github.com/flightcache/flightcache/exporters/prometheus
+module github.com/flightcache/flightcache/exporters/flightprom
 
 go 1.25.0
 
 require (
-	github.com/flightcache/flightcache v0.0.0
+	github.com/flightcache/flightcache v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -18,9 +18,8 @@ require (
 	github.com/prometheus/client_model v0.6.2 // indirect
 	github.com/prometheus/common v0.70.1 // indirect
 	github.com/prometheus/procfs v0.21.1 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )
-
-replace github.com/flightcache/flightcache => ../..

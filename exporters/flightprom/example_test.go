@@ -11,7 +11,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
-	flightprom "github.com/flightcache/flightcache/exporters/prometheus"
+	"github.com/flightcache/flightcache/exporters/flightprom"
 	"github.com/flightcache/flightcache/stats"
 )
 

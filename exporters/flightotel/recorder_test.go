@@ -3,19 +3,24 @@ package flightotel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.uber.org/goleak"
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
-	flightotel "github.com/flightcache/flightcache/exporters/otel"
+	"github.com/flightcache/flightcache/exporters/flightotel"
+	"github.com/flightcache/flightcache/singleflight"
 	"github.com/flightcache/flightcache/stats"
 )
 
@@ -51,9 +56,27 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata
 }
 
 // counterValue returns the value that the counter called name reports for
-// the Loader called loader, failing the test unless it is a monotonic,
-// cumulative sum with exactly one such data point.
+// the Loader called loader with no error.type, failing the test unless it is
+// a monotonic, cumulative sum with exactly one such data point.
 func counterValue(t *testing.T, metrics map[string]metricdata.Metrics, name, loader string) int64 {
+	t.Helper()
+	return counterValueOf(t, metrics, name, loader, "")
+}
+
+// is reports whether attrs are those of the Loader called loader with the
+// error.type errorType, or with none when errorType is "".
+func is(attrs attribute.Set, loader, errorType string) bool {
+	v, _ := attrs.Value(flightotel.NameKey)
+	et, has := attrs.Value(semconv.ErrorTypeKey)
+	if errorType == "" {
+		return v.AsString() == loader && !has && attrs.Len() == 1
+	}
+	return v.AsString() == loader && has && et.AsString() == errorType && attrs.Len() == 2
+}
+
+// counterValueOf is counterValue for the data point with the error.type
+// errorType ("": none).
+func counterValueOf(t *testing.T, metrics map[string]metricdata.Metrics, name, loader, errorType string) int64 {
 	t.Helper()
 	m, ok := metrics[name]
 	require.True(t, ok, "no metric %s", name)
@@ -63,17 +86,24 @@ func counterValue(t *testing.T, metrics map[string]metricdata.Metrics, name, loa
 	assert.Equal(t, metricdata.CumulativeTemporality, sum.Temporality)
 	var found []int64
 	for _, dp := range sum.DataPoints {
-		if v, _ := dp.Attributes.Value(flightotel.NameKey); v.AsString() == loader {
+		if is(dp.Attributes, loader, errorType) {
 			found = append(found, dp.Value)
 		}
 	}
-	require.Len(t, found, 1, "data points of %s for %q", name, loader)
+	require.Len(t, found, 1, "data points of %s for %q, error.type %q", name, loader, errorType)
 	return found[0]
 }
 
 // histogramPoint returns the data point of the load-duration histogram for
-// the Loader called loader.
+// the successful loads of the Loader called loader.
 func histogramPoint(t *testing.T, metrics map[string]metricdata.Metrics, loader string) metricdata.HistogramDataPoint[float64] {
+	t.Helper()
+	return histogramPointOf(t, metrics, loader, "")
+}
+
+// histogramPointOf is histogramPoint for the loads that failed with the
+// error.type errorType ("": the successful ones).
+func histogramPointOf(t *testing.T, metrics map[string]metricdata.Metrics, loader, errorType string) metricdata.HistogramDataPoint[float64] {
 	t.Helper()
 	m, ok := metrics["flightcache.load.duration"]
 	require.True(t, ok, "no load-duration histogram")
@@ -81,11 +111,11 @@ func histogramPoint(t *testing.T, metrics map[string]metricdata.Metrics, loader 
 	h, ok := m.Data.(metricdata.Histogram[float64])
 	require.True(t, ok, "the load duration is a %T, not a float64 histogram", m.Data)
 	for _, dp := range h.DataPoints {
-		if v, _ := dp.Attributes.Value(flightotel.NameKey); v.AsString() == loader {
+		if is(dp.Attributes, loader, errorType) {
 			return dp
 		}
 	}
-	require.Failf(t, "no histogram data point", "for %q", loader)
+	require.Failf(t, "no histogram data point", "for %q, error.type %q", loader, errorType)
 	return metricdata.HistogramDataPoint[float64]{}
 }
 
@@ -111,17 +141,18 @@ func TestRecorderReportsEveryCount(t *testing.T) {
 	metrics := collect(t, reader)
 	want := map[string]int64{
 		"flightcache.hits": 1, "flightcache.misses": 2, "flightcache.missing_hits": 3,
-		"flightcache.stale_hits": 4, "flightcache.coalesced": 5, "flightcache.loads": 6,
-		"flightcache.keys_loaded": 7, "flightcache.load_errors": 2, "flightcache.refreshes": 9,
-		"flightcache.refresh_errors": 10, "flightcache.store_errors": 11, "flightcache.panics": 12,
+		"flightcache.stale_hits": 4, "flightcache.coalesced": 5, "flightcache.loads": 4,
+		"flightcache.keys_loaded": 7, "flightcache.refreshes": 9, "flightcache.store_errors": 11,
 	}
 	for name, v := range want {
 		assert.Equal(t, v, counterValue(t, metrics, name, "users"), name)
 		assert.NotEmpty(t, metrics[name].Description, name)
 		assert.Regexp(t, `^\{[a-z]+\}$`, metrics[name].Unit, name)
 	}
-	assert.Len(t, metrics, len(want)+1, "twelve counters and a histogram")
-	assert.Equal(t, uint64(6), histogramPoint(t, metrics, "users").Count)
+	assert.Len(t, metrics, len(want)+1, "nine counters and a histogram; no instrument of errors but store_errors")
+	assert.Equal(t, int64(2), counterValueOf(t, metrics, "flightcache.loads", "users", flightotel.ErrorTypeOther))
+	assert.Equal(t, uint64(4), histogramPoint(t, metrics, "users").Count)
+	assert.Equal(t, uint64(2), histogramPointOf(t, metrics, "users", flightotel.ErrorTypeOther).Count)
 }
 
 func TestHistogramUsesTheLoadBuckets(t *testing.T) {
@@ -135,7 +166,11 @@ func TestHistogramUsesTheLoadBuckets(t *testing.T) {
 	r.RecordLoad(time.Minute, nil)
 	r.RecordLoad(-time.Second, nil) // recorded as 0
 
-	dp := histogramPoint(t, collect(t, reader), "orders")
+	metrics := collect(t, reader)
+	failed := histogramPointOf(t, metrics, "orders", flightotel.ErrorTypeOther)
+	assert.Equal(t, uint64(1), failed.Count)
+	assert.InDelta(t, 0.25, failed.Sum, 1e-9)
+	dp := histogramPoint(t, metrics, "orders")
 	var bounds []float64
 	for _, b := range stats.LoadBucketBounds() {
 		bounds = append(bounds, b.Seconds())
@@ -144,12 +179,11 @@ func TestHistogramUsesTheLoadBuckets(t *testing.T) {
 	want := make([]uint64, len(bounds)+1) // per bucket, not cumulative
 	want[0] = 1                           // 0s, at most 100µs
 	want[5] = 1                           // 3ms, in (2.5ms, 5ms]
-	want[10] = 1                          // 250ms, in (100ms, 250ms]
 	want[13] = 1                          // 2s, in (1s, 2.5s]
 	want[len(bounds)] = 1                 // 1m, above 50s
 	assert.Equal(t, want, dp.BucketCounts)
-	assert.Equal(t, uint64(5), dp.Count)
-	assert.InDelta(t, 62.253, dp.Sum, 1e-9)
+	assert.Equal(t, uint64(4), dp.Count)
+	assert.InDelta(t, 62.003, dp.Sum, 1e-9)
 	lowest, ok := dp.Min.Value()
 	require.True(t, ok)
 	assert.Zero(t, lowest)
@@ -208,7 +242,8 @@ func TestRecorderCountsInTheCounterItIsGiven(t *testing.T) {
 	assert.Equal(t, counter.Snapshot(), r.Snapshot())
 	metrics := collect(t, reader)
 	assert.Equal(t, int64(2), counterValue(t, metrics, "flightcache.hits", "users"))
-	assert.Equal(t, int64(2), counterValue(t, metrics, "flightcache.loads", "users"))
+	assert.Equal(t, int64(1), counterValue(t, metrics, "flightcache.loads", "users"),
+		"flightcache.loads, like the histogram, counts the loads that reach the Recorder")
 	assert.Equal(t, uint64(1), histogramPoint(t, metrics, "users").Count)
 }
 
@@ -231,11 +266,56 @@ func TestUnregisterStopsTheCounters(t *testing.T) {
 	assert.Equal(t, uint64(1), histogramPoint(t, metrics, "users").Count, "the histogram keeps its data")
 }
 
-func TestNilProviderIsAnError(t *testing.T) {
+// TestNilProviderMeansTheGlobalOne makes a Recorder with no provider before
+// the application sets its global one: its measurements reach the provider
+// set afterwards.
+func TestNilProviderMeansTheGlobalOne(t *testing.T) {
+	before := otel.GetMeterProvider()
+	t.Cleanup(func() { otel.SetMeterProvider(before) })
+
 	r, err := flightotel.New(nil, "users", nil)
-	assert.Nil(t, r)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"users"`)
+	require.NoError(t, err)
+	defer r.Unregister()
+	provider, reader := newProvider(t)
+	otel.SetMeterProvider(provider)
+
+	r.Record(stats.Hit, 2)
+	r.RecordLoad(time.Millisecond, nil)
+	metrics := collect(t, reader)
+	assert.Equal(t, int64(2), counterValue(t, metrics, "flightcache.hits", "users"))
+	assert.Equal(t, uint64(1), histogramPoint(t, metrics, "users").Count)
+}
+
+// TestFailedLoadsCarryTheirErrorType sends loads that succeed, time out,
+// panic and fail otherwise, and finds each class on flightcache.loads and
+// on the histogram, with no error.type on the successful ones.
+func TestFailedLoadsCarryTheirErrorType(t *testing.T) {
+	provider, reader := newProvider(t)
+	r, err := flightotel.New(provider, "users", nil)
+	require.NoError(t, err)
+
+	panicked := &singleflight.PanicError{Value: "boom"}
+	for _, err := range []error{
+		nil, nil, nil,
+		flightcache.ErrLoadTimeout,
+		fmt.Errorf("load 7: %w", flightcache.ErrLoadTimeout),
+		context.DeadlineExceeded,
+		fmt.Errorf("load 8: %w", panicked),
+		errors.New("connection refused"),
+	} {
+		r.RecordLoad(time.Millisecond, err)
+	}
+
+	metrics := collect(t, reader)
+	for errorType, n := range map[string]int{
+		"": 3, flightotel.ErrorTypeTimeout: 3, flightotel.ErrorTypePanic: 1, flightotel.ErrorTypeOther: 1,
+	} {
+		assert.Equal(t, int64(n), counterValueOf(t, metrics, "flightcache.loads", "users", errorType), "loads, error.type %q", errorType)
+		assert.Equal(t, uint64(n), histogramPointOf(t, metrics, "users", errorType).Count, "histogram, error.type %q", errorType)
+	}
+	s := r.Snapshot()
+	assert.Equal(t, uint64(8), s.Loads)
+	assert.Equal(t, uint64(5), s.LoadErrors)
 }
 
 // TestRecorderUnderALoader puts a Recorder in a real Loader: a miss, then two

@@ -1,0 +1,18 @@
+module github.com/flightcache/flightcache/adapters/ristrettostore
+
+go 1.25
+
+require (
+	github.com/dgraph-io/ristretto/v2 v2.4.2
+	github.com/flightcache/flightcache v0.1.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.36.0 // indirect
+)

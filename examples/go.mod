@@ -1,0 +1,24 @@
+module github.com/flightcache/flightcache/examples
+
+go 1.25
+
+require (
+	github.com/flightcache/flightcache v0.1.0
+	github.com/flightcache/flightcache/adapters/otterstore v0.1.0
+	github.com/flightcache/flightcache/adapters/redisstore v0.1.0
+	github.com/flightcache/flightcache/adapters/ristrettostore v0.1.0
+	github.com/flightcache/flightcache/adapters/tiered v0.1.0
+	github.com/hashicorp/golang-lru/v2 v2.0.7
+	github.com/redis/go-redis/v9 v9.18.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dgraph-io/ristretto/v2 v2.4.2 // indirect
+	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.36.0 // indirect
+)

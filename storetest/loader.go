@@ -1,0 +1,310 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flightcache/flightcache"
+)
+
+// RunLoader checks the promises a Loader keeps over the Store, which hold
+// only if the Store keeps its own contract (a Get that follows a Set sees
+// that Set, even when the Store applies writes asynchronously):
+//
+//   - "Burst": thousands of callers of a cold key, arriving before its load
+//     ends, while it ends and just after, cause exactly one load (rule 2).
+//   - "WriteOrder": under a random mix of Set, Invalidate, GetOrLoad and
+//     GetOrLoadMany, with callers that leave and loads that fail, panic or
+//     dawdle, and with background refreshes, no call that starts after a
+//     Set or Invalidate of a key returned gets an older value of it (rule
+//     8). It prints its seed; FLIGHTCACHE_STRESS_SEED=<seed> replays it.
+//
+// newStore is called once per check; RunLoader closes no Store, so register
+// any Close with t.Cleanup.
+func RunLoader(t *testing.T, newStore func(t *testing.T) flightcache.Store[string, string]) {
+	t.Helper()
+	t.Run("Burst", func(t *testing.T) { burst(t, newStore(t)) })
+	seed := rand.Uint64()
+	if s := os.Getenv("FLIGHTCACHE_STRESS_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("FLIGHTCACHE_STRESS_SEED: %v", err)
+		}
+	}
+	for _, mode := range []struct {
+		name string
+		opts flightcache.Options
+	}{
+		{"WriteOrder/fresh", flightcache.Options{FreshFor: time.Hour, LoadTimeout: time.Minute}},
+		{"WriteOrder/refresh", flightcache.Options{FreshFor: time.Millisecond, StaleFor: time.Hour, LoadTimeout: time.Minute}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Logf("seed %d (replay with FLIGHTCACHE_STRESS_SEED=%d)", seed, seed)
+			writeOrder(t, newStore(t), mode.opts, seed)
+		})
+	}
+}
+
+func newLoader(t *testing.T, store flightcache.Store[string, string], opts *flightcache.Options) *flightcache.Loader[string, string] {
+	t.Helper()
+	if store == nil {
+		t.Fatal("newStore returned a nil Store")
+	}
+	l, err := flightcache.New(store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// burst sends callers at a cold key in three waves: before the load ends,
+// while it ends, and just after it ended.
+func burst(t *testing.T, store flightcache.Store[string, string]) {
+	const (
+		reps = 20
+		wave = 500
+	)
+	l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour})
+	for rep := range reps {
+		key := "storetest:burst:" + strconv.Itoa(rep)
+		var loads atomic.Int64
+		gate := make(chan struct{})
+		load := func(_ context.Context, key string) (string, error) {
+			<-gate
+			loads.Add(1)
+			return "value-" + key, nil
+		}
+		var wg sync.WaitGroup
+		call := func() {
+			defer wg.Done()
+			v, err := l.GetOrLoad(context.Background(), key, load)
+			if err != nil || v != "value-"+key {
+				t.Errorf("GetOrLoad(%q) = %q, %v", key, v, err)
+			}
+		}
+		wg.Add(3 * wave)
+		for range wave {
+			go call()
+		}
+		firstDone := make(chan struct{})
+		go func() {
+			defer close(firstDone)
+			_, _ = l.GetOrLoad(context.Background(), key, load)
+		}()
+		close(gate)
+		for range wave {
+			go call()
+		}
+		<-firstDone
+		for range wave {
+			go call()
+		}
+		wg.Wait()
+		if n := loads.Load(); n != 1 {
+			t.Fatalf("repetition %d: %d loads of one cold key; rule 2: a miss runs load once per key across every concurrent caller, including callers that arrive just after the load finished", rep, n)
+		}
+	}
+}
+
+// writeOrder runs the random mix. The source keeps a version per key; a
+// writer advances it before it calls Set or Invalidate, holding the key's
+// lock, as a service that updates a row and then the cache under the row's
+// lock does, so the writes of a key complete in the order of their versions.
+// A load returns the version it reads.
+func writeOrder(t *testing.T, store flightcache.Store[string, string], opts flightcache.Options, seed uint64) {
+	const (
+		keys    = 6
+		workers = 8
+		ops     = 1500
+	)
+	l := newLoader(t, store, &opts)
+
+	var db, written [keys]atomic.Int64 // the source's versions; versions whose write returned
+	var writing [keys]sync.Mutex
+	name := func(k int) string { return "storetest:k" + strconv.Itoa(k) }
+	index := func(key string) int {
+		k, _ := strconv.Atoi(strings.TrimPrefix(key, "storetest:k"))
+		return k
+	}
+	version := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimPrefix(v, "v"), 10, 64)
+		return n
+	}
+	raise := func(a *atomic.Int64, v int64) {
+		for old := a.Load(); v > old && !a.CompareAndSwap(old, v); old = a.Load() {
+		}
+	}
+	// behave makes a load fail, panic or dawdle now and then, as r in
+	// [0, 20) says.
+	behave := func(r int) error {
+		switch {
+		case r == 0:
+			return errSource
+		case r == 1:
+			panic("storetest: a load that panics")
+		case r < 5:
+			for range r * 4 {
+				time.Sleep(0)
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	var failures []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(failures) < 10 {
+			failures = append(failures, fmt.Sprintf(format, args...))
+		}
+	}
+
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			var rmu sync.Mutex // loads run on the Loader's goroutines
+			draw := func(n int) int {
+				rmu.Lock()
+				defer rmu.Unlock()
+				return rng.IntN(n)
+			}
+			load := func(_ context.Context, key string) (string, error) {
+				v := db[index(key)].Load()
+				return "v" + strconv.FormatInt(v, 10), behave(draw(20))
+			}
+			loadMany := func(_ context.Context, ks []string) (map[string]string, error) {
+				out := make(map[string]string, len(ks))
+				for _, k := range ks {
+					out[k] = "v" + strconv.FormatInt(db[index(k)].Load(), 10)
+				}
+				return out, behave(draw(20))
+			}
+			for range ops {
+				op, k, k2, k3 := draw(10), draw(keys), draw(keys), draw(keys)
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if draw(8) == 0 {
+					ctx, cancel = context.WithTimeout(ctx, time.Duration(draw(50))*time.Microsecond)
+				}
+				switch {
+				case op == 0:
+					writing[k].Lock()
+					v := db[k].Add(1)
+					if l.Set(context.Background(), name(k), "v"+strconv.FormatInt(v, 10)) == nil {
+						raise(&written[k], v)
+					}
+					writing[k].Unlock()
+				case op == 1:
+					writing[k].Lock()
+					v := db[k].Add(1)
+					if l.Invalidate(context.Background(), name(k)) == nil {
+						raise(&written[k], v)
+					}
+					writing[k].Unlock()
+				case op < 7:
+					floor := written[k].Load()
+					v, err := l.GetOrLoad(ctx, name(k), load)
+					if err == nil && version(v) < floor {
+						fail("GetOrLoad(%s) = %s after a write of v%d returned", name(k), v, floor)
+					}
+				default:
+					ks := []string{name(k), name(k2), name(k3)}
+					floors := []int64{written[k].Load(), written[k2].Load(), written[k3].Load()}
+					got, _ := l.GetOrLoadMany(ctx, ks, loadMany)
+					for i, key := range ks {
+						if v, ok := got[key]; ok && version(v) < floors[i] {
+							fail("GetOrLoadMany: %s = %s after a write of v%d returned", key, v, floors[i])
+						}
+					}
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Errorf("seed %d: rule 8: once Set or Invalidate has returned, no call that starts afterwards gets an older value:\n%s",
+			seed, strings.Join(failures, "\n"))
+	}
+}
+
+var errSource = fmt.Errorf("storetest: the source failed")
+
+// BenchmarkLoader compares, with 16 goroutines reading one key, a Get from
+// the Store with a fresh hit through a Loader over it ("via=store",
+// "via=loader"), and a stale hit whose refresh is running ("via=stale").
+// The Loader adds a clock read and a few comparisons to a Get: the rows
+// should be within a few percent, with no allocation.
+func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[string, string]) {
+	const readers = 16
+	ctx := context.Background()
+	parallel := func(b *testing.B, body func() error) {
+		procs := runtime.GOMAXPROCS(0)
+		b.SetParallelism((readers + procs - 1) / procs)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := body(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	store := open(b)
+	fresh, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Hour, LoadTimeout: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	defer func() {
+		close(stuck)
+		fresh.Close()
+	}()
+	load := func(context.Context, string) (string, error) {
+		<-stuck
+		return "v", nil
+	}
+	if err := fresh.Set(ctx, "hot", "v"); err != nil {
+		b.Fatal(err)
+	}
+	err = store.Set(ctx, "stale", flightcache.Entry[string]{
+		Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("via=store", func(b *testing.B) {
+		parallel(b, func() error {
+			if _, ok, err := store.Get(ctx, "hot"); !ok {
+				return fmt.Errorf("Get: a miss (%v)", err)
+			}
+			return nil
+		})
+	})
+	b.Run("via=loader", func(b *testing.B) {
+		parallel(b, func() error {
+			_, err := fresh.GetOrLoad(ctx, "hot", load)
+			return err
+		})
+	})
+	b.Run("via=stale", func(b *testing.B) {
+		if _, err := fresh.GetOrLoad(ctx, "stale", load); err != nil { // starts the refresh, which never ends
+			b.Fatal(err)
+		}
+		parallel(b, func() error {
+			_, err := fresh.GetOrLoad(ctx, "stale", load)
+			return err
+		})
+	})
+}
