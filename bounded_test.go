@@ -1,0 +1,109 @@
+package flightcache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache/stats"
+)
+
+// staleStore answers every Get with a stale entry, as a store full of keys
+// past their freshness would, and keeps nothing.
+type staleStore struct{}
+
+func (staleStore) Get(context.Context, string) (Entry[string], bool, error) {
+	now := time.Now()
+	return Entry[string]{Value: "old", FreshUntil: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}, true, nil
+}
+func (staleStore) Set(context.Context, string, Entry[string]) error { return nil }
+func (staleStore) Delete(context.Context, string) error             { return nil }
+
+// TestPerKeyStateStaysBoundedOverMillionsOfKeys reads 2 million distinct
+// stale keys (200,000 under the race detector), half of whose background
+// refreshes fail: the refresher's memory of backing-off keys stays bounded,
+// the heap stays flat, and once the work is done no per-key state is left.
+func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
+	n := 2_000_000
+	if raceEnabled || testing.Short() {
+		n = 200_000
+	}
+	rec := new(stats.Counter)
+	l, err := New[string, string](staleStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour, Recorder: rec})
+	require.NoError(t, err)
+	l.rep.logger = discardLogger()
+	errOdd := errors.New("odd keys fail")
+	load := func(_ context.Context, key string) (string, error) {
+		if key[len(key)-1]%2 == 1 {
+			return "", errOdd
+		}
+		return "new", nil
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var base uint64
+	peak := 0
+	for i := range n {
+		if i == n/10 {
+			base = heap()
+		}
+		v, err := l.GetOrLoad(context.Background(), "key-"+strconv.Itoa(i), load)
+		require.NoError(t, err)
+		require.Equal(t, "old", v)
+		if i%1000 == 0 {
+			peak = max(peak, l.refresh.keys.Size())
+		}
+	}
+	grown := int64(heap()) - int64(base)
+	require.NoError(t, l.Close())
+
+	s := rec.Snapshot()
+	t.Logf("%d keys: %d refreshes, %d failed; at most %d keys remembered; heap grew %d bytes", n, s.Refreshes, s.RefreshErrors, peak, grown)
+	assert.Greater(t, s.RefreshErrors, uint64(4*maxBackoffKeys), "enough failures to test the bound")
+	assert.LessOrEqual(t, peak, maxBackoffKeys+DefaultMaxRefreshes, "keys remembered by the refresher")
+	assert.Less(t, grown, int64(16<<20), "heap growth over %d keys: %d bytes", n, grown)
+	assert.Zero(t, l.writes.keys.Size(), "write order entries left")
+	assert.Zero(t, l.refresh.slots.Load(), "refresh slots held")
+	assert.LessOrEqual(t, l.refresh.keys.Size(), maxBackoffKeys, "only keys backing off are remembered")
+}
+
+// TestKeysThatDoNotEqualThemselvesLeaveNothingBehind: a NaN key is refused
+// before it reaches any map.
+func TestKeysThatDoNotEqualThemselvesLeaveNothingBehind(t *testing.T) {
+	l, err := New[float64, string](&floatStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour})
+	require.NoError(t, err)
+	defer l.Close()
+	load := func(context.Context, float64) (string, error) { return "v", nil }
+	for range 100 {
+		_, err := l.GetOrLoad(context.Background(), math.NaN(), load)
+		assert.ErrorIs(t, err, ErrInvalidKey)
+		_, err = l.GetOrLoadMany(context.Background(), []float64{1, math.NaN()}, func(context.Context, []float64) (map[float64]string, error) { return nil, nil })
+		assert.ErrorIs(t, err, ErrInvalidKey)
+		assert.ErrorIs(t, l.Set(context.Background(), math.NaN(), "v"), ErrInvalidKey)
+		assert.ErrorIs(t, l.Invalidate(context.Background(), math.NaN()), ErrInvalidKey)
+	}
+	assert.Zero(t, l.writes.keys.Size())
+	assert.Zero(t, l.refresh.keys.Size())
+}
+
+type floatStore struct{}
+
+func (*floatStore) Get(context.Context, float64) (Entry[string], bool, error) {
+	return Entry[string]{}, false, nil
+}
+func (*floatStore) Set(context.Context, float64, Entry[string]) error { return nil }
+func (*floatStore) Delete(context.Context, float64) error             { return nil }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

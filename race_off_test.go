@@ -1,0 +1,5 @@
+//go:build !race
+
+package flightcache
+
+const raceEnabled = false
