@@ -183,7 +183,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	}
 	l.rep.recordN(stats.Coalesced, len(missing)-len(mine))
 	if len(mine) > 0 {
-		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load}, nil, nil)
+		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load}, fillOptions[K]{})
 	}
 
 	var failed map[K]error

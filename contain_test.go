@@ -395,3 +395,31 @@ func TestABatchOfManyKeysCostsABoundedNumberOfGoroutines(t *testing.T) {
 		assert.LessOrEqual(t, peak, 10, "MaxBatch %d: goroutines for a batch of %d keys", maxBatch, n)
 	}
 }
+
+func TestRefreshLoadsNowInTheBackgroundAndJoinsALoadInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, src, rec := newMemStore[string](), newSource(), new(stats.Counter)
+		versionedSource(src)
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour, Recorder: rec})
+		v, err := l.GetOrLoad(context.Background(), "k", src.load)
+		require.NoError(t, err)
+		require.Equal(t, "v1", v)
+
+		src.gate = make(chan struct{})
+		require.NoError(t, l.Refresh(context.Background(), "k", src.load), "returns at once")
+		synctest.Wait()
+		v, err = l.GetOrLoad(context.Background(), "k", src.load)
+		require.NoError(t, err)
+		assert.Equal(t, "v1", v, "readers get the stored value while the refresh runs")
+		require.NoError(t, l.Refresh(context.Background(), "k", src.load), "joins the refresh in flight")
+		close(src.gate)
+		synctest.Wait()
+		assert.Equal(t, 2, src.count("k"), "one refresh, though asked twice, of a key that was fresh")
+		v, err = l.GetOrLoad(context.Background(), "k", src.load)
+		require.NoError(t, err)
+		assert.Equal(t, "v2", v)
+
+		require.NoError(t, l.Close())
+		assert.ErrorIs(t, l.Refresh(context.Background(), "k", src.load), flightcache.ErrClosed)
+	})
+}

@@ -83,16 +83,25 @@ func (f *filler[K, V]) claim(keys []K) (tickets []ticket[K, V], started []bool, 
 // the one in flight.
 func (f *filler[K, V]) forget(key K) { f.group.Forget(key) }
 
+// fillOptions are what a fill does beyond loading its keys.
+type fillOptions[K comparable] struct {
+	// replacing, when not nil, gives for each key the FreshUntil of an entry
+	// that does not count as already refreshed (early refresh replaces
+	// fresh entries).
+	replacing []time.Time
+	// force makes the fill load whatever the Store holds (Loader.Refresh).
+	force bool
+	// onEnd, when not nil, is called with each key's error once every key
+	// has its result and the fill is over (or has timed out).
+	onEnd func(keys []K, errs []error)
+}
+
 // submit starts the fill of keys, whose calls the caller started with
 // claim, on a goroutine of its own, and returns at once; the tickets receive
-// the results. replacing, when not nil, gives for each key the FreshUntil of
-// an entry that does not count as already refreshed (early refresh replaces
-// fresh entries). onEnd, when not nil, is called with each key's error once
-// every key has its result and the fill is over (or has timed out). After
-// Close, submit finishes the tickets with ErrClosed and returns it. The
-// fill keeps keys; the caller must not change them afterwards.
-func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K, V], src source[K, V],
-	replacing []time.Time, onEnd func(keys []K, errs []error)) error {
+// the results. After Close, submit finishes the tickets with ErrClosed and
+// returns it. The fill keeps keys; the caller must not change them
+// afterwards.
+func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K, V], src source[K, V], o fillOptions[K]) error {
 	f.mu.RLock()
 	if f.closed {
 		f.mu.RUnlock()
@@ -104,7 +113,7 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 	f.jobs.Add(1)
 	f.mu.RUnlock()
 
-	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: replacing, onEnd: onEnd}
+	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd}
 	j.ctx, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
 	j.stopExpiry = context.AfterFunc(j.ctx, j.expire)
 	go j.run()
@@ -137,6 +146,7 @@ type job[K comparable, V any] struct {
 	keys      []K
 	tickets   []ticket[K, V]
 	replacing []time.Time
+	force     bool
 	onEnd     func(keys []K, errs []error)
 
 	// ctx carries the values of the caller that started the fill, not its
@@ -193,7 +203,11 @@ func (j *job[K, V]) run() {
 	for i := range all {
 		all[i] = i
 	}
-	if todo := j.lookAgain(all); len(todo) > 0 {
+	todo := all
+	if !j.force {
+		todo = j.lookAgain(all)
+	}
+	if len(todo) > 0 {
 		if j.f.leaser != nil {
 			j.leaseAndLoad(todo)
 		} else {
@@ -382,7 +396,11 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 				}()
 				// Another instance may have stored some keys and
 				// released their leases since this fill looked.
-				if todo := j.lookAgain(mine); len(todo) > 0 {
+				todo := mine
+				if !j.force {
+					todo = j.lookAgain(mine)
+				}
+				if len(todo) > 0 {
 					j.load(todo)
 				}
 			}()
@@ -409,7 +427,7 @@ func (j *job[K, V]) waitLease(i int) {
 		}
 		if release != nil {
 			defer release()
-			if len(j.lookAgain([]int{i})) > 0 {
+			if j.force || len(j.lookAgain([]int{i})) > 0 {
 				j.load([]int{i})
 			}
 			return

@@ -164,7 +164,7 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 		return zero, err
 	}
 	if started {
-		l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load}, nil, nil)
+		l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load}, fillOptions[K]{})
 	} else {
 		l.rep.record(stats.Coalesced)
 	}
@@ -243,6 +243,32 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 		return fmt.Errorf("flightcache: invalidate key %v: %w", key, err)
 	}
 	return err
+}
+
+// Refresh starts loading key now, in the background, whatever the Store
+// holds for it, and returns without waiting; the result is stored as a
+// GetOrLoad's would be, and readers keep getting the stored value meanwhile.
+// When a load of key is already in flight (a miss, a refresh), Refresh joins
+// it instead of starting another. ctx's values reach load, not its
+// cancellation. A failed refresh is counted (stats.Stats.LoadErrors) and
+// leaves the stored value as it was. Refresh returns ErrClosed after Close,
+// and an error for a nil ctx or load or a key that cannot be used.
+func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) error {
+	if err := l.admit(ctx, key); err != nil {
+		return err
+	}
+	if load == nil {
+		return errNilLoad
+	}
+	t, started, err := l.fill.group.Claim(key)
+	if err != nil || !started {
+		return err
+	}
+	if err := l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load}, fillOptions[K]{force: true}); err != nil {
+		return err
+	}
+	l.rep.record(stats.Refresh)
+	return nil
 }
 
 // Stats returns a snapshot of the statistics when Options.Recorder can take

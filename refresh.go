@@ -158,7 +158,7 @@ func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], r
 		r.slots.Add(-1)
 		return
 	}
-	if err := r.fill.submit(ctx, mine, tickets, src, rep, r.end); err != nil {
+	if err := r.fill.submit(ctx, mine, tickets, src, fillOptions[K]{replacing: rep, onEnd: r.end}); err != nil {
 		r.release(mine, nil)
 		r.slots.Add(-1)
 		return
