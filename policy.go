@@ -61,6 +61,16 @@ func newPolicy(o *Options) policy {
 // number drawn uniformly from [0, 1); judge calls it only for a fresh entry
 // that is a candidate for early refresh.
 func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
+	// The common case, a fresh value with no early refresh, is decided
+	// here, small enough to be inlined into the read paths.
+	if !e.Missing && p.beta == 0 && (e.FreshUntil.IsZero() || now < unixNanos(e.FreshUntil)) {
+		return verdictFresh
+	}
+	return judgeRest(p, e, now, rnd)
+}
+
+// judgeRest is judge for every case but the common one.
+func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
 	if e.FreshUntil.IsZero() {
 		if e.Missing {
 			return verdictMissing
@@ -172,13 +182,14 @@ const (
 
 // unixNanos returns t as Unix nanoseconds, saturated at the int64 range.
 func unixNanos(t time.Time) int64 {
-	switch s := t.Unix(); {
-	case s >= maxNanoSec:
-		return math.MaxInt64
-	case s <= minNanoSec:
-		return math.MinInt64
+	s := t.Unix()
+	if s > minNanoSec && s < maxNanoSec {
+		return s*int64(time.Second) + int64(t.Nanosecond())
 	}
-	return t.UnixNano()
+	if s > 0 {
+		return math.MaxInt64
+	}
+	return math.MinInt64
 }
 
 // addNanos returns n+d, saturated at math.MaxInt64. d is not negative.
