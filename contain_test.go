@@ -423,3 +423,21 @@ func TestRefreshLoadsNowInTheBackgroundAndJoinsALoadInFlight(t *testing.T) {
 		assert.ErrorIs(t, l.Refresh(context.Background(), "k", src.load), flightcache.ErrClosed)
 	})
 }
+
+func TestALoadThatEndsAtItsDeadlineIsALoadTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Second})
+		for name, load := range map[string]flightcache.LoadFunc[string, string]{
+			"single": func(ctx context.Context, _ string) (string, error) { <-ctx.Done(); return "", ctx.Err() },
+		} {
+			_, err := l.GetOrLoad(context.Background(), name, load)
+			assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, name)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+		}
+		_, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, func(ctx context.Context, _ []string) (map[string]string, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "batch")
+	})
+}

@@ -214,7 +214,11 @@ func (j *job[K, V]) run() {
 			j.load(todo)
 		}
 	}
-	j.failRest(fmt.Errorf("flightcache: fill of %s ended without a result", j.describe()))
+	for i, t := range j.tickets {
+		if !t.Ended() {
+			j.finish(i, Entry[V]{}, fmt.Errorf("flightcache: fill of %s ended without a result", j.describe()))
+		}
+	}
 	normal = true
 }
 
@@ -501,8 +505,14 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return // the callers have the timeout; the result is dropped
 	}
 	var pe *singleflight.PanicError
-	if err != nil && errors.As(err, &pe) {
+	switch {
+	case err == nil:
+	case errors.As(err, &pe):
 		j.f.rep.record(stats.Panic)
+	case j.ctx.Err() == context.DeadlineExceeded:
+		// A load that honours its context ends at the fill's deadline:
+		// its callers learn it timed out, as those of a load that does not.
+		err = fmt.Errorf("%w after %v (%s): %w", ErrLoadTimeout, j.f.timeout, j.describe(), err)
 	}
 	j.f.rep.recordLoad(elapsed, len(idx), err)
 	if err != nil {

@@ -109,5 +109,16 @@ func (t Ticket[K, V]) Wait(ctx context.Context) (v V, err error, shared bool) {
 	return t.c.val, t.c.err, t.c.joiners > 0
 }
 
+// Ended reports whether the call has ended (its result may still be on
+// its way to the waiters).
+func (t Ticket[K, V]) Ended() bool {
+	select {
+	case <-t.c.finished:
+		return true
+	default:
+		return t.c.ended.Load()
+	}
+}
+
 // Done returns a channel that is closed when the call has ended.
 func (t Ticket[K, V]) Done() <-chan struct{} { return t.c.finished }
