@@ -1,6 +1,8 @@
 package flightcache
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -47,4 +49,33 @@ func (c *coarseClock) isTicking() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ticking
+}
+
+func TestEveryLoaderSharesOneClockGoroutine(t *testing.T) {
+	var loaders []*Loader[string, string]
+	for range 50 {
+		l, err := New[string, string](staleStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1})
+		assert.NoError(t, err)
+		loaders = append(loaders, l)
+	}
+	defer func() {
+		for _, l := range loaders {
+			l.Close()
+		}
+	}()
+	for _, l := range loaders {
+		assert.False(t, l.clock.exact)
+		l.clock.now()
+	}
+	// A goroutine that has not run yet is not in runtime.Stack's dump.
+	count, stacks := 0, ""
+	for range 1000 {
+		runtime.Gosched()
+		buf := make([]byte, 1<<20)
+		stacks = string(buf[:runtime.Stack(buf, true)])
+		if count = strings.Count(stacks, "coarseClock).tick"); count > 0 {
+			break
+		}
+	}
+	assert.Equal(t, 1, count, "one clock goroutine for the process:\n%s", stacks)
 }
