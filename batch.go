@@ -141,26 +141,19 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		if ok {
 			v = judge(&l.policy, &e, now, rand.Float64)
 		}
+		l.rep.judged(v)
 		switch v {
 		case verdictFresh:
-			l.rep.record(stats.Hit)
 			values[k] = e.Value
 		case verdictMissing:
-			l.rep.record(stats.MissingHit)
 		case verdictRefreshEarly:
-			l.rep.record(stats.Hit)
 			values[k] = e.Value
 			refresh, replacing = append(refresh, k), append(replacing, e.FreshUntil)
 		case verdictStale:
-			l.rep.record(stats.StaleHit)
 			values[k] = e.Value
 			refresh, replacing = append(refresh, k), append(replacing, time.Time{})
-		case verdictFallback:
-			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, e.Value), append(hasFallback, true)
 		default:
-			l.rep.record(stats.Miss)
-			var zero V
-			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, zero), append(hasFallback, false)
+			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, e.Value), append(hasFallback, v == verdictFallback)
 		}
 	}
 	if len(refresh) > 0 {
@@ -193,7 +186,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			for _, fb := range hasFallback[i:] {
 				if fb {
-					l.rep.record(stats.Miss)
+					l.rep.settled(false)
 				}
 			}
 			return nil, err // the caller left; the loads go on

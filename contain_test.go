@@ -441,3 +441,28 @@ func TestALoadThatEndsAtItsDeadlineIsALoadTimeout(t *testing.T) {
 		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "batch")
 	})
 }
+
+func TestAStaleReadWhoseRefreshIsRunningAllocatesNothing(t *testing.T) {
+	store := newMemStore[string]()
+	rec := new(stats.Counter)
+	l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Hour, Recorder: rec})
+	stuck := make(chan struct{})
+	defer close(stuck)
+	load := func(context.Context, string) (string, error) {
+		<-stuck
+		return "new", nil
+	}
+	require.NoError(t, store.Set(context.Background(), "k", flightcache.Entry[string]{
+		Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+	}))
+	v, err := l.GetOrLoad(context.Background(), "k", load) // starts the refresh, which stays stuck
+	require.NoError(t, err)
+	require.Equal(t, "old", v)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if v, err := l.GetOrLoad(context.Background(), "k", load); err != nil || v != "old" {
+			t.Fatal(v, err)
+		}
+	})
+	assert.Zero(t, allocs)
+	assert.Equal(t, uint64(1), rec.Snapshot().Refreshes, "one refresh, however many stale reads")
+}

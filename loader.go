@@ -126,35 +126,31 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 		l.rep.storeFailed(ctx, true, "get", key, err)
 		ok = false
 	}
-	// fallback is an old value that may stand in for a failed load.
-	hasFallback := false
+	v := verdictMiss
+	var now int64
 	if ok {
-		now := l.clock.now()
-		switch judge(&l.policy, &e, now, rand.Float64) {
-		case verdictFresh:
-			l.rep.record(stats.Hit)
-			return e.Value, nil
-		case verdictMissing:
-			l.rep.record(stats.MissingHit)
-			return zero, ErrNotFound
-		case verdictRefreshEarly:
-			l.rep.record(stats.Hit)
-			l.refresh.start(ctx, key, load, e.FreshUntil, now)
-			return e.Value, nil
-		case verdictStale:
-			l.rep.record(stats.StaleHit)
-			l.refresh.start(ctx, key, load, time.Time{}, now)
-			return e.Value, nil
-		case verdictFallback:
-			hasFallback = true
-		}
+		now = l.clock.now()
+		v = judge(&l.policy, &e, now, rand.Float64)
 	}
-	if !hasFallback {
-		l.rep.record(stats.Miss)
+	l.rep.judged(v)
+	switch v {
+	case verdictFresh:
+		return e.Value, nil
+	case verdictMissing:
+		return zero, ErrNotFound
+	case verdictRefreshEarly:
+		l.refresh.start(ctx, key, load, e.FreshUntil, now)
+		return e.Value, nil
+	case verdictStale:
+		l.refresh.start(ctx, key, load, time.Time{}, now)
+		return e.Value, nil
 	}
+	// Load, and wait. An entry judged verdictFallback holds an old value
+	// that may stand in for a failed load.
+	hasFallback := v == verdictFallback
 	if err := ctx.Err(); err != nil {
 		if hasFallback {
-			l.rep.record(stats.Miss)
+			l.rep.settled(false)
 		}
 		return zero, err // a caller that has left starts nothing
 	}
@@ -171,32 +167,30 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 	loaded, err, _ := t.Wait(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		if hasFallback {
-			l.rep.record(stats.Miss)
+			l.rep.settled(false)
 		}
 		return zero, err // the caller left; the load goes on
 	}
 	return l.settle(loaded, err, e.Value, hasFallback)
 }
 
-// settle records and returns what a caller gets for a key whose fill ended
-// with e and err. fallback is the old value that may stand in for a failed
-// load, when hasFallback: the caller then gets it and a nil error, and the
-// read counts as a stale hit (and the load as an error); otherwise the read
-// counts as a miss.
+// settle returns what a caller gets for a key whose fill ended with e and
+// err. fallback is the old value that may stand in for a failed load, when
+// hasFallback: the caller then gets it and a nil error.
 func (l *Loader[K, V]) settle(e Entry[V], err error, fallback V, hasFallback bool) (V, error) {
 	var zero V
 	if err != nil {
-		if hasFallback && !isNotFound(err) && !errors.Is(err, ErrClosed) {
-			l.rep.record(stats.StaleHit)
-			return fallback, nil
-		}
+		served := hasFallback && !isNotFound(err) && !errors.Is(err, ErrClosed)
 		if hasFallback {
-			l.rep.record(stats.Miss)
+			l.rep.settled(served)
+		}
+		if served {
+			return fallback, nil
 		}
 		return zero, err
 	}
 	if hasFallback {
-		l.rep.record(stats.Miss)
+		l.rep.settled(false)
 	}
 	if e.Missing {
 		return zero, ErrNotFound

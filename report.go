@@ -56,6 +56,37 @@ func (r *reporter) record(e stats.Event) {
 	}
 }
 
+// judged counts a read of an entry the policy judged v: a hit, a cached
+// "not found", a stale hit or a miss. A read that holds an old value that
+// may stand in for a failed load (verdictFallback) is counted by settled,
+// once the load has ended.
+func (r *reporter) judged(v verdict) {
+	if r.rec == nil {
+		return
+	}
+	switch v {
+	case verdictFresh, verdictRefreshEarly:
+		r.rec.Record(stats.Hit, 1)
+	case verdictMissing:
+		r.rec.Record(stats.MissingHit, 1)
+	case verdictStale:
+		r.rec.Record(stats.StaleHit, 1)
+	case verdictMiss:
+		r.rec.Record(stats.Miss, 1)
+	}
+}
+
+// settled counts a read that held an old value for a failed load
+// (verdictFallback) once its load ended: a stale hit when the old value was
+// served, a miss otherwise (the load answered, or the caller left).
+func (r *reporter) settled(served bool) {
+	if served {
+		r.record(stats.StaleHit)
+	} else {
+		r.record(stats.Miss)
+	}
+}
+
 // recordN counts n of e.
 func (r *reporter) recordN(e stats.Event, n int) {
 	if r.rec != nil && n > 0 {
