@@ -115,7 +115,7 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 
 	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd}
 	j.ctx, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
-	j.stopExpiry = context.AfterFunc(j.ctx, j.expire)
+	j.expiry = time.AfterFunc(f.timeout, j.expire)
 	go j.run()
 	return nil
 }
@@ -155,7 +155,7 @@ type job[K comparable, V any] struct {
 	// by then.
 	ctx        context.Context
 	cancel     context.CancelFunc
-	stopExpiry func() bool
+	expiry     *time.Timer // runs expire at the deadline
 
 	kws     []*keyWrites // the write order of each key
 	gens    []uint64     // each key's generation when the fill began
@@ -172,7 +172,7 @@ type job[K comparable, V any] struct {
 func (j *job[K, V]) run() {
 	defer j.end()
 	defer func() {
-		j.stopExpiry() // so that cancel does not run it
+		j.expiry.Stop()
 		j.cancel()
 	}()
 	normal := false
@@ -247,9 +247,6 @@ func (j *job[K, V]) failRest(err error) {
 // Close: a load that ignores its context may go on, but its result is
 // dropped.
 func (j *job[K, V]) expire() {
-	if j.ctx.Err() != context.DeadlineExceeded {
-		return // the pipeline ended and cancelled it
-	}
 	j.expired.Store(true)
 	n := 0
 	for i, k := range j.keys {
@@ -592,11 +589,18 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	if len(kws) == 0 {
 		return
 	}
-	unlock, err := lockAll(j.ctx, kws)
-	if err != nil {
-		return // the deadline passed; the keys have their timeout
+	if len(kws) == 1 {
+		if kws[0].lock(j.ctx) != nil {
+			return // the deadline passed; the key has its timeout
+		}
+		defer kws[0].unlock()
+	} else {
+		unlock, err := lockAll(j.ctx, kws)
+		if err != nil {
+			return // the deadline passed; the keys have their timeout
+		}
+		defer unlock()
 	}
-	defer unlock()
 
 	if j.f.batch == nil || len(kws) == 1 {
 		for n, i := range idx {
