@@ -153,9 +153,9 @@ type job[K comparable, V any] struct {
 	// cancellation, and ends at the fill's deadline, LoadTimeout after it
 	// began: the store calls, leases, loads and writes of the fill all end
 	// by then.
-	ctx        context.Context
-	cancel     context.CancelFunc
-	expiry     *time.Timer // runs expire at the deadline
+	ctx    context.Context
+	cancel context.CancelFunc
+	expiry *time.Timer // runs expire at the deadline
 
 	kws     []*keyWrites // the write order of each key
 	gens    []uint64     // each key's generation when the fill began
