@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"reflect"
 	"strings"
 	"time"
@@ -179,10 +180,34 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load}, fillOptions[K]{})
 	}
 
+	// Keys holding an old value wait for their loads no longer than
+	// SoftTimeout from here, all together.
+	var soft <-chan time.Time
+	if l.softTimeout > 0 && slices.Contains(hasFallback, true) {
+		timer := time.NewTimer(l.softTimeout)
+		defer timer.Stop()
+		soft = timer.C
+	}
+	softOver := false
 	var failed map[K]error
 	for i, t := range tickets {
 		k := missing[i]
-		e, err, _ := t.Wait(ctx)
+		var until <-chan time.Time
+		if hasFallback[i] && !softOver {
+			until = soft
+		}
+		if hasFallback[i] && softOver && !t.Ended() {
+			l.rep.settled(true)
+			values[k] = fallbacks[i]
+			continue
+		}
+		e, err, patient := l.wait(ctx, t, until)
+		if !patient {
+			softOver = true
+			l.rep.settled(true)
+			values[k] = fallbacks[i]
+			continue
+		}
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			for _, fb := range hasFallback[i:] {
 				if fb {

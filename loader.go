@@ -30,6 +30,7 @@ type Loader[K comparable, V any] struct {
 	keysMayFail bool // keys must be checked at each call (see keysMayFail)
 	closed      atomic.Bool
 	loadTimeout time.Duration
+	softTimeout time.Duration
 
 	rep     *reporter
 	writes  *writeOrder[K]
@@ -58,6 +59,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		clock:       newClock(),
 		keysMayFail: keysMayFail[K](),
 		loadTimeout: o.LoadTimeout,
+		softTimeout: o.SoftTimeout,
 		rep:         &reporter{rec: o.Recorder, logger: o.Logger},
 	}
 	w := newWriteOrder[K]()
@@ -164,7 +166,17 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 	} else {
 		l.rep.record(stats.Coalesced)
 	}
-	loaded, err, _ := t.Wait(ctx)
+	var soft <-chan time.Time
+	if hasFallback && l.softTimeout > 0 {
+		timer := time.NewTimer(l.softTimeout)
+		defer timer.Stop()
+		soft = timer.C
+	}
+	loaded, err, patient := l.wait(ctx, t, soft)
+	if !patient {
+		l.rep.settled(true)
+		return e.Value, nil // the old value stands in; the load goes on
+	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		if hasFallback {
 			l.rep.settled(false)
@@ -172,6 +184,24 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 		return zero, err // the caller left; the load goes on
 	}
 	return l.settle(loaded, err, e.Value, hasFallback)
+}
+
+// wait waits for the result of t as long as ctx allows, and reports
+// patient false, with no result, when soft (nil: never) fires first: the
+// SoftTimeout of a caller holding an old value.
+func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time) (e Entry[V], err error, patient bool) {
+	if soft != nil {
+		select {
+		case <-t.Done():
+		case <-ctx.Done():
+		case <-soft:
+			if !t.Ended() {
+				return e, nil, false
+			}
+		}
+	}
+	e, err, _ = t.Wait(ctx)
+	return e, err, true
 }
 
 // settle returns what a caller gets for a key whose fill ended with e and

@@ -54,6 +54,15 @@ type Options struct {
 	// can be loaded again. 0 means DefaultLoadTimeout.
 	LoadTimeout time.Duration
 
+	// SoftTimeout bounds how long a caller that holds a usable old value
+	// (inside StaleIfError) waits for a load: past it, the caller gets the
+	// old value and a nil error, counted as a stale hit, while the load goes
+	// on in the background, under LoadTimeout, and is stored when it lands
+	// (FusionCache's soft timeout). A caller with nothing to fall back on
+	// waits as long as its context and LoadTimeout allow. 0 turns it off; it
+	// needs StaleIfError.
+	SoftTimeout time.Duration
+
 	// MaxRefreshes bounds the background refreshes that run at once; a
 	// batch refresh of many keys counts once. When every slot is taken, a
 	// stale read still returns the stale value and leaves the refresh to a
@@ -88,6 +97,7 @@ func (o Options) validate() (Options, error) {
 		{"StaleIfError", o.StaleIfError},
 		{"MissingFor", o.MissingFor},
 		{"LoadTimeout", o.LoadTimeout},
+		{"SoftTimeout", o.SoftTimeout},
 	} {
 		if d.v < 0 {
 			return o, fmt.Errorf("flightcache: Options.%s is negative (%v)", d.name, d.v)
@@ -116,6 +126,11 @@ func (o Options) validate() (Options, error) {
 		case o.EarlyRefresh > 0:
 			return o, errors.New("flightcache: Options.EarlyRefresh needs Options.FreshFor > 0")
 		}
+	}
+	if o.SoftTimeout > 0 && o.StaleIfError == 0 {
+		// Only an old value inside StaleIfError can stand in for a slow
+		// load: the setting would silently do nothing.
+		return o, errors.New("flightcache: Options.SoftTimeout needs Options.StaleIfError > 0")
 	}
 	if o.Recorder != nil && isNil(o.Recorder) {
 		return o, errors.New("flightcache: Options.Recorder is a nil pointer in an interface; use a nil Recorder to record nothing")
