@@ -175,10 +175,12 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 			mine, mineTickets = append(mine, k), append(mineTickets, tickets[i])
 		}
 	}
-	l.rep.recordN(stats.Coalesced, len(missing)-len(mine))
 	if len(mine) > 0 {
 		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load}, fillOptions[K]{})
 	}
+	// Counted once the fill owns the keys: a Recorder that panics here
+	// leaves no key without its fill.
+	l.rep.recordN(stats.Coalesced, len(missing)-len(mine))
 
 	// Keys holding an old value wait for their loads no longer than
 	// SoftTimeout from here, all together.

@@ -259,8 +259,10 @@ func (j *job[K, V]) expire() {
 		j.f.rep.contain("Recorder", func() {
 			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
 		})
-		j.end()
 	}
+	// Whatever the pipeline is stuck in (a load, a Store call, a lease's
+	// release), the fill is over for Close at its deadline.
+	j.end()
 }
 
 // end ends the fill for Close and onEnd, once: when the pipeline returns,
@@ -392,7 +394,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 			func() {
 				defer func() {
 					for _, release := range held {
-						release()
+						j.f.rep.contain("lease release", release)
 					}
 				}()
 				// Another instance may have stored some keys and
@@ -427,7 +429,7 @@ func (j *job[K, V]) waitLease(i int) {
 			return
 		}
 		if release != nil {
-			defer release()
+			defer j.f.rep.contain("lease release", release)
 			if j.force || len(j.lookAgain([]int{i})) > 0 {
 				j.load([]int{i})
 			}
