@@ -115,6 +115,13 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 
 	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd}
 	j.ctx, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
+	// The fill's place in each key's write order is taken now, before its
+	// deadline can pass.
+	j.kws = make([]*keyWrites, len(keys))
+	j.gens = make([]uint64, len(keys))
+	for i, k := range keys {
+		j.kws[i], j.gens[i] = f.writes.begin(k)
+	}
 	j.expiry = time.AfterFunc(f.timeout, j.expire)
 	go j.run()
 	return nil
@@ -188,11 +195,6 @@ func (j *job[K, V]) run() {
 		j.failRest(err)
 	}()
 
-	j.kws = make([]*keyWrites, len(j.keys))
-	j.gens = make([]uint64, len(j.keys))
-	for i, k := range j.keys {
-		j.kws[i], j.gens[i] = j.f.writes.begin(k)
-	}
 	defer func() {
 		for _, k := range j.keys {
 			j.f.writes.end(k)
@@ -248,6 +250,11 @@ func (j *job[K, V]) failRest(err error) {
 // dropped.
 func (j *job[K, V]) expire() {
 	j.expired.Store(true)
+	// A load that returns late must not write over the fill that a caller
+	// may start now: its write order moves on without it.
+	for _, kw := range j.kws {
+		kw.advance()
+	}
 	n := 0
 	for i, k := range j.keys {
 		err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, k, context.DeadlineExceeded)
