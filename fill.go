@@ -22,6 +22,13 @@ import (
 // panics into errors, builds entries with the policy, records statistics and
 // writes in per-key order, for one key or many.
 
+// maxLeaseRounds bounds how often a fill asks for a lease that another
+// instance holds, looking at the Store between asks; Lease waits for the
+// holder each time, so a fleet needs two or three.
+const maxLeaseRounds = 100
+
+var errLeaseSpins = errors.New("flightcache: Leaser.Lease keeps answering that another instance holds the lease, without waiting for it")
+
 // batchWorkers bounds the calls of a BatchLoadFunc that one fill runs at
 // once when MaxBatch splits its keys, so that a fill of any number of keys
 // costs a bounded number of goroutines.
@@ -187,12 +194,7 @@ func (j *job[K, V]) run() {
 		if normal {
 			return
 		}
-		err := fmt.Errorf("flightcache: fill of %s: %w", j.describe(), singleflight.ErrGoexit)
-		if p := recover(); p != nil {
-			err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), newPanicError(p))
-			j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-		}
-		j.failRest(err)
+		j.recovered(recover(), nil)
 	}()
 
 	defer func() {
@@ -237,10 +239,39 @@ func (j *job[K, V]) finish(i int, e Entry[V], err error) {
 	j.tickets[i].Finish(e, err)
 }
 
-// failRest gives every key that has no result yet err.
-func (j *job[K, V]) failRest(err error) {
-	for i := range j.keys {
-		j.finish(i, Entry[V]{}, err)
+// recovered handles a pipeline goroutine that is unwinding from a panic
+// with value p, or from runtime.Goexit (p nil), while it worked on the keys
+// at idx (nil: every key): those that have no result yet get an error; a Goexit counts as a
+// failed load; a panic is counted, and logged when no key was left to hear
+// of it.
+func (j *job[K, V]) recovered(p any, idx []int) {
+	var err error
+	if p != nil {
+		err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), newPanicError(p))
+	} else {
+		err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), singleflight.ErrGoexit)
+	}
+	told := 0
+	tell := func(i int) {
+		if j.tickets[i].Finish(Entry[V]{}, err) {
+			told++
+		}
+	}
+	if idx == nil {
+		for i := range j.keys {
+			tell(i)
+		}
+	}
+	for _, i := range idx {
+		tell(i)
+	}
+	switch {
+	case p == nil:
+		j.f.rep.contain("Recorder", func() { j.f.rep.recordLoad(0, told, err) })
+	case told == 0:
+		j.f.rep.panicked("a Store, Recorder or lease", p)
+	default:
+		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
 	}
 }
 
@@ -342,7 +373,7 @@ type lookup[V any] struct {
 func (f *filler[K, V]) read(ctx context.Context, keys []K, wait bool) []lookup[V] {
 	out := make([]lookup[V], len(keys))
 	if f.batch != nil && len(keys) > 1 {
-		found, err := f.batch.GetMany(ctx, keys)
+		found, err := f.batch.GetMany(ctx, slices.Clone(keys)) // a Store may change the slice
 		if err != nil {
 			f.rep.storeFailed(ctx, wait, "get", slices.Clone(keys), err)
 			return out
@@ -425,7 +456,14 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 // waitLease loads key i under its lease, waiting while another instance
 // holds it; when that instance stores the entry, key i gets it instead.
 func (j *job[K, V]) waitLease(i int) {
-	for j.ctx.Err() == nil {
+	for round := 0; j.ctx.Err() == nil; round++ {
+		if round == maxLeaseRounds {
+			// A Leaser that answers "held elsewhere" without waiting
+			// would spin here until the deadline.
+			j.leaseFailed(j.keys[i], errLeaseSpins)
+			j.load([]int{i})
+			return
+		}
 		release, err := j.f.leaser.Lease(j.ctx, j.keys[i])
 		if err != nil {
 			if j.ctx.Err() != nil {
@@ -478,14 +516,7 @@ func (j *job[K, V]) load(idx []int) {
 				if !normal {
 					// A panic or Goexit on this goroutine; the
 					// pipeline's own guard does not see it.
-					err := fmt.Errorf("flightcache: fill of %s: %w", j.describe(), singleflight.ErrGoexit)
-					if p := recover(); p != nil {
-						err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), newPanicError(p))
-						j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-					}
-					for _, i := range chunk {
-						j.finish(i, Entry[V]{}, err)
-					}
+					j.recovered(recover(), chunk)
 				}
 			}()
 			j.loadChunk(chunk)
@@ -514,13 +545,13 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	switch {
 	case err == nil:
 	case errors.As(err, &pe):
-		j.f.rep.record(stats.Panic)
+		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
 	case j.ctx.Err() == context.DeadlineExceeded:
 		// A load that honours its context ends at the fill's deadline:
 		// its callers learn it timed out, as those of a load that does not.
 		err = fmt.Errorf("%w after %v (%s): %w", ErrLoadTimeout, j.f.timeout, j.describe(), err)
 	}
-	j.f.rep.recordLoad(elapsed, len(idx), err)
+	j.f.rep.contain("Recorder", func() { j.f.rep.recordLoad(elapsed, len(idx), err) })
 	if err != nil {
 		for _, i := range idx {
 			j.finish(i, Entry[V]{}, err)
@@ -609,6 +640,9 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 			return // the deadline passed; the keys have their timeout
 		}
 		defer unlock()
+	}
+	if j.expired.Load() {
+		return // the result is dropped: a newer fill may have begun
 	}
 
 	if j.f.batch == nil || len(kws) == 1 {

@@ -274,8 +274,10 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 // GetOrLoad's would be, and readers keep getting the stored value meanwhile.
 // When a load of key is already in flight (a miss, a refresh), Refresh joins
 // it instead of starting another. ctx's values reach load, not its
-// cancellation. A failed refresh is counted (stats.Stats.LoadErrors) and
-// leaves the stored value as it was. Refresh returns ErrClosed after Close,
+// cancellation. A failed refresh is counted (stats.Stats.RefreshErrors) and
+// logged, and leaves the stored value as it was. Refresh is an explicit
+// call, which its caller paces: neither Options.MaxRefreshes nor the backoff
+// after failed background refreshes applies to it. Refresh returns ErrClosed after Close,
 // and an error for a nil ctx or load or a key that cannot be used.
 func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) error {
 	if err := l.admit(ctx, key); err != nil {
@@ -288,7 +290,8 @@ func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) 
 	if err != nil || !started {
 		return err
 	}
-	if err := l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load}, fillOptions[K]{force: true}); err != nil {
+	if err := l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load},
+		fillOptions[K]{force: true, onEnd: l.refresh.ended}); err != nil {
 		return err
 	}
 	l.rep.record(stats.Refresh)

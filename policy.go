@@ -63,7 +63,8 @@ func newPolicy(o *Options) policy {
 func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
 	// The common case, a fresh value with no early refresh, is decided
 	// here, small enough to be inlined into the read paths.
-	if !e.Missing && p.beta == 0 && (e.FreshUntil.IsZero() || now < unixNanos(e.FreshUntil)) {
+	if !e.Missing && p.beta == 0 && (e.FreshUntil.IsZero() || now < unixNanos(e.FreshUntil)) &&
+		(e.ExpiresAt.IsZero() || now < unixNanos(e.ExpiresAt)) {
 		return verdictFresh
 	}
 	return judgeRest(p, e, now, rnd)
@@ -71,6 +72,9 @@ func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict
 
 // judgeRest is judge for every case but the common one.
 func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
+	if !e.ExpiresAt.IsZero() && now >= unixNanos(e.ExpiresAt) {
+		return verdictMiss // never served after it, whatever FreshUntil says
+	}
 	if e.FreshUntil.IsZero() {
 		if e.Missing {
 			return verdictMissing
@@ -87,7 +91,7 @@ func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) ver
 		}
 		return verdictFresh
 	}
-	if e.Missing || (!e.ExpiresAt.IsZero() && now >= unixNanos(e.ExpiresAt)) {
+	if e.Missing {
 		return verdictMiss
 	}
 	if now < addNanos(freshUntil, p.staleFor) {

@@ -201,7 +201,23 @@ func (r *refresher[K, V]) takeSlot() bool {
 // the keys whose refresh failed.
 func (r *refresher[K, V]) end(keys []K, errs []error) {
 	defer r.slots.Add(-1)
-	failed := r.release(keys, errs)
+	r.report(keys, errs, r.release(keys, errs))
+}
+
+// ended is the onEnd of a refresh that holds no slot and no key state (an
+// explicit Loader.Refresh): it counts and logs the keys that failed.
+func (r *refresher[K, V]) ended(keys []K, errs []error) {
+	failed := 0
+	for _, err := range errs {
+		if refreshFailed(err) {
+			failed++
+		}
+	}
+	r.report(keys, errs, failed)
+}
+
+// report counts and logs failed refreshes, of which there are failed.
+func (r *refresher[K, V]) report(keys []K, errs []error, failed int) {
 	if failed == 0 {
 		return
 	}

@@ -37,7 +37,45 @@ type reporter struct {
 	logger *slog.Logger
 
 	kinds   [numLogKinds]logLimit
-	writing sync.WaitGroup // lines being written
+	writing lineCount // lines being written
+}
+
+// lineCount counts the lines being written, and lets Close wait for none.
+// (A sync.WaitGroup may not go from 0 to 1 while it is waited for; a line
+// may well start while Close waits.)
+type lineCount struct {
+	mu   sync.Mutex
+	n    int
+	none chan struct{} // closed while n is 0; nil before the first line
+}
+
+func (c *lineCount) add() {
+	c.mu.Lock()
+	if c.n == 0 {
+		c.none = make(chan struct{})
+	}
+	c.n++
+	c.mu.Unlock()
+}
+
+func (c *lineCount) done() {
+	c.mu.Lock()
+	if c.n--; c.n == 0 {
+		close(c.none)
+	}
+	c.mu.Unlock()
+}
+
+// zero returns a channel that is closed once no line is being written.
+func (c *lineCount) zero() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		closed := make(chan struct{})
+		close(closed)
+		return closed
+	}
+	return c.none
 }
 
 // logLimit lets through at most one line of its kind per logEvery.
@@ -153,9 +191,9 @@ func (r *reporter) warn(ctx context.Context, wait bool, kind logKind, msg string
 		return
 	}
 	done := make(chan struct{})
-	r.writing.Add(1)
+	r.writing.add()
 	go func() {
-		defer r.writing.Done()
+		defer r.writing.done()
 		defer close(done)
 		defer k.busy.Store(false)
 		defer func() {
@@ -187,19 +225,18 @@ func (r *reporter) warn(ctx context.Context, wait bool, kind logKind, msg string
 
 // storeFailed counts and logs a failed Store call that the Loader absorbed.
 func (r *reporter) storeFailed(ctx context.Context, wait bool, op string, key any, err error) {
-	r.record(stats.StoreError)
+	if wait {
+		r.record(stats.StoreError)
+	} else {
+		r.contain("Recorder", func() { r.record(stats.StoreError) })
+	}
 	r.warn(ctx, wait, logStore, "flightcache: store "+op+" failed; treated as a miss or a lost write", key, err)
 }
 
 // wait waits for the lines being written, for as long as ctx allows.
 func (r *reporter) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		r.writing.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-r.writing.zero():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -65,6 +65,9 @@ func (w *writeOrder[K]) end(key K) {
 
 // lock takes the write token, waiting as long as ctx allows.
 func (kw *keyWrites) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // select would pick a free token half the time
+	}
 	select {
 	case kw.token <- struct{}{}:
 		return nil
