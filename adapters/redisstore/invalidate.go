@@ -23,7 +23,7 @@ func (s *Store[K, V]) channel() string { return s.prefix + "\x00invalidate" }
 // changed, so that they drop it from their local tier. The instance that
 // notifies ignores its own message. It implements tiered.Notifier.
 func (s *Store[K, V]) Notify(ctx context.Context, key K) error {
-	_, err := call(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+	_, err := run(s, ctx, func(ctx context.Context) (int64, error) {
 		return s.client.Publish(ctx, s.channel(), s.id+" "+s.key(key)).Result()
 	})
 	if err != nil {
@@ -45,13 +45,20 @@ type Evicter[K comparable] interface {
 // change. Close it to stop it.
 type Subscription struct {
 	cancel context.CancelFunc
+	ps     *redis.PubSub
 	done   chan struct{}
 	once   sync.Once
 }
 
-// Close stops the subscription and waits for its goroutine to end.
+// Close stops the subscription and waits for its goroutine to end. It
+// returns promptly: it closes the subscription's connection, which ends a
+// read in progress, rather than wait for the read's timeout. It is safe to
+// call more than once.
 func (sub *Subscription) Close() error {
-	sub.once.Do(sub.cancel)
+	sub.once.Do(func() {
+		sub.cancel()
+		sub.ps.Close()
+	})
 	<-sub.done
 	return nil
 }
@@ -74,11 +81,16 @@ func (s *Store[K, V]) Subscribe(local Evicter[K]) (*Subscription, error) {
 		return nil, errors.New("redisstore: Subscribe needs a local tier")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sub := &Subscription{cancel: cancel, done: make(chan struct{})}
-	ps := s.client.Subscribe(ctx, s.channel())
+	// Without channels, Subscribe does no I/O: the SUBSCRIBE command goes out
+	// on the goroutine, so that a hung Redis cannot hold the caller.
+	ps := s.client.Subscribe(ctx)
+	sub := &Subscription{cancel: cancel, ps: ps, done: make(chan struct{})}
 	go func() {
 		defer close(sub.done)
 		defer ps.Close()
+		// A failed SUBSCRIBE is remembered by go-redis and sent again when
+		// the connection comes back; listen sees the failure as a drop.
+		ps.Subscribe(ctx, s.channel())
 		s.listen(ctx, ps, local)
 	}()
 	return sub, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,7 +46,7 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 	rand.Read(b[:])
 	token := s.id + ":" + hex.EncodeToString(b[:])
 
-	ok, err := call(ctx, s.timeout, func(ctx context.Context) (bool, error) {
+	ok, err := run(s, ctx, func(ctx context.Context) (bool, error) {
 		return s.client.SetNX(ctx, lk, token, s.leaseTTL).Result()
 	})
 	if err != nil {
@@ -57,7 +56,7 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 		return func() {
 			// The release must happen even when the load's context has
 			// ended; it has a timeout of its own.
-			call(context.WithoutCancel(ctx), s.timeout, func(ctx context.Context) (any, error) {
+			run(s, context.WithoutCancel(ctx), func(ctx context.Context) (any, error) {
 				return release.Run(ctx, s.client, []string{lk}, token).Result()
 			})
 		}, nil
@@ -72,7 +71,7 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		n, err := call(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+		n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
 			return s.client.Exists(ctx, lk).Result()
 		})
 		if err != nil {
@@ -83,15 +82,4 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 		}
 		wait = min(2*wait, leasePollMax)
 	}
-}
-
-// call runs f under the Store's timeout.
-func call[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	v, err := f(ctx)
-	if errors.Is(err, redis.Nil) {
-		err = nil
-	}
-	return v, err
 }

@@ -61,9 +61,10 @@ type Options[K comparable, V any] struct {
 // over a Redis client the caller owns: a Store never closes it. It is safe
 // for concurrent use.
 //
-// Every call honours the caller's context and Options.Timeout. A Store
-// errors when Redis does; the Loader treats those errors as misses and
-// counts them.
+// Every call returns within the caller's context and Options.Timeout, plus
+// the scheduling delay of one goroutine, whatever timeouts the client was
+// built with (see [ErrTimeout]). A Store errors when Redis does; the Loader
+// treats those errors as misses and counts them.
 type Store[K comparable, V any] struct {
 	client   redis.UniversalClient
 	prefix   string
@@ -76,6 +77,11 @@ type Store[K comparable, V any] struct {
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
 	id string
+
+	// calls counts the calls to Redis still running, some of them left
+	// behind by callers whose Timeout passed; Close waits for them.
+	calls  sync.WaitGroup
+	closed atomic.Bool
 
 	decodeErrors atomic.Uint64
 	logMu        sync.Mutex
@@ -103,6 +109,9 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	}
 	if o.LeaseTTL < 0 {
 		return nil, fmt.Errorf("redisstore: Options.LeaseTTL is negative (%v)", o.LeaseTTL)
+	}
+	if err := checkClient(client); err != nil {
+		return nil, err
 	}
 	s := &Store[K, V]{
 		client: client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
@@ -141,6 +150,18 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 
 func (s *Store[K, V]) redisKey(key K) string { return s.prefix + s.key(key) }
 
+// Close makes every later call return flightcache.ErrClosed and waits for
+// the calls to Redis that callers left behind when their Timeout passed:
+// they end when the client gives up on them (at once when it was built
+// with ContextTimeoutEnabled, else within its ReadTimeout and
+// WriteTimeout). It leaves the client open. It is safe to call more than
+// once and from several goroutines.
+func (s *Store[K, V]) Close() error {
+	s.closed.Store(true)
+	s.calls.Wait()
+	return nil
+}
+
 // DecodeErrors reports how many stored values could not be decoded and were
 // treated as misses.
 func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
@@ -173,15 +194,15 @@ func (s *Store[K, V]) logf(msg string, attrs ...slog.Attr) {
 
 // Get returns the entry stored for key.
 func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	k := s.redisKey(key)
-	b, err := s.client.Get(ctx, k).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return flightcache.Entry[V]{}, false, nil
-	}
+	b, err := run(s, ctx, func(ctx context.Context) ([]byte, error) {
+		return s.client.Get(ctx, k).Bytes()
+	})
 	if err != nil {
-		return flightcache.Entry[V]{}, false, fmt.Errorf("redisstore: get %s: %w", k, err)
+		return flightcache.Entry[V]{}, false, fmt.Errorf("redisstore: get %q: %w", k, err)
+	}
+	if b == nil {
+		return flightcache.Entry[V]{}, false, nil
 	}
 	e, ok := s.decode(k, b)
 	return e, ok, nil
@@ -203,13 +224,11 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 // Set stores e under key with ExpiresAt as its Redis TTL. An entry whose
 // ExpiresAt has passed deletes key instead.
 func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	k := s.redisKey(key)
 	d, ok := ttl(e)
 	if !ok {
-		if err := s.client.Del(ctx, k).Err(); err != nil {
-			return fmt.Errorf("redisstore: set %s (expired, deleting): %w", k, err)
+		if _, err := run(s, ctx, func(ctx context.Context) (int64, error) { return s.client.Del(ctx, k).Result() }); err != nil {
+			return fmt.Errorf("redisstore: set %q (expired, deleting): %w", k, err)
 		}
 		return nil
 	}
@@ -217,36 +236,40 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) er
 	if err != nil {
 		return err
 	}
-	if err := s.client.Set(ctx, k, b, d).Err(); err != nil {
-		return fmt.Errorf("redisstore: set %s: %w", k, err)
+	if _, err := run(s, ctx, func(ctx context.Context) (string, error) { return s.client.Set(ctx, k, b, d).Result() }); err != nil {
+		return fmt.Errorf("redisstore: set %q: %w", k, err)
 	}
 	return nil
 }
 
 // Delete removes key.
 func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	k := s.redisKey(key)
-	if err := s.client.Del(ctx, k).Err(); err != nil {
-		return fmt.Errorf("redisstore: delete %s: %w", k, err)
+	if _, err := run(s, ctx, func(ctx context.Context) (int64, error) { return s.client.Del(ctx, k).Result() }); err != nil {
+		return fmt.Errorf("redisstore: delete %q: %w", k, err)
 	}
 	return nil
 }
 
-// GetMany returns the entries stored for keys in one round trip: MGET, or,
-// on a Redis Cluster, where the keys may live on different nodes, a pipeline
-// of GETs.
+// GetMany returns the entries stored for keys in one round trip per Redis
+// node: MGET on a *redis.Client (a single node, or Sentinel's current
+// master), where every key lives on the one server; on every other client
+// (a Ring, a Cluster, a wrapper) a pipeline of GETs, which the client
+// routes key by key to the shard or node that holds it.
 func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	out := make(map[K]flightcache.Entry[V], len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
 	rkeys := make([]string, len(keys))
 	for i, k := range keys {
 		rkeys[i] = s.redisKey(k)
 	}
-	raw := make([]any, len(keys))
-	if _, cluster := s.client.(*redis.ClusterClient); cluster {
-		cmds := make([]*redis.StringCmd, len(keys))
+	raw, err := run(s, ctx, func(ctx context.Context) ([]any, error) {
+		if _, single := s.client.(*redis.Client); single {
+			return s.client.MGet(ctx, rkeys...).Result()
+		}
+		cmds := make([]*redis.StringCmd, len(rkeys))
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range rkeys {
 				cmds[i] = p.Get(ctx, k)
@@ -254,20 +277,19 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redisstore: get %d keys: %w", len(keys), err)
+			return nil, err
 		}
+		raw := make([]any, len(cmds))
 		for i, c := range cmds {
 			if v, err := c.Result(); err == nil {
 				raw[i] = v
 			}
 		}
-	} else if len(keys) > 0 {
-		var err error
-		if raw, err = s.client.MGet(ctx, rkeys...).Result(); err != nil {
-			return nil, fmt.Errorf("redisstore: mget %d keys: %w", len(keys), err)
-		}
+		return raw, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get %d keys: %w", len(keys), err)
 	}
-	out := make(map[K]flightcache.Entry[V], len(keys))
 	for i, v := range raw {
 		str, ok := v.(string)
 		if !ok {
@@ -280,10 +302,10 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 	return out, nil
 }
 
-// SetMany stores entries in one pipelined round trip, as Set does for each.
+// SetMany stores entries in one pipelined round trip per Redis node, as Set
+// does for each; the client routes each write to the node that holds its
+// key.
 func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	type write struct {
 		key string
 		b   []byte
@@ -303,15 +325,20 @@ func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Ent
 		}
 		writes = append(writes, write{key: s.redisKey(k), b: b, ttl: d})
 	}
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, w := range writes {
-			if w.del {
-				p.Del(ctx, w.key)
-			} else {
-				p.Set(ctx, w.key, w.b, w.ttl)
-			}
-		}
+	if len(writes) == 0 {
 		return nil
+	}
+	_, err := run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
+		return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, w := range writes {
+				if w.del {
+					p.Del(ctx, w.key)
+				} else {
+					p.Set(ctx, w.key, w.b, w.ttl)
+				}
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: set %d keys: %w", len(entries), err)

@@ -1,0 +1,117 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flightcache/flightcache"
+)
+
+// Why every call runs on a goroutine of its own.
+//
+// go-redis v9 ignores a context's deadline and cancellation while it waits
+// for a reply unless the client was built with ContextTimeoutEnabled: it
+// sets the socket deadline from the client's ReadTimeout (3 s by default),
+// whatever the context says (see baseClient.context in go-redis's redis.go).
+// A Store over a client built with nothing but an address, facing a paused
+// Redis, would then wait the full ReadTimeout, and its Timeout would mean
+// nothing (issue 13). So each call runs on a goroutine of its own while the
+// caller waits on the result or on its context bounded by Timeout, whichever
+// comes first. A call left behind by its caller ends when the client gives
+// up on it: at once with ContextTimeoutEnabled (it got the same deadline),
+// else after the client's own ReadTimeout or WriteTimeout, which New
+// therefore requires to be bounded. Close waits for those calls.
+//
+// The goroutine costs about a microsecond beside a network round trip of
+// tens of microseconds.
+
+// ErrTimeout is wrapped by the error of a call to Redis that did not answer
+// within Options.Timeout. errors.Is(err, context.DeadlineExceeded) holds for
+// it too.
+var ErrTimeout = fmt.Errorf("redisstore: Redis did not answer within Options.Timeout: %w", context.DeadlineExceeded)
+
+// result carries a call's outcome from its goroutine.
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// run calls f on a goroutine of its own under the Store's Timeout and
+// returns its result, or, once ctx ends or Timeout passes, ctx's error
+// (ErrTimeout for the Timeout), leaving f to end on its own. redis.Nil is
+// not an error here: callers that care look at the value.
+func run[T any, K comparable, V any](s *Store[K, V], ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	if s.closed.Load() {
+		return zero, flightcache.ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	done := make(chan result[T], 1)
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		v, err := f(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+		done <- result[T]{v, err}
+	}()
+	select {
+	case r := <-done:
+		cancel()
+		return r.v, r.err
+	case <-ctx.Done():
+		err := ctx.Err()
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = ErrTimeout
+		}
+		return zero, err
+	}
+}
+
+// checkClient returns an error naming the client setting that would let a
+// call left behind by its caller run on for ever: a client that neither
+// honours context deadlines (ContextTimeoutEnabled) nor bounds reads and
+// writes (ReadTimeout, WriteTimeout). Clients of other types are not
+// inspected: their calls are still bounded by Timeout for the caller.
+func checkClient(c redis.UniversalClient) error {
+	var ctxTimeout bool
+	var read, write time.Duration
+	switch c := c.(type) {
+	case *redis.Client:
+		o := c.Options() // normalised by NewClient: <= 0 means no deadline
+		ctxTimeout, read, write = o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout
+	case *redis.ClusterClient:
+		o := c.Options() // normalised by NewClusterClient, as above
+		ctxTimeout, read, write = o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout
+	case *redis.Ring:
+		o := c.Options() // as given: 0 is the 3 s default, < 0 no deadline
+		ctxTimeout, read, write = o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout
+		if read == 0 {
+			read = time.Second
+		}
+		if write == 0 {
+			write = time.Second
+		}
+	default:
+		return nil
+	}
+	if ctxTimeout {
+		return nil
+	}
+	if read <= 0 {
+		return errors.New("redisstore: the client's ReadTimeout is off and ContextTimeoutEnabled is false, so a call to a hung Redis would never end; set ReadTimeout > 0 or ContextTimeoutEnabled")
+	}
+	if write <= 0 {
+		return errors.New("redisstore: the client's WriteTimeout is off and ContextTimeoutEnabled is false, so a call to a hung Redis would never end; set WriteTimeout > 0 or ContextTimeoutEnabled")
+	}
+	return nil
+}
