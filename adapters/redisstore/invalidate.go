@@ -45,22 +45,46 @@ type Evicter[K comparable] interface {
 // change. Close it to stop it.
 type Subscription struct {
 	cancel context.CancelFunc
-	ps     *redis.PubSub
 	done   chan struct{}
+	ready  chan struct{} // closed once Redis confirmed the first SUBSCRIBE
 	once   sync.Once
+
+	mu     sync.Mutex
+	ps     *redis.PubSub // nil until the goroutine has subscribed
+	closed bool
 }
 
 // Close stops the subscription and waits for its goroutine to end. It
 // returns promptly: it closes the subscription's connection, which ends a
-// read in progress, rather than wait for the read's timeout. It is safe to
-// call more than once.
+// read in progress, rather than wait for the read's timeout; only a
+// subscription still connecting to a Redis that does not answer is waited
+// for, up to the client's own dial and read timeouts. It is safe to call
+// more than once.
 func (sub *Subscription) Close() error {
 	sub.once.Do(func() {
 		sub.cancel()
-		sub.ps.Close()
+		sub.mu.Lock()
+		sub.closed = true
+		if sub.ps != nil {
+			sub.ps.Close()
+		}
+		sub.mu.Unlock()
 	})
 	<-sub.done
 	return nil
+}
+
+// start records ps as the subscription's connection, or closes it and
+// reports false when Close came first.
+func (sub *Subscription) start(ps *redis.PubSub) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.closed {
+		ps.Close()
+		return false
+	}
+	sub.ps = ps
+	return true
 }
 
 // Subscribe starts a goroutine that evicts from local every key that another
@@ -70,6 +94,11 @@ func (sub *Subscription) Close() error {
 // instance cannot know which notifications it missed: once it is subscribed
 // again, it resets local, so that nothing older than the shared tier is
 // served, and logs that it did. The first subscription does not reset.
+//
+// Subscribe returns once Redis has confirmed the subscription, so that
+// every notification sent after it returns reaches local, or after
+// Options.Timeout when Redis does not answer, leaving the goroutine to
+// subscribe when it can.
 //
 // Subscribe returns an error when the key type needs Options.ParseKey and
 // there is none.
@@ -81,22 +110,32 @@ func (s *Store[K, V]) Subscribe(local Evicter[K]) (*Subscription, error) {
 		return nil, errors.New("redisstore: Subscribe needs a local tier")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	// Without channels, Subscribe does no I/O: the SUBSCRIBE command goes out
-	// on the goroutine, so that a hung Redis cannot hold the caller.
-	ps := s.client.Subscribe(ctx)
-	sub := &Subscription{cancel: cancel, ps: ps, done: make(chan struct{})}
+	sub := &Subscription{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	go func() {
 		defer close(sub.done)
+		// SUBSCRIBE goes out here, not on the caller, so that a hung Redis
+		// cannot hold it. A failed SUBSCRIBE is remembered by go-redis and
+		// sent again when the connection comes back; listen sees the
+		// failure as a drop.
+		ps := s.client.Subscribe(ctx, s.channel())
+		if !sub.start(ps) {
+			return
+		}
 		defer ps.Close()
-		// A failed SUBSCRIBE is remembered by go-redis and sent again when
-		// the connection comes back; listen sees the failure as a drop.
-		ps.Subscribe(ctx, s.channel())
-		s.listen(ctx, ps, local)
+		s.listen(ctx, ps, local, sub.ready)
 	}()
+	t := time.NewTimer(s.timeout)
+	defer t.Stop()
+	select {
+	case <-sub.ready:
+	case <-t.C:
+		s.logf("redisstore: Redis has not confirmed the invalidation subscription yet; it goes on trying",
+			slog.String("channel", s.channel()))
+	}
 	return sub, nil
 }
 
-func (s *Store[K, V]) listen(ctx context.Context, ps *redis.PubSub, local Evicter[K]) {
+func (s *Store[K, V]) listen(ctx context.Context, ps *redis.PubSub, local Evicter[K], ready chan struct{}) {
 	subscribed, dropped := false, false
 	backoff := 50 * time.Millisecond
 	for {
@@ -140,6 +179,9 @@ func (s *Store[K, V]) listen(ctx context.Context, ps *redis.PubSub, local Evicte
 				err := local.ResetLocal(ctx)
 				s.logger.Warn("redisstore: invalidation subscription restored; cleared the local tier, since notifications may have been missed",
 					slog.String("channel", s.channel()), slog.Any("err", err))
+			}
+			if !subscribed {
+				close(ready)
 			}
 			subscribed, dropped = true, false
 		case *redis.Message:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -39,9 +40,45 @@ func newStore[K comparable, V any](t *testing.T, c redis.UniversalClient, opts *
 }
 
 func TestConformance(t *testing.T) {
-	c := redistest.Client(t)
-	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
-		return newStore[string, string](t, c, nil)
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+			return newStore[string, string](t, c, nil)
+		})
+	})
+}
+
+// TestBatchesFindEveryKeyOnEveryTopology: on a Ring or a Cluster, the keys of
+// one batch live on different servers; every read and write must reach the
+// right one (a Ring's MGET went to its first key's shard: 13 of 20 found).
+func TestBatchesFindEveryKeyOnEveryTopology(t *testing.T) {
+	ctx := context.Background()
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		s := newStore[string, string](t, c, nil)
+		var keys []string
+		for i := range 20 {
+			k := fmt.Sprintf("one-%d", i)
+			keys = append(keys, k)
+			require.NoError(t, s.Set(ctx, k, flightcache.Entry[string]{Value: k}))
+		}
+		got, err := s.GetMany(ctx, keys)
+		require.NoError(t, err)
+		assert.Len(t, got, 20, "GetMany finds every key stored one by one")
+
+		batch := map[string]flightcache.Entry[string]{}
+		for i := range 30 {
+			k := fmt.Sprintf("many-%d", i)
+			batch[k] = flightcache.Entry[string]{Value: k}
+		}
+		require.NoError(t, s.SetMany(ctx, batch))
+		for k := range batch {
+			e, ok, err := s.Get(ctx, k)
+			require.NoError(t, err)
+			require.True(t, ok, "Get finds %s written by SetMany", k)
+			assert.Equal(t, k, e.Value)
+		}
+		got, err = s.GetMany(ctx, append(keysOf(batch), "absent"))
+		require.NoError(t, err)
+		assert.Len(t, got, 30)
 	})
 }
 
@@ -212,8 +249,11 @@ func TestADeadRedisFailsEachCallWithinTheTimeout(t *testing.T) {
 }
 
 func TestLeaseLetsOneInstanceLoad(t *testing.T) {
+	redistest.ForEach(t, testLeaseLetsOneInstanceLoad)
+}
+
+func testLeaseLetsOneInstanceLoad(t *testing.T, c redis.UniversalClient) {
 	ctx := context.Background()
-	c := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	a := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 	b := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
@@ -322,8 +362,11 @@ func (l *localTier) state() ([]string, int) {
 }
 
 func TestNotifyEvictsFromOtherInstancesOnly(t *testing.T) {
+	redistest.ForEach(t, testNotifyEvictsFromOtherInstancesOnly)
+}
+
+func testNotifyEvictsFromOtherInstancesOnly(t *testing.T, c redis.UniversalClient) {
 	ctx := context.Background()
-	c := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	a := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 	b := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})

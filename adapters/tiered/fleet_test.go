@@ -81,11 +81,12 @@ func newInstance(t testing.TB, c redis.UniversalClient, prefix string, lease, su
 }
 
 func TestConformanceOverRedis(t *testing.T) {
-	c := redistest.Client(t)
-	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
-		shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t)})
-		require.NoError(t, err)
-		return tiered.New[string, string](newLRU[string](t), shared)
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+			shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t)})
+			require.NoError(t, err)
+			return tiered.New[string, string](newLRU[string](t), shared)
+		})
 	})
 }
 
@@ -128,7 +129,10 @@ func hammer(t testing.TB, in *instance, load flightcache.LoadFunc[string, string
 }
 
 func TestAFleetInOneProcessLoadsEachColdKeyOnce(t *testing.T) {
-	c := redistest.Client(t)
+	redistest.ForEach(t, testAFleetInOneProcessLoadsEachColdKeyOnce)
+}
+
+func testAFleetInOneProcessLoadsEachColdKeyOnce(t *testing.T, c redis.UniversalClient) {
 	const instances, goroutines, keys = 4, 200, 20
 	for _, lease := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lease=%v", lease), func(t *testing.T) {
@@ -242,8 +246,11 @@ func (c *childT) cleanup() {
 }
 
 func TestInvalidateAndSetReachEveryInstance(t *testing.T) {
+	redistest.ForEach(t, testInvalidateAndSetReachEveryInstance)
+}
+
+func testInvalidateAndSetReachEveryInstance(t *testing.T, c redis.UniversalClient) {
 	ctx := context.Background()
-	c := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	a := newInstance(t, c, prefix, true, true, flightcache.Options{FreshFor: time.Hour})
 	b := newInstance(t, c, prefix, true, true, flightcache.Options{FreshFor: time.Hour})
