@@ -17,7 +17,8 @@ import (
 const idleCheck = 2 * time.Second
 
 // channel is where a Store's instances publish the keys they changed.
-func (s *Store[K, V]) channel() string { return s.prefix + "\x00invalidate" }
+// Keys never contain "{}" (see keys.go), so it names no key.
+func (s *Store[K, V]) channel() string { return s.escPrefix + "{}invalidate" }
 
 // Notify tells every other instance subscribed with the same prefix that key
 // changed, so that they drop it from their local tier. The instance that

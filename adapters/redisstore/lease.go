@@ -10,9 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// leaseSuffix names a key's lease beside its value.
-const leaseSuffix = "\x00lease"
-
 // How often an instance waiting for another's lease looks whether it has
 // ended: first after leasePollMin, then twice as long each time, up to
 // leasePollMax.
@@ -41,7 +38,7 @@ return 0`)
 // until that lease is released or expires, and returns a nil release. See
 // flightcache.Leaser.
 func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
-	lk := s.redisKey(key) + leaseSuffix
+	lk := s.LeaseKey(key)
 	var b [12]byte
 	rand.Read(b[:])
 	token := s.id + ":" + hex.EncodeToString(b[:])

@@ -34,6 +34,11 @@ func newStore[K comparable, V any](t *testing.T, c redis.UniversalClient, opts *
 	if opts.Prefix == "" {
 		opts.Prefix = redistest.Prefix(t)
 	}
+	if opts.Timeout == 0 {
+		// Generous, so that a busy, race-instrumented machine does not turn
+		// slow calls into failures; the timeout tests set their own.
+		opts.Timeout = 5 * time.Second
+	}
 	s, err := redisstore.New(c, opts)
 	require.NoError(t, err)
 	return s
@@ -100,10 +105,10 @@ func TestKeysOfEveryBuiltInKindRoundTrip(t *testing.T) {
 
 	named := newStore[userID, string](t, c, &redisstore.Options[userID, string]{Prefix: "fctest:named:" + t.Name() + ":"})
 	require.NoError(t, named.Set(ctx, "u-7", e))
-	raw, err := c.Get(ctx, "fctest:named:"+t.Name()+":u-7").Bytes()
-	require.NoError(t, err, "the key is the prefix plus the key's string form")
+	raw, err := c.Get(ctx, "fctest:named:"+t.Name()+":{ku-7}v").Bytes()
+	require.NoError(t, err, "the key is the prefix, then the key's string form in a hash tag, then the kind")
 	assert.NotEmpty(t, raw)
-	c.Del(ctx, "fctest:named:"+t.Name()+":u-7")
+	c.Del(ctx, "fctest:named:"+t.Name()+":{ku-7}v")
 
 	_, err = redisstore.New[point, string](c, nil)
 	assert.ErrorContains(t, err, "needs Options.Key")
@@ -153,7 +158,7 @@ func TestUndecodableBytesAreACountedLoggedMiss(t *testing.T) {
 		Prefix: prefix, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	require.NoError(t, s.Set(ctx, "good", flightcache.Entry[user]{Value: user{"ada"}}))
-	good, err := c.Get(ctx, prefix+"good").Bytes()
+	good, err := c.Get(ctx, s.RedisKey("good")).Bytes()
 	require.NoError(t, err)
 
 	otherVersion := append([]byte{}, good...)
@@ -163,7 +168,7 @@ func TestUndecodableBytesAreACountedLoggedMiss(t *testing.T) {
 	for key, raw := range map[string][]byte{
 		"garbage": []byte("not an entry at all"), "short": {0xFC}, "version": otherVersion, "type": otherType,
 	} {
-		require.NoError(t, c.Set(ctx, prefix+key, raw, time.Minute).Err())
+		require.NoError(t, c.Set(ctx, s.RedisKey(key), raw, time.Minute).Err())
 		e, ok, err := s.Get(ctx, key)
 		require.NoError(t, err)
 		assert.False(t, ok, "%s: undecodable bytes must be a miss", key)
@@ -186,13 +191,13 @@ func TestRedisTTLComesFromExpiresAt(t *testing.T) {
 	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 
 	require.NoError(t, s.Set(ctx, "timed", flightcache.Entry[string]{Value: "v", ExpiresAt: time.Now().Add(time.Hour)}))
-	d, err := c.PTTL(ctx, prefix+"timed").Result()
+	d, err := c.PTTL(ctx, s.RedisKey("timed")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 59*time.Minute)
 	assert.LessOrEqual(t, d, time.Hour)
 
 	require.NoError(t, s.Set(ctx, "forever", flightcache.Entry[string]{Value: "v"}))
-	d, err = c.PTTL(ctx, prefix+"forever").Result()
+	d, err = c.PTTL(ctx, s.RedisKey("forever")).Result()
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(-1), d, "no ExpiresAt, no TTL")
 
@@ -200,7 +205,7 @@ func TestRedisTTLComesFromExpiresAt(t *testing.T) {
 		"a": {Value: "a", ExpiresAt: time.Now().Add(time.Minute)},
 		"b": {Value: "b", ExpiresAt: time.Now().Add(-time.Second)},
 	}))
-	d, err = c.PTTL(ctx, prefix+"a").Result()
+	d, err = c.PTTL(ctx, s.RedisKey("a")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 50*time.Second)
 	got, err := s.GetMany(ctx, []string{"a", "b", "timed", "none"})
@@ -315,7 +320,7 @@ func TestAnExpiredLeaseCannotReleaseTheNextHolders(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, old)
 	require.Eventually(t, func() bool {
-		n, _ := c.Exists(ctx, prefix+"k\x00lease").Result()
+		n, _ := c.Exists(ctx, s.LeaseKey("k")).Result()
 		return n == 0
 	}, 5*time.Second, 10*time.Millisecond)
 
@@ -323,7 +328,7 @@ func TestAnExpiredLeaseCannotReleaseTheNextHolders(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, next)
 	old() // late release of the expired lease
-	n, err := c.Exists(ctx, prefix+"k\x00lease").Result()
+	n, err := c.Exists(ctx, s.LeaseKey("k")).Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "the next holder's lease survives")
 	next()

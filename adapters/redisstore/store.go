@@ -28,7 +28,9 @@ const (
 // keys.
 type Options[K comparable, V any] struct {
 	// Prefix goes before every key the Store writes, so that several caches
-	// share one Redis. "" means DefaultPrefix.
+	// share one Redis: keys under one prefix never meet those under
+	// another. Its '\', '{' and '}' are escaped (see [Store.RedisKey]). ""
+	// means DefaultPrefix.
 	Prefix string
 
 	// Key turns a key into the string after Prefix. nil means the decimal or
@@ -66,14 +68,15 @@ type Options[K comparable, V any] struct {
 // built with (see [ErrTimeout]). A Store errors when Redis does; the Loader
 // treats those errors as misses and counts them.
 type Store[K comparable, V any] struct {
-	client   redis.UniversalClient
-	prefix   string
-	key      func(K) string
-	parseKey func(string) (K, error)
-	codec    Codec[V]
-	timeout  time.Duration
-	leaseTTL time.Duration
-	logger   *slog.Logger
+	client    redis.UniversalClient
+	prefix    string
+	escPrefix string // the prefix as it begins every Redis key (see keys.go)
+	key       func(K) string
+	parseKey  func(string) (K, error)
+	codec     Codec[V]
+	timeout   time.Duration
+	leaseTTL  time.Duration
+	logger    *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
 	id string
@@ -130,6 +133,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
+	s.escPrefix = escape(s.prefix)
 	if s.codec == nil {
 		s.codec = JSON[V]{}
 	}
@@ -148,7 +152,15 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	return s, nil
 }
 
-func (s *Store[K, V]) redisKey(key K) string { return s.prefix + s.key(key) }
+func (s *Store[K, V]) redisKey(key K) string { return redisKeyOf(s.escPrefix, s.key(key), kindEntry) }
+
+// RedisKey returns the Redis key that holds key's entry, for operators and
+// tests; see the package documentation for the layout.
+func (s *Store[K, V]) RedisKey(key K) string { return s.redisKey(key) }
+
+// LeaseKey returns the Redis key that holds key's lease while an instance
+// loads it. It shares key's Redis Cluster hash slot.
+func (s *Store[K, V]) LeaseKey(key K) string { return redisKeyOf(s.escPrefix, s.key(key), kindLease) }
 
 // Close makes every later call return flightcache.ErrClosed and waits for
 // the calls to Redis that callers left behind when their Timeout passed:

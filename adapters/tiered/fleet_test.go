@@ -83,7 +83,7 @@ func newInstance(t testing.TB, c redis.UniversalClient, prefix string, lease, su
 func TestConformanceOverRedis(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
 		storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
-			shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t)})
+			shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t), Timeout: timeout})
 			require.NoError(t, err)
 			return tiered.New[string, string](newLRU[string](t), shared)
 		})
@@ -305,7 +305,7 @@ func TestTheFleetFailsOpenAndRecoversWhenRedisIsDown(t *testing.T) {
 	require.NoError(t, srv.Restart())
 	require.Eventually(t, func() bool {
 		_, err := in.loader.GetOrLoad(ctx, fmt.Sprint("after-", time.Now().UnixNano()), load)
-		n, _ := c.Keys(ctx, prefix+"after-*").Result()
+		n, _ := c.Keys(ctx, prefix+"{kafter-*").Result()
 		return err == nil && len(n) > 0
 	}, 10*time.Second, 20*time.Millisecond, "loads reach the shared tier again once Redis is back")
 }
@@ -315,7 +315,7 @@ func TestACorruptSharedValueIsReloadedNotServed(t *testing.T) {
 	c := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	in := newInstance(t, c, prefix, true, false, flightcache.Options{FreshFor: time.Hour})
-	require.NoError(t, c.Set(ctx, prefix+"k", "\xfc\x01garbage", time.Minute).Err())
+	require.NoError(t, c.Set(ctx, in.shared.RedisKey("k"), "\xfc\x01garbage", time.Minute).Err())
 	v, err := in.loader.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "good", nil })
 	require.NoError(t, err)
 	assert.Equal(t, "good", v)
@@ -332,7 +332,7 @@ func TestALoaderWaitsOutADeadLeaseHolderThenLoads(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	in := newInstance(t, c, prefix, true, false, flightcache.Options{FreshFor: time.Hour})
 	// A holder that took the lease and died: the lease only expires.
-	require.NoError(t, c.Set(ctx, prefix+"k\x00lease", "dead-instance", 400*time.Millisecond).Err())
+	require.NoError(t, c.Set(ctx, in.shared.LeaseKey("k"), "dead-instance", 400*time.Millisecond).Err())
 	var loads atomic.Int64
 	start := time.Now()
 	v, err := in.loader.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
