@@ -74,6 +74,7 @@ type Store[K comparable, V any] struct {
 	key       func(K) string
 	parseKey  func(string) (K, error)
 	codec     Codec[V]
+	fp        fingerprint // of V's shape, stored beside each value
 	timeout   time.Duration
 	leaseTTL  time.Duration
 	logger    *slog.Logger
@@ -137,6 +138,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if s.codec == nil {
 		s.codec = JSON[V]{}
 	}
+	s.fp = codecFingerprint(s.codec)
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -175,16 +177,21 @@ func (s *Store[K, V]) Close() error {
 }
 
 // DecodeErrors reports how many stored values could not be decoded and were
-// treated as misses.
+// treated as misses, those written for a value type of another shape (see
+// [TypeFingerprint]) included.
 func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
 
 // decode turns the bytes of key into an entry; bytes that do not decode are
 // a miss, counted and logged.
 func (s *Store[K, V]) decode(key string, b []byte) (flightcache.Entry[V], bool) {
-	e, err := decodeEntry(s.codec, b)
+	e, err := decodeEntry(s.codec, s.fp, b)
 	if err != nil {
 		s.decodeErrors.Add(1)
-		s.logf("redisstore: undecodable entry treated as a miss", slog.String("key", key), slog.Any("err", err))
+		msg := "redisstore: undecodable entry treated as a miss"
+		if errors.Is(err, errOtherType) {
+			msg = "redisstore: entry written for another value type treated as a miss"
+		}
+		s.logf(msg, slog.String("key", key), slog.Any("err", err))
 		return flightcache.Entry[V]{}, false
 	}
 	return e, true
@@ -244,7 +251,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) er
 		}
 		return nil
 	}
-	b, err := encodeEntry(s.codec, e)
+	b, err := encodeEntry(s.codec, s.fp, e)
 	if err != nil {
 		return err
 	}
@@ -331,7 +338,7 @@ func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Ent
 			writes = append(writes, write{key: s.redisKey(k), del: true})
 			continue
 		}
-		b, err := encodeEntry(s.codec, e)
+		b, err := encodeEntry(s.codec, s.fp, e)
 		if err != nil {
 			return err
 		}
