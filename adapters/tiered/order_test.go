@@ -14,8 +14,8 @@ import (
 	"github.com/flightcache/flightcache/adapters/tiered"
 )
 
-// heldShared is a shared tier whose reads can be held: a read of a held key
-// signals entered and then waits for release before it reads.
+// heldShared is a shared tier whose reads can be held: a read reads, then
+// signals entered and waits for release before it returns what it read.
 type heldShared struct {
 	*lrustore.Store[string, string]
 	entered chan string
@@ -29,20 +29,21 @@ func newHeldShared(t *testing.T) *heldShared {
 
 func (h *heldShared) Get(ctx context.Context, key string) (flightcache.Entry[string], bool, error) {
 	h.reads++
+	e, ok, err := h.Store.Get(ctx, key)
 	h.entered <- key
 	<-h.release
-	return h.Store.Get(ctx, key)
+	return e, ok, err
 }
 
 func (h *heldShared) GetMany(ctx context.Context, keys []string) (map[string]flightcache.Entry[string], error) {
-	h.entered <- fmt.Sprint(keys)
-	<-h.release
 	out := map[string]flightcache.Entry[string]{}
 	for _, k := range keys {
 		if e, ok, _ := h.Store.Get(ctx, k); ok {
 			out[k] = e
 		}
 	}
+	h.entered <- fmt.Sprint(keys)
+	<-h.release
 	return out, nil
 }
 
