@@ -87,6 +87,11 @@ type Store[K comparable, V any] struct {
 	calls  sync.WaitGroup
 	closed atomic.Bool
 
+	// Keys whose notification failed, to send again (see Notify).
+	pendingMu    sync.Mutex
+	pending      map[string]struct{}
+	pendingReset bool
+
 	decodeErrors atomic.Uint64
 	logMu        sync.Mutex
 	lastLog      time.Time

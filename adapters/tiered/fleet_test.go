@@ -344,3 +344,47 @@ func TestALoaderWaitsOutADeadLeaseHolderThenLoads(t *testing.T) {
 	assert.Equal(t, int64(1), loads.Load())
 	assert.GreaterOrEqual(t, time.Since(start), 380*time.Millisecond, "it waited for the lease to expire")
 }
+
+// TestAFleetLoadsAnExpiredKeyOncePerRound: three instances without
+// Subscribe, one key going stale round after round. Each instance's own
+// stale local copy used to hide the shared tier from the fill's look after
+// the lease, so each instance loaded it once per round: [1 3 3 3 3].
+func TestAFleetLoadsAnExpiredKeyOncePerRound(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		prefix := redistest.Prefix(t)
+		const freshFor = 300 * time.Millisecond
+		var fleet []*instance
+		for range 3 {
+			fleet = append(fleet, newInstance(t, c, prefix, true, false, flightcache.Options{FreshFor: freshFor}))
+		}
+		var loads atomic.Int64
+		load := func(context.Context, string) (string, error) {
+			loads.Add(1)
+			time.Sleep(20 * time.Millisecond) // so that instances overlap
+			return "v", nil
+		}
+		var perRound []int64
+		for range 5 {
+			before := loads.Load()
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for _, in := range fleet {
+				for range 10 {
+					wg.Go(func() {
+						<-start
+						_, err := in.loader.GetOrLoad(ctx, "k", load)
+						assert.NoError(t, err)
+					})
+				}
+			}
+			close(start)
+			wg.Wait()
+			perRound = append(perRound, loads.Load()-before)
+			// Past FreshUntil of every copy; a lower bound, so no flakiness.
+			time.Sleep(freshFor + 50*time.Millisecond)
+		}
+		t.Logf("loads per expiry round: %v", perRound)
+		assert.Equal(t, []int64{1, 1, 1, 1, 1}, perRound)
+	})
+}

@@ -1,0 +1,9 @@
+package redisstore
+
+// SetMaxPending changes how many failed notifications a Store keeps, for
+// tests; it returns a function that restores it.
+func SetMaxPending(n int) (restore func()) {
+	old := maxPending
+	maxPending = n
+	return func() { maxPending = old }
+}
