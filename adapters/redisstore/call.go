@@ -52,6 +52,11 @@ func run[T any, K comparable, V any](s *Store[K, V], ctx context.Context, f func
 	if s.closed.Load() {
 		return zero, flightcache.ErrClosed
 	}
+	report, err := s.allow()
+	if err != nil {
+		return zero, err
+	}
+	callerCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	done := make(chan result[T], 1)
 	s.calls.Add(1)
@@ -66,6 +71,7 @@ func run[T any, K comparable, V any](s *Store[K, V], ctx context.Context, f func
 	select {
 	case r := <-done:
 		cancel()
+		report(callerCtx, r.err)
 		return r.v, r.err
 	case <-ctx.Done():
 		err := ctx.Err()
@@ -73,6 +79,7 @@ func run[T any, K comparable, V any](s *Store[K, V], ctx context.Context, f func
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = ErrTimeout
 		}
+		report(callerCtx, err)
 		return zero, err
 	}
 }

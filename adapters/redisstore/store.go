@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/flightcache/flightcache"
 )
@@ -22,6 +23,9 @@ const (
 	DefaultPrefix   = "flightcache:"
 	DefaultTimeout  = 250 * time.Millisecond
 	DefaultLeaseTTL = 5 * time.Second
+	// DefaultTripAfter and DefaultOpenFor tune the circuit breaker.
+	DefaultTripAfter = 5
+	DefaultOpenFor   = time.Second
 )
 
 // Options tune a Store. The zero Options are valid for string and integer
@@ -53,6 +57,17 @@ type Options[K comparable, V any] struct {
 	// waits for an instance that took a lease and died. It should exceed
 	// the time a load takes. 0 means DefaultLeaseTTL.
 	LeaseTTL time.Duration
+
+	// TripAfter is how many calls to Redis in a row must fail (no answer
+	// within Timeout, or a network error) before the Store stops calling
+	// Redis for OpenFor and fails calls at once with ErrUnavailable (a
+	// circuit breaker; see ErrUnavailable). 0 means DefaultTripAfter; a
+	// negative TripAfter turns the breaker off.
+	TripAfter int
+
+	// OpenFor is how long the breaker holds calls off before it lets one
+	// through to probe Redis. 0 means DefaultOpenFor.
+	OpenFor time.Duration
 
 	// Logger receives reports of undecodable entries and of a dropped
 	// subscription. nil means slog.Default().
@@ -87,6 +102,11 @@ type Store[K comparable, V any] struct {
 	calls  sync.WaitGroup
 	closed atomic.Bool
 
+	// The circuit breaker (see breaker.go); nil when off.
+	breaker     *gobreaker.TwoStepCircuitBreaker[struct{}]
+	openFor     time.Duration
+	unavailable atomic.Uint64
+
 	// Keys whose notification failed, to send again (see Notify).
 	pendingMu    sync.Mutex
 	pending      map[string]struct{}
@@ -119,6 +139,9 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if o.LeaseTTL < 0 {
 		return nil, fmt.Errorf("redisstore: Options.LeaseTTL is negative (%v)", o.LeaseTTL)
 	}
+	if o.OpenFor < 0 {
+		return nil, fmt.Errorf("redisstore: Options.OpenFor is negative (%v)", o.OpenFor)
+	}
 	if err := checkClient(client); err != nil {
 		return nil, err
 	}
@@ -144,6 +167,10 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 		s.codec = JSON[V]{}
 	}
 	s.fp = codecFingerprint(s.codec)
+	s.openFor = o.OpenFor
+	if s.openFor == 0 {
+		s.openFor = DefaultOpenFor
+	}
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -156,6 +183,12 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	var b [8]byte
 	rand.Read(b[:])
 	s.id = hex.EncodeToString(b[:])
+	switch {
+	case o.TripAfter == 0:
+		s.breaker = s.newBreaker(DefaultTripAfter)
+	case o.TripAfter > 0:
+		s.breaker = s.newBreaker(o.TripAfter)
+	}
 	return s, nil
 }
 

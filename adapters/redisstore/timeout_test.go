@@ -44,8 +44,8 @@ func TestEveryCallReturnsWithinTheTimeoutWhileRedisIsPaused(t *testing.T) {
 	srv := redistest.Start(t)
 	c := plainClient(t, srv.Addr)
 	prefix := redistest.Prefix(t)
-	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: callTimeout})
-	other := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: callTimeout})
+	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: callTimeout, TripAfter: -1})
+	other := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: callTimeout, TripAfter: -1})
 	e := flightcache.Entry[string]{Value: "v"}
 	require.NoError(t, s.Set(ctx, "k", e))
 	release, err := s.Lease(ctx, "held")
@@ -98,7 +98,7 @@ func TestEveryCallReturnsWithinTheTimeoutWhileRedisIsPaused(t *testing.T) {
 func TestReadLatencyWhileRedisIsPaused(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	s := newStore[string, string](t, plainClient(t, srv.Addr), &redisstore.Options[string, string]{Timeout: callTimeout})
+	s := newStore[string, string](t, plainClient(t, srv.Addr), &redisstore.Options[string, string]{Timeout: callTimeout, TripAfter: -1})
 	require.NoError(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}))
 	pause(t, srv.Addr, 1500*time.Millisecond)
 	var mu sync.Mutex

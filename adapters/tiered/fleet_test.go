@@ -388,3 +388,47 @@ func TestAFleetLoadsAnExpiredKeyOncePerRound(t *testing.T) {
 		assert.Equal(t, []int64{1, 1, 1, 1, 1}, perRound)
 	})
 }
+
+// TestAnOutageCostsMissesAFewTimeoutsInAll: with Redis hung (paused), each
+// miss used to wait out the store Timeout on every store call it made (758
+// ms a miss at 250 ms, issue 13). With the breaker, the first misses pay
+// the Timeouts that trip it, and the rest go straight to the source.
+func TestAnOutageCostsMissesAFewTimeoutsInAll(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr}) // a user's default client
+	t.Cleanup(func() { c.Close() })
+	in := &instance{stats: new(stats.Counter)}
+	var err error
+	in.local, err = lrustore.New[string, string](1000)
+	require.NoError(t, err)
+	in.shared, err = redisstore.New[string, string](c, &redisstore.Options[string, string]{
+		Prefix: redistest.Prefix(t), Timeout: 100 * time.Millisecond, OpenFor: time.Minute,
+	})
+	require.NoError(t, err)
+	in.loader, err = flightcache.New[string, string](tiered.New[string, string](in.local, in.shared),
+		&flightcache.Options{FreshFor: time.Hour, Recorder: in.stats})
+	require.NoError(t, err)
+	t.Cleanup(func() { in.loader.Close(); in.shared.Close() })
+
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	require.NoError(t, admin.Do(ctx, "CLIENT", "PAUSE", 3000, "ALL").Err())
+	var took []time.Duration
+	for i := range 20 {
+		start := time.Now()
+		v, err := in.loader.GetOrLoad(ctx, fmt.Sprint("k", i), func(_ context.Context, k string) (string, error) { return k, nil })
+		took = append(took, time.Since(start))
+		require.NoError(t, err, "a miss with Redis hung is still served from the source")
+		require.Equal(t, fmt.Sprint("k", i), v)
+	}
+	var slow int
+	for _, d := range took {
+		if d >= 100*time.Millisecond {
+			slow++
+		}
+	}
+	t.Logf("misses with Redis paused: %v", took)
+	assert.LessOrEqual(t, slow, redisstore.DefaultTripAfter, "only the calls that trip the breaker wait out the Timeout")
+	assert.Positive(t, in.shared.Unavailable())
+}
