@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,9 +117,93 @@ func (s *mapStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// fullStore is a mapStore that is also a BatchStore and a Leaser, correct
+// unless its flaw says otherwise.
+type fullStore struct {
+	*mapStore
+
+	leaseMu sync.Mutex
+	held    map[string]chan struct{} // closed on release
+}
+
+func newFullStore(flaw string) *fullStore {
+	return &fullStore{mapStore: newMapStore(flaw), held: map[string]chan struct{}{}}
+}
+
+func (s *fullStore) GetMany(ctx context.Context, keys []string) (map[string]entry, error) {
+	out := map[string]entry{}
+	for i, k := range keys {
+		if s.flaw == "getManyHalf" && i%2 == 1 {
+			continue // as a Ring's MGET that asks one shard
+		}
+		e, ok, err := s.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok && !(s.flaw == "getManyDropsNegative" && e.Missing) {
+			out[k] = e
+		}
+	}
+	return out, nil
+}
+
+func (s *fullStore) SetMany(ctx context.Context, entries map[string]entry) error {
+	for k, e := range entries {
+		if s.flaw == "setManySkipsExpired" && !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(time.Now()) {
+			continue
+		}
+		if err := s.Set(ctx, k, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *fullStore) Lease(ctx context.Context, key string) (func(), error) {
+	if s.flaw == "leaseAlwaysGranted" {
+		return func() {}, nil
+	}
+	if s.flaw == "leaseOneForAll" {
+		key = ""
+	}
+	s.leaseMu.Lock()
+	ch, busy := s.held[key]
+	if !busy {
+		ch = make(chan struct{})
+		s.held[key] = ch
+		s.leaseMu.Unlock()
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				s.leaseMu.Lock()
+				delete(s.held, key)
+				s.leaseMu.Unlock()
+				close(ch)
+			})
+		}, nil
+	}
+	s.leaseMu.Unlock()
+	if s.flaw == "leaseIgnoresContext" {
+		<-ch
+		return nil, nil
+	}
+	select {
+	case <-ch:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func TestRunPassesACorrectStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
 		return newMapStore("")
+	})
+}
+
+func TestRunPassesACorrectStoreWithEveryCapability(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+		return newFullStore("")
 	})
 }
 
@@ -130,7 +215,7 @@ func TestFlawedStore(t *testing.T) {
 		t.Skip("run by TestRunCatchesFlaws")
 	}
 	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
-		return newMapStore(flaw)
+		return newFullStore(flaw)
 	})
 }
 
@@ -151,6 +236,20 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"panicsOnCanceled":   {"CanceledContext"},
 		"liesOnCanceled":     {"CanceledContext"},
 		"deleteMissingFails": {"DeleteMissing"},
+		// The optional capabilities.
+		"getManyHalf":          {"GetMany"},
+		"getManyDropsNegative": {"GetMany"},
+		"setManySkipsExpired":  {"SetMany"},
+		"leaseAlwaysGranted":   {"LeaseExclusive"},
+		"leaseOneForAll":       {"LeaseKeysIndependent"},
+		"leaseIgnoresContext":  {"LeaseCanceled"},
+	}
+	rules := map[string]string{
+		"GetMany":              "the rule: BatchStore.GetMany returns, for each key, what Get returns",
+		"SetMany":              "the rule: BatchStore.SetMany stores each Entry as Set does",
+		"LeaseExclusive":       "the rule: Leaser: while one holder has key's lease, another Lease waits",
+		"LeaseKeysIndependent": "the rule: Leaser: leases on different keys never wait on each other",
+		"LeaseCanceled":        "the rule: Leaser: Lease waits no longer than ctx allows",
 	}
 	failed := regexp.MustCompile(`--- FAIL: TestFlawedStore/(\w+)`)
 	for flaw, want := range flaws {
@@ -170,6 +269,9 @@ func TestRunCatchesFlaws(t *testing.T) {
 			for _, name := range want {
 				if !slices.Contains(got, name) {
 					t.Errorf("over a store that is %s, subtest %s passed; failed: %v; output:\n%s", flaw, name, got, out)
+				}
+				if rule, ok := rules[name]; ok && !strings.Contains(string(out), rule) {
+					t.Errorf("over a store that is %s, the failure does not quote %q; output:\n%s", flaw, rule, out)
 				}
 			}
 		})
