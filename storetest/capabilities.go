@@ -253,6 +253,8 @@ var rules = map[string]string{
 	"LeaseExclusive":       "Leaser: while one holder has key's lease, another Lease waits until it is released, then returns",
 	"LeaseKeysIndependent": "Leaser: leases on different keys never wait on each other (DESIGN rule 10)",
 	"LeaseCanceled":        "Leaser: Lease waits no longer than ctx allows",
+	"Fencing":              "Fencer: Set and Delete win over every fill in flight: SetIfVersion writes only if nothing changed the key since its version was read (DESIGN rule 9)",
+	"BatchFencing":         "BatchFencer: SetManyIfVersion writes exactly the keys nothing changed since GetManyVersioned read them",
 }
 
 func quoteRule(t *testing.T, name string) {

@@ -37,8 +37,10 @@ const MaxEntries = 1000
 // and a few minutes.
 //
 // Run also checks each optional capability the Stores have: GetMany and
-// SetMany of a flightcache.BatchStore, and Lease of a flightcache.Leaser
-// (subtests "GetMany", "SetMany", "Lease..."); over a Store without one,
+// SetMany of a flightcache.BatchStore, Lease of a flightcache.Leaser, and
+// the fenced writes of a flightcache.Fencer and BatchFencer (subtests
+// "GetMany", "SetMany", "Lease...", "Fencing", "BatchFencing"); over a
+// Store without one,
 // those subtests skip. A failed subtest ends by quoting the rule broken.
 //
 // Run and the Stores it is given are used from the goroutine that runs each
@@ -90,6 +92,8 @@ var cases = []struct {
 	{"LeaseExclusive", checkLeaseExclusive},
 	{"LeaseKeysIndependent", checkLeaseKeysIndependent},
 	{"LeaseCanceled", checkLeaseCanceled},
+	{"Fencing", checkFencing},
+	{"BatchFencing", checkBatchFencing},
 }
 
 // suite holds one subtest's Store and the material its checks share.

@@ -124,10 +124,89 @@ type fullStore struct {
 
 	leaseMu sync.Mutex
 	held    map[string]chan struct{} // closed on release
+
+	versionMu sync.Mutex
+	versions  map[string]flightcache.Version
+	next      flightcache.Version
 }
 
 func newFullStore(flaw string) *fullStore {
-	return &fullStore{mapStore: newMapStore(flaw), held: map[string]chan struct{}{}}
+	return &fullStore{mapStore: newMapStore(flaw), held: map[string]chan struct{}{}, versions: map[string]flightcache.Version{}}
+}
+
+// advance gives key a new version, unless the flaw skips it for this call.
+func (s *fullStore) advance(key, call string) {
+	if s.flaw == call+"KeepsVersion" {
+		return
+	}
+	s.next++
+	s.versions[key] = s.next
+}
+
+func (s *fullStore) Set(ctx context.Context, key string, e entry) error {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	s.advance(key, "set")
+	return s.mapStore.Set(ctx, key, e)
+}
+
+func (s *fullStore) Delete(ctx context.Context, key string) error {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	s.advance(key, "delete")
+	return s.mapStore.Delete(ctx, key)
+}
+
+func (s *fullStore) GetVersioned(ctx context.Context, key string) (entry, bool, flightcache.Version, error) {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	e, ok, err := s.mapStore.Get(ctx, key)
+	return e, ok, s.versions[key], err
+}
+
+func (s *fullStore) SetIfVersion(ctx context.Context, key string, e entry, v flightcache.Version) (bool, error) {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	if s.versions[key] != v && s.flaw != "ignoresVersion" {
+		return false, nil
+	}
+	s.advance(key, "setIf")
+	return true, s.mapStore.Set(ctx, key, e)
+}
+
+func (s *fullStore) GetManyVersioned(ctx context.Context, keys []string) (map[string]entry, map[string]flightcache.Version, error) {
+	entries, versions := map[string]entry{}, map[string]flightcache.Version{}
+	for _, k := range keys {
+		e, ok, v, err := s.GetVersioned(ctx, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			entries[k] = e
+		}
+		if v != 0 {
+			versions[k] = v
+		}
+	}
+	return entries, versions, nil
+}
+
+func (s *fullStore) SetManyIfVersion(ctx context.Context, entries map[string]entry, versions map[string]flightcache.Version) (map[string]bool, error) {
+	written := map[string]bool{}
+	for k, e := range entries {
+		v := versions[k]
+		if s.flaw == "batchUsesLatestVersion" {
+			_, _, v, _ = s.GetVersioned(ctx, k)
+		}
+		ok, err := s.SetIfVersion(ctx, k, e, v)
+		if err != nil {
+			return written, err
+		}
+		if ok {
+			written[k] = true
+		}
+	}
+	return written, nil
 }
 
 func (s *fullStore) GetMany(ctx context.Context, keys []string) (map[string]entry, error) {
@@ -237,12 +316,17 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"liesOnCanceled":     {"CanceledContext"},
 		"deleteMissingFails": {"DeleteMissing"},
 		// The optional capabilities.
-		"getManyHalf":          {"GetMany"},
-		"getManyDropsNegative": {"GetMany"},
-		"setManySkipsExpired":  {"SetMany"},
-		"leaseAlwaysGranted":   {"LeaseExclusive"},
-		"leaseOneForAll":       {"LeaseKeysIndependent"},
-		"leaseIgnoresContext":  {"LeaseCanceled"},
+		"getManyHalf":            {"GetMany"},
+		"getManyDropsNegative":   {"GetMany"},
+		"setManySkipsExpired":    {"SetMany"},
+		"leaseAlwaysGranted":     {"LeaseExclusive"},
+		"leaseOneForAll":         {"LeaseKeysIndependent"},
+		"leaseIgnoresContext":    {"LeaseCanceled"},
+		"ignoresVersion":         {"Fencing", "BatchFencing"},
+		"setKeepsVersion":        {"Fencing", "BatchFencing"},
+		"deleteKeepsVersion":     {"Fencing", "BatchFencing"},
+		"setIfKeepsVersion":      {"Fencing"},
+		"batchUsesLatestVersion": {"BatchFencing"},
 	}
 	rules := map[string]string{
 		"GetMany":              "the rule: BatchStore.GetMany returns, for each key, what Get returns",
@@ -250,6 +334,8 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"LeaseExclusive":       "the rule: Leaser: while one holder has key's lease, another Lease waits",
 		"LeaseKeysIndependent": "the rule: Leaser: leases on different keys never wait on each other",
 		"LeaseCanceled":        "the rule: Leaser: Lease waits no longer than ctx allows",
+		"Fencing":              "the rule: Fencer: Set and Delete win over every fill in flight",
+		"BatchFencing":         "the rule: BatchFencer: SetManyIfVersion writes exactly the keys nothing changed",
 	}
 	failed := regexp.MustCompile(`--- FAIL: TestFlawedStore/(\w+)`)
 	for flaw, want := range flaws {

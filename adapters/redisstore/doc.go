@@ -17,12 +17,22 @@
 // # Keys
 //
 // The Redis key of an entry is the escaped Prefix, then "{k", the escaped
-// key, "}" and one byte of kind ('v' entry, 'l' lease): escaping writes '\',
-// '{' and '}' as "\\", "\[" and "\]". No prefix or user key can reach into
-// another's keys (a user key "x\x00lease" once landed on x's lease), and a
-// key's entry and lease share their Redis Cluster hash slot, since only the
-// part in braces is hashed. [Store.RedisKey] and [Store.LeaseKey] return
-// them.
+// key, "}" and one byte of kind ('v' entry, 'l' lease, 'n' version):
+// escaping writes '\', '{' and '}' as "\\", "\[" and "\]". No prefix or
+// user key can reach into another's keys (a user key "x\x00lease" once
+// landed on x's lease), and a key's entry, lease and version share their
+// Redis Cluster hash slot, since only the part in braces is hashed.
+// [Store.RedisKey], [Store.LeaseKey] and [Store.VersionKey] return them.
+//
+// # Fenced writes
+//
+// A Store is a flightcache.BatchFencer: every write gives the key a new
+// random version in the same Lua script, a Delete leaves the version behind
+// for Options.FenceTTL, and SetIfVersion writes only when the version is the
+// one a fill read, so Set and Invalidate on any instance win over fills in
+// flight on every instance. Limits: a fill that outlasts FenceTTL after a
+// Delete, or whose version Redis evicted, may still write; with Redis down
+// nothing is fenced.
 //
 // # Values
 //

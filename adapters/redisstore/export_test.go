@@ -7,3 +7,6 @@ func SetMaxPending(n int) (restore func()) {
 	maxPending = n
 	return func() { maxPending = old }
 }
+
+// WriteScript is the Lua script of every write, for benchmarks.
+var WriteScript = write

@@ -13,18 +13,18 @@ import (
 //
 //	escape(Prefix) "{k" escape(Key(key)) "}" kind
 //
-// where kind is one byte: 'v' for the entry, 'l' for the lease (and 'n'
-// reserved for a version), and escape writes '\' as "\\", '{' as "\[" and
+// where kind is one byte: 'v' for the entry, 'l' for the lease, 'n' for the
+// version (see fence.go), and escape writes '\' as "\\", '{' as "\[" and
 // '}' as "\]". The invalidation channel is escape(Prefix) "{}invalidate".
 //
 // So the layout is unambiguous for every prefix and every key: the escaped
 // prefix holds no '{', so the first '{' ends it; the escaped key holds no
 // '}', so the first '}' after it ends the key; one byte of kind follows. No
 // user key can name another key's lease, and no prefix can reach into
-// another prefix's keys. And a key's entry and lease share their Redis
-// Cluster hash slot: Redis hashes only the text between the first '{' and
-// the next '}' ("k" and the escaped key, never empty), which is the same for
-// both. A prefix without '\', '{' and '}' appears in the keys unchanged.
+// another prefix's keys. And a key's entry, lease and version share their
+// Redis Cluster hash slot: Redis hashes only the text between the first '{'
+// and the next '}' ("k" and the escaped key, never empty), which is the same
+// for all three. A prefix without '\', '{' and '}' appears in the keys unchanged.
 //
 // Issue 13: the old layout (prefix + key, lease at key + "\x00lease") let
 // the user key "x\x00lease" overwrite the lease of "x".

@@ -73,10 +73,12 @@ func TestRedisKeysAreUnambiguous(t *testing.T) {
 		s, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: p})
 		require.NoError(t, err)
 		for _, k := range keys {
-			entry, lease := s.RedisKey(k), s.LeaseKey(k)
+			entry, lease, version := s.RedisKey(k), s.LeaseKey(k), s.VersionKey(k)
 			add(entry, origin{p, k, "entry"})
 			add(lease, origin{p, k, "lease"})
+			add(version, origin{p, k, "version"})
 			require.Equal(t, hashTag(entry), hashTag(lease), "prefix %q key %q: %q and %q in different slots (seed %d)", p, k, entry, lease, seed)
+			require.Equal(t, hashTag(entry), hashTag(version), "prefix %q key %q: %q and %q in different slots (seed %d)", p, k, entry, version, seed)
 			require.NotEqual(t, entry, hashTag(entry), "prefix %q key %q: %q has no hash tag (seed %d)", p, k, entry, seed)
 		}
 	}
@@ -108,7 +110,10 @@ func TestAKeyCannotTakeAnotherKeysLease(t *testing.T) {
 				require.NoError(t, err)
 				b, err := cc.ClusterKeySlot(ctx, s.LeaseKey(k)).Result()
 				require.NoError(t, err)
+				v, err := cc.ClusterKeySlot(ctx, s.VersionKey(k)).Result()
+				require.NoError(t, err)
 				assert.Equal(t, a, b, "the entry and lease of %q share a slot", k)
+				assert.Equal(t, a, v, "the entry and version of %q share a slot", k)
 			}
 		}
 	})

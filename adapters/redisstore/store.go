@@ -69,6 +69,12 @@ type Options[K comparable, V any] struct {
 	// through to probe Redis. 0 means DefaultOpenFor.
 	OpenFor time.Duration
 
+	// FenceTTL is how long a deleted key's version stays behind to fence
+	// the fills that began before the Delete (see flightcache.Fencer); it
+	// should exceed the longest fill, the Loader's LoadTimeout plus a lease
+	// wait. 0 means DefaultFenceTTL.
+	FenceTTL time.Duration
+
 	// Logger receives reports of undecodable entries and of a dropped
 	// subscription. nil means slog.Default().
 	Logger *slog.Logger
@@ -97,6 +103,9 @@ type Store[K comparable, V any] struct {
 	// instances.
 	id string
 
+	// direct is true when the client ends calls at their context's deadline
+	// by itself, so that no call needs a goroutine of its own (call.go).
+	direct bool
 	// calls counts the calls to Redis still running, some of them left
 	// behind by callers whose Timeout passed; Close waits for them.
 	calls  sync.WaitGroup
@@ -105,6 +114,7 @@ type Store[K comparable, V any] struct {
 	// The circuit breaker (see breaker.go); nil when off.
 	breaker     *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openFor     time.Duration
+	fenceTTL    time.Duration
 	unavailable atomic.Uint64
 
 	// Keys whose notification failed, to send again (see Notify).
@@ -118,8 +128,9 @@ type Store[K comparable, V any] struct {
 }
 
 var (
-	_ flightcache.BatchStore[string, int] = (*Store[string, int])(nil)
-	_ flightcache.Leaser[string, int]     = (*Store[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*Store[string, int])(nil)
+	_ flightcache.BatchStore[string, int]  = (*Store[string, int])(nil)
+	_ flightcache.Leaser[string, int]      = (*Store[string, int])(nil)
 )
 
 // New returns a Store over client. It returns an error when client is nil,
@@ -138,6 +149,9 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	}
 	if o.LeaseTTL < 0 {
 		return nil, fmt.Errorf("redisstore: Options.LeaseTTL is negative (%v)", o.LeaseTTL)
+	}
+	if o.FenceTTL < 0 {
+		return nil, fmt.Errorf("redisstore: Options.FenceTTL is negative (%v)", o.FenceTTL)
 	}
 	if o.OpenFor < 0 {
 		return nil, fmt.Errorf("redisstore: Options.OpenFor is negative (%v)", o.OpenFor)
@@ -167,6 +181,11 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 		s.codec = JSON[V]{}
 	}
 	s.fp = codecFingerprint(s.codec)
+	s.direct = honoursContext(client)
+	s.fenceTTL = o.FenceTTL
+	if s.fenceTTL == 0 {
+		s.fenceTTL = DefaultFenceTTL
+	}
 	s.openFor = o.OpenFor
 	if s.openFor == 0 {
 		s.openFor = DefaultOpenFor
@@ -278,32 +297,27 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 	return (d + time.Millisecond - 1).Truncate(time.Millisecond), true
 }
 
-// Set stores e under key with ExpiresAt as its Redis TTL. An entry whose
+// Set stores e under key with ExpiresAt as its Redis TTL, and gives key a
+// new version (see flightcache.Fencer), in one Lua script. An entry whose
 // ExpiresAt has passed deletes key instead.
 func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
-	k := s.redisKey(key)
-	d, ok := ttl(e)
-	if !ok {
-		if _, err := run(s, ctx, func(ctx context.Context) (int64, error) { return s.client.Del(ctx, k).Result() }); err != nil {
-			return fmt.Errorf("redisstore: set %q (expired, deleting): %w", k, err)
-		}
-		return nil
-	}
-	b, err := encodeEntry(s.codec, s.fp, e)
+	keys, args, err := s.writeArgs(key, e, anyVersion)
 	if err != nil {
 		return err
 	}
-	if _, err := run(s, ctx, func(ctx context.Context) (string, error) { return s.client.Set(ctx, k, b, d).Result() }); err != nil {
-		return fmt.Errorf("redisstore: set %q: %w", k, err)
+	if _, err := s.runWrite(ctx, keys, args); err != nil {
+		return fmt.Errorf("redisstore: set %q: %w", keys[0], err)
 	}
 	return nil
 }
 
-// Delete removes key.
+// Delete removes key and gives it a new version, kept for Options.FenceTTL
+// as a tombstone, so that fills in flight cannot write (see
+// flightcache.Fencer).
 func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
-	k := s.redisKey(key)
-	if _, err := run(s, ctx, func(ctx context.Context) (int64, error) { return s.client.Del(ctx, k).Result() }); err != nil {
-		return fmt.Errorf("redisstore: delete %q: %w", k, err)
+	keys, args := s.deleteArgs(key)
+	if _, err := s.runWrite(ctx, keys, args); err != nil {
+		return fmt.Errorf("redisstore: delete %q: %w", keys[0], err)
 	}
 	return nil
 }
@@ -363,41 +377,19 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 // does for each; the client routes each write to the node that holds its
 // key.
 func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
-	type write struct {
-		key string
-		b   []byte
-		ttl time.Duration
-		del bool
+	type op struct {
+		keys []string
+		args []any
 	}
-	writes := make([]write, 0, len(entries))
+	ops := make([]op, 0, len(entries))
 	for k, e := range entries {
-		d, ok := ttl(e)
-		if !ok {
-			writes = append(writes, write{key: s.redisKey(k), del: true})
-			continue
-		}
-		b, err := encodeEntry(s.codec, s.fp, e)
+		keys, args, err := s.writeArgs(k, e, anyVersion)
 		if err != nil {
 			return err
 		}
-		writes = append(writes, write{key: s.redisKey(k), b: b, ttl: d})
+		ops = append(ops, op{keys, args})
 	}
-	if len(writes) == 0 {
-		return nil
-	}
-	_, err := run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
-		return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, w := range writes {
-				if w.del {
-					p.Del(ctx, w.key)
-				} else {
-					p.Set(ctx, w.key, w.b, w.ttl)
-				}
-			}
-			return nil
-		})
-	})
-	if err != nil {
+	if _, err := s.pipelineWrites(ctx, len(ops), func(i int) ([]string, []any) { return ops[i].keys, ops[i].args }); err != nil {
 		return fmt.Errorf("redisstore: set %d keys: %w", len(entries), err)
 	}
 	return nil

@@ -39,10 +39,28 @@ const (
 	margin      = 400 * time.Millisecond
 )
 
+// clientKinds are the two ways a Store calls Redis: on a goroutine of its
+// own (a client that ignores context deadlines), or directly (one built
+// with ContextTimeoutEnabled).
+var clientKinds = map[string]func(t *testing.T, addr string) *redis.Client{
+	"plain": plainClient,
+	"ContextTimeoutEnabled": func(t *testing.T, addr string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { c.Close() })
+		return c
+	},
+}
+
 func TestEveryCallReturnsWithinTheTimeoutWhileRedisIsPaused(t *testing.T) {
+	for name, client := range clientKinds {
+		t.Run(name, func(t *testing.T) { testEveryCallWhilePaused(t, client) })
+	}
+}
+
+func testEveryCallWhilePaused(t *testing.T, client func(t *testing.T, addr string) *redis.Client) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	c := plainClient(t, srv.Addr)
+	c := client(t, srv.Addr)
 	prefix := redistest.Prefix(t)
 	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: callTimeout, TripAfter: -1})
 	other := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: callTimeout, TripAfter: -1})
@@ -96,9 +114,15 @@ func TestEveryCallReturnsWithinTheTimeoutWhileRedisIsPaused(t *testing.T) {
 // TestReadLatencyWhileRedisIsPaused measures what a reader sees: 20
 // goroutines reading for as long as Redis is paused. It logs the p99.
 func TestReadLatencyWhileRedisIsPaused(t *testing.T) {
+	for name, client := range clientKinds {
+		t.Run(name, func(t *testing.T) { testReadLatencyWhilePaused(t, client) })
+	}
+}
+
+func testReadLatencyWhilePaused(t *testing.T, client func(t *testing.T, addr string) *redis.Client) {
 	ctx := context.Background()
 	srv := redistest.Start(t)
-	s := newStore[string, string](t, plainClient(t, srv.Addr), &redisstore.Options[string, string]{Timeout: callTimeout, TripAfter: -1})
+	s := newStore[string, string](t, client(t, srv.Addr), &redisstore.Options[string, string]{Timeout: callTimeout, TripAfter: -1})
 	require.NoError(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}))
 	pause(t, srv.Addr, 1500*time.Millisecond)
 	var mu sync.Mutex

@@ -263,8 +263,14 @@ func testInvalidateAndSetReachEveryInstance(t *testing.T, c redis.UniversalClien
 	v, err = b.loader.GetOrLoad(ctx, "k", load)
 	require.NoError(t, err)
 	require.Equal(t, "v1", v, "b reads the shared tier")
-	_, ok, _ := b.local.Get(ctx, "k")
-	require.True(t, ok, "and keeps a local copy")
+	// a's fill notified the fleet; if that message reaches b after b's
+	// copy, it evicts it (safe, one more shared read), so look until the
+	// copy stays.
+	require.Eventually(t, func() bool {
+		v, err := b.loader.GetOrLoad(ctx, "k", load)
+		_, ok, _ := b.local.Get(ctx, "k")
+		return err == nil && v == "v1" && ok
+	}, 5*time.Second, 2*time.Millisecond, "b keeps a local copy")
 
 	require.NoError(t, a.loader.Invalidate(ctx, "k"))
 	require.Eventually(t, func() bool { _, ok, _ := b.local.Get(ctx, "k"); return !ok }, 5*time.Second, 2*time.Millisecond,
