@@ -9,6 +9,10 @@ func ReadsInFlight[K comparable, V any](s Store[K, V]) int {
 		st = s
 	case *leasingStore[K, V]:
 		st = s.store
+	case *fencingStore[K, V]:
+		st = s.store
+	case *leasingFencingStore[K, V]:
+		st = s.store
 	}
 	st.gens.mu.Lock()
 	defer st.gens.mu.Unlock()

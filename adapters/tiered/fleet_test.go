@@ -438,3 +438,48 @@ func TestAnOutageCostsMissesAFewTimeoutsInAll(t *testing.T) {
 	assert.LessOrEqual(t, slow, redisstore.DefaultTripAfter, "only the calls that trip the breaker wait out the Timeout")
 	assert.Positive(t, in.shared.Unavailable())
 }
+
+// TestATieredStoreFencesAsItsSharedTierDoes: over Redis, a tiered Store is
+// a Fencer, and a fill's write that Redis refuses never reaches the local
+// tier either.
+func TestATieredStoreFencesAsItsSharedTierDoes(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		prefix := redistest.Prefix(t)
+		store := func() (tiered.Store[string, string], *lrustore.Store[string, string]) {
+			local := newLRU[string](t)
+			shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: timeout})
+			require.NoError(t, err)
+			return tiered.NewWithNotifier[string, string](local, shared, shared), local
+		}
+		a, aLocal := store()
+		b, _ := store()
+		fa, ok := a.(flightcache.BatchFencer[string, string])
+		require.True(t, ok, "over a Fencer, a tiered Store is one")
+		_, ok = a.(flightcache.Leaser[string, string])
+		require.True(t, ok, "and still a Leaser")
+		_, ok = tiered.New[string, string](newLRU[string](t), newLRU[string](t)).(flightcache.Fencer[string, string])
+		require.False(t, ok, "over a Store that is not, it is not")
+
+		_, _, v, err := fa.GetVersioned(ctx, "k")
+		require.NoError(t, err)
+		require.NoError(t, b.Set(ctx, "k", flightcache.Entry[string]{Value: "B"}))
+		wrote, err := fa.SetIfVersion(ctx, "k", flightcache.Entry[string]{Value: "A, slow"}, v)
+		require.NoError(t, err)
+		assert.False(t, wrote)
+		_, ok, _ = aLocal.Get(ctx, "k")
+		assert.False(t, ok, "a refused write does not reach the local tier")
+		e, _, err := a.Get(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, "B", e.Value)
+
+		_, _, v, err = fa.GetVersioned(ctx, "j")
+		require.NoError(t, err)
+		wrote, err = fa.SetIfVersion(ctx, "j", flightcache.Entry[string]{Value: "A"}, v)
+		require.NoError(t, err)
+		assert.True(t, wrote)
+		e, ok, _ = aLocal.Get(ctx, "j")
+		require.True(t, ok, "a write Redis took is copied into the local tier")
+		assert.Equal(t, "A", e.Value)
+	})
+}

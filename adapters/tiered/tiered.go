@@ -57,7 +57,9 @@ type Purger interface {
 // trip when that tier is one. It is a flightcache.Leaser exactly when its
 // shared tier is one, taking its leases there: the Loader finds out by type
 // assertion, so a Store over a shared tier without leases costs no lease
-// round trips.
+// round trips. Likewise it is a flightcache.BatchFencer exactly when its
+// shared tier is a flightcache.Fencer: versions live in the shared tier,
+// and a fenced write that lands there is copied into the local tier.
 //
 // Store is an interface, not a struct, for that reason: a struct's methods
 // cannot depend on what it was built over. Its EvictLocal and ResetLocal
@@ -74,9 +76,12 @@ type Store[K comparable, V any] interface {
 }
 
 var (
-	_ Store[string, int]                  = (*store[string, int])(nil)
-	_ flightcache.Leaser[string, int]     = (*leasingStore[string, int])(nil)
-	_ flightcache.BatchStore[string, int] = (*leasingStore[string, int])(nil)
+	_ Store[string, int]                   = (*store[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*fencingStore[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*leasingFencingStore[string, int])(nil)
+	_ flightcache.Leaser[string, int]      = (*leasingFencingStore[string, int])(nil)
+	_ flightcache.Leaser[string, int]      = (*leasingStore[string, int])(nil)
+	_ flightcache.BatchStore[string, int]  = (*leasingStore[string, int])(nil)
 )
 
 // New returns a Store that keeps entries in local and in shared. It is a
@@ -91,7 +96,14 @@ func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V]
 // redisstore.Store.Subscribe). A nil n notifies no one.
 func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V], n Notifier[K]) Store[K, V] {
 	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}}}
-	if l, ok := shared.(flightcache.Leaser[K, V]); ok {
+	l, leases := shared.(flightcache.Leaser[K, V])
+	f, fences := shared.(flightcache.Fencer[K, V])
+	switch {
+	case leases && fences:
+		return &leasingFencingStore[K, V]{fencingStore: &fencingStore[K, V]{store: s, fencer: f}, leaser: l}
+	case fences:
+		return &fencingStore[K, V]{store: s, fencer: f}
+	case leases:
 		return &leasingStore[K, V]{store: s, leaser: l}
 	}
 	return s
