@@ -5,6 +5,8 @@
 #   REDIS_ADDR           a single node
 #   REDIS_RING_ADDRS     two independent servers, the shards of a redis.Ring
 #   REDIS_CLUSTER_ADDRS  a Redis Cluster of three masters (no replicas)
+#   REDIS_SENTINEL_ADDRS a Sentinel watching a master (and its replica)
+#                        named by REDIS_SENTINEL_MASTER ("flightcache")
 #
 # (comma-separated host:port lists). internal/redistest reads these; a test
 # of a topology whose variable is unset skips. Needs only Debian's
@@ -101,5 +103,32 @@ done
 REDIS_CLUSTER_ADDRS=$(IFS=,; echo "${cluster[*]}")
 export REDIS_CLUSTER_ADDRS
 
-echo "== Redis: single $REDIS_ADDR, ring $REDIS_RING_ADDRS, cluster $REDIS_CLUSTER_ADDRS"
+# Sentinel: a master, its replica, and one Sentinel (quorum 1) watching it.
+master=$(free_port)
+start_server "$master"
+replica=$(free_port)
+start_server "$replica" --replicaof 127.0.0.1 "$master"
+sentinel=$(free_port)
+mkdir -p "$dir/$sentinel"
+cat >"$dir/$sentinel/sentinel.conf" <<CONF
+port $sentinel
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/$sentinel/redis.pid
+logfile $dir/$sentinel/redis.log
+dir $dir/$sentinel
+sentinel monitor flightcache 127.0.0.1 $master 1
+sentinel down-after-milliseconds flightcache 2000
+sentinel failover-timeout flightcache 5000
+CONF
+redis-server "$dir/$sentinel/sentinel.conf" --sentinel
+for _ in $(seq 100); do
+	redis-cli -p "$sentinel" sentinel get-master-addr-by-name flightcache 2>/dev/null | grep -q "$master" && break
+	sleep 0.05
+done
+redis-cli -p "$sentinel" sentinel get-master-addr-by-name flightcache | grep -q "$master"
+pids+=("$(cat "$dir/$sentinel/redis.pid")")
+export REDIS_SENTINEL_ADDRS="127.0.0.1:$sentinel" REDIS_SENTINEL_MASTER=flightcache
+
+echo "== Redis: single $REDIS_ADDR, ring $REDIS_RING_ADDRS, cluster $REDIS_CLUSTER_ADDRS, sentinel $REDIS_SENTINEL_ADDRS"
 "$@"

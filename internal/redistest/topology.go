@@ -12,7 +12,8 @@ import (
 // A Topology is one way of deploying Redis that go-redis supports, with a
 // way to make a client of it for a test.
 type Topology struct {
-	// Name is "single", "ring" or "cluster", and names the subtest.
+	// Name is "single", "ring", "cluster" or "sentinel", and names the
+	// subtest.
 	Name string
 	// Env is the variable that points the tests at it.
 	Env string
@@ -25,13 +26,16 @@ type Topology struct {
 // Topologies lists the topologies tests run on: a single node (REDIS_ADDR,
 // or a redis-server started from PATH), a redis.Ring over the
 // comma-separated servers of REDIS_RING_ADDRS, and a Redis Cluster reached
-// through the comma-separated seed nodes of REDIS_CLUSTER_ADDRS.
-// .ci/redis-topologies.sh starts all three and sets the variables.
+// through the comma-separated seed nodes of REDIS_CLUSTER_ADDRS, and the
+// master that the Sentinels of REDIS_SENTINEL_ADDRS name
+// REDIS_SENTINEL_MASTER ("flightcache" when unset), through a failover
+// client. .ci/redis-topologies.sh starts all four and sets the variables.
 func Topologies() []Topology {
 	return []Topology{
 		{Name: "single", Env: "REDIS_ADDR", Client: func(t testing.TB) redis.UniversalClient { return Client(t) }},
 		{Name: "ring", Env: "REDIS_RING_ADDRS", Client: ringClient},
 		{Name: "cluster", Env: "REDIS_CLUSTER_ADDRS", Client: clusterClient},
+		{Name: "sentinel", Env: "REDIS_SENTINEL_ADDRS", Client: sentinelClient},
 	}
 }
 
@@ -64,6 +68,16 @@ func ringClient(t testing.TB) redis.UniversalClient {
 
 func clusterClient(t testing.TB) redis.UniversalClient {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs(t, "REDIS_CLUSTER_ADDRS")})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func sentinelClient(t testing.TB) redis.UniversalClient {
+	master := os.Getenv("REDIS_SENTINEL_MASTER")
+	if master == "" {
+		master = "flightcache"
+	}
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: addrs(t, "REDIS_SENTINEL_ADDRS")})
 	t.Cleanup(func() { c.Close() })
 	return c
 }
