@@ -25,8 +25,9 @@ func (s *Store[K, V]) channel() string { return s.escPrefix + "{}invalidate" }
 // instance's local tier instead.
 var maxPending = 10_000
 
-// Messages on the channel are "<instance id> k <key>" (drop key) or
-// "<instance id> r" (drop everything).
+// Messages on the channel are "<instance id> k <key>" (drop key),
+// "<instance id> r" (drop everything) or "<instance id> l <key>" (key's
+// lease was released: its waiters may look again; see lease.go).
 
 // Notify tells every other instance subscribed with the same prefix that key
 // changed, so that they drop it from their local tier. The instance that
@@ -284,7 +285,14 @@ func (s *Store[K, V]) listen(ctx context.Context, ps *redis.PubSub, local Evicte
 			s.flushPending(ctx)
 		case *redis.Message:
 			from, rest, ok := strings.Cut(m.Payload, " ")
-			if !ok || from == s.id {
+			if !ok {
+				continue
+			}
+			if key, ok := strings.CutPrefix(rest, "l "); ok {
+				s.released(key) // this instance's waiters too
+				continue
+			}
+			if from == s.id {
 				continue
 			}
 			if rest == "r" {

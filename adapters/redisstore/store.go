@@ -117,6 +117,13 @@ type Store[K comparable, V any] struct {
 	fenceTTL    time.Duration
 	unavailable atomic.Uint64
 
+	// Lease waiters by key string, woken by release messages (lease.go).
+	waitMu  sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+	// closing is closed by Close, to stop lease keep-alives.
+	closing   chan struct{}
+	closeOnce sync.Once
+
 	// Keys whose notification failed, to send again (see Notify).
 	pendingMu    sync.Mutex
 	pending      map[string]struct{}
@@ -160,7 +167,8 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 		return nil, err
 	}
 	s := &Store[K, V]{
-		client: client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
+		closing: make(chan struct{}),
+		client:  client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
 		timeout: o.Timeout, leaseTTL: o.LeaseTTL, logger: o.Logger,
 	}
 	format, parse, builtin := builtinKey[K]()
@@ -229,6 +237,7 @@ func (s *Store[K, V]) LeaseKey(key K) string { return redisKeyOf(s.escPrefix, s.
 // once and from several goroutines.
 func (s *Store[K, V]) Close() error {
 	s.closed.Store(true)
+	s.closeOnce.Do(func() { close(s.closing) })
 	s.calls.Wait()
 	return nil
 }
