@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -481,5 +482,54 @@ func TestATieredStoreFencesAsItsSharedTierDoes(t *testing.T) {
 		e, ok, _ = aLocal.Get(ctx, "j")
 		require.True(t, ok, "a write Redis took is copied into the local tier")
 		assert.Equal(t, "A", e.Value)
+	})
+}
+
+// TestHowLongAnInvalidateTakesToReachEveryInstance measures, on each
+// topology, the time from a's Invalidate returning to the last of three
+// other instances dropping its local copy. It logs it; it asserts only
+// that every instance gets there.
+func TestHowLongAnInvalidateTakesToReachEveryInstance(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		prefix := redistest.Prefix(t)
+		var fleet []*instance
+		for range 4 {
+			fleet = append(fleet, newInstance(t, c, prefix, true, true, flightcache.Options{FreshFor: time.Hour}))
+		}
+		load := func(context.Context, string) (string, error) { return "v", nil }
+		var took []time.Duration
+		for round := range 20 {
+			key := fmt.Sprint("k", round)
+			// Every instance holds a copy, and keeps it (a fill's own
+			// notification may evict a copy made just before it arrives).
+			require.Eventually(t, func() bool {
+				for _, in := range fleet {
+					if _, err := in.loader.GetOrLoad(ctx, key, load); err != nil {
+						return false
+					}
+				}
+				for _, in := range fleet {
+					if _, ok, _ := in.local.Get(ctx, key); !ok {
+						return false
+					}
+				}
+				return true
+			}, 5*time.Second, time.Millisecond)
+			require.NoError(t, fleet[0].loader.Invalidate(ctx, key))
+			start := time.Now()
+			require.Eventually(t, func() bool {
+				for _, in := range fleet[1:] {
+					if _, ok, _ := in.local.Get(ctx, key); ok {
+						return false
+					}
+				}
+				return true
+			}, 5*time.Second, 100*time.Microsecond)
+			took = append(took, time.Since(start))
+		}
+		slices.Sort(took)
+		t.Logf("Invalidate to the last of 3 other instances: p50 %v, p90 %v, max %v (20 rounds, 100 µs polling)",
+			took[len(took)/2].Round(10*time.Microsecond), took[len(took)*9/10].Round(10*time.Microsecond), took[len(took)-1].Round(10*time.Microsecond))
 	})
 }
