@@ -7,12 +7,17 @@
 //
 // Every call returns within Options.Timeout (and the caller's context),
 // whatever timeouts the client was built with: go-redis ignores context
-// deadlines unless the client has ContextTimeoutEnabled, so each call runs
-// on a goroutine of its own that the caller stops waiting for (see
-// [ErrTimeout]). New refuses a client whose calls could then run on for ever
-// (no ReadTimeout or WriteTimeout, and no ContextTimeoutEnabled). Batches
-// (GetMany, SetMany) use MGET on a single node and a pipeline that the
-// client routes key by key on a Ring or a Cluster.
+// deadlines unless the client has ContextTimeoutEnabled, so over such a
+// client each call runs on a goroutine of its own that the caller stops
+// waiting for (see [ErrTimeout]); over a client built with
+// ContextTimeoutEnabled, the Store calls it directly, which is faster. New
+// refuses a client whose calls could then run on for ever (no ReadTimeout
+// or WriteTimeout, and no ContextTimeoutEnabled). After Options.TripAfter
+// calls in a row fail, a circuit breaker fails calls at once for
+// Options.OpenFor (see [ErrUnavailable]), so an outage costs a few
+// timeouts, not one per call. Batches (GetMany, SetMany) use MGET on a
+// single node and a pipeline that the client routes key by key on a Ring or
+// a Cluster.
 //
 // # Keys
 //

@@ -80,14 +80,15 @@ type Options[K comparable, V any] struct {
 	Logger *slog.Logger
 }
 
-// Store is a flightcache.Store, flightcache.BatchStore and flightcache.Leaser
-// over a Redis client the caller owns: a Store never closes it. It is safe
-// for concurrent use.
+// Store is a flightcache.Store, BatchStore, Leaser and BatchFencer over a
+// Redis client the caller owns: a Store never closes it (its Close only
+// waits for its own goroutines). It is safe for concurrent use.
 //
 // Every call returns within the caller's context and Options.Timeout, plus
 // the scheduling delay of one goroutine, whatever timeouts the client was
-// built with (see [ErrTimeout]). A Store errors when Redis does; the Loader
-// treats those errors as misses and counts them.
+// built with (see [ErrTimeout]); after repeated failures, at once (see
+// [ErrUnavailable]). A Store errors when Redis does; the Loader treats
+// those errors as misses and counts them.
 type Store[K comparable, V any] struct {
 	client    redis.UniversalClient
 	prefix    string
