@@ -39,6 +39,24 @@ import (
 // it too.
 var ErrTimeout = fmt.Errorf("redisstore: Redis did not answer within Options.Timeout: %w", context.DeadlineExceeded)
 
+// track counts a goroutine of the Store's that Close must wait for, or
+// reports false once Close has begun.
+func (s *Store[K, V]) track() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.calls.Add(1)
+	return true
+}
+
+func (s *Store[K, V]) isClosed() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return s.closed
+}
+
 // result carries a call's outcome from its goroutine.
 type result[T any] struct {
 	v   T
@@ -54,7 +72,7 @@ func run[T any, K comparable, V any](s *Store[K, V], ctx context.Context, f func
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	if s.closed.Load() {
+	if s.isClosed() {
 		return zero, flightcache.ErrClosed
 	}
 	report, err := s.allow()
@@ -78,7 +96,10 @@ func run[T any, K comparable, V any](s *Store[K, V], ctx context.Context, f func
 		return v, err
 	}
 	done := make(chan result[T], 1)
-	s.calls.Add(1)
+	if !s.track() {
+		cancel()
+		return zero, flightcache.ErrClosed
+	}
 	go func() {
 		defer s.calls.Done()
 		v, err := f(ctx)

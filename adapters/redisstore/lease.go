@@ -104,7 +104,9 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 func (s *Store[K, V]) hold(ctx context.Context, key K, lk, token string) func() {
 	stop := make(chan struct{})
 	stopped := make(chan struct{})
-	s.calls.Add(1)
+	if !s.track() {
+		return func() {} // closed: the lease expires on its own
+	}
 	go func() {
 		defer s.calls.Done()
 		defer close(stopped)

@@ -79,7 +79,9 @@ func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, relea
 func (s *Store[K, V]) holdMany(ctx context.Context, keys []K, lks []string, token string) func() {
 	stop := make(chan struct{})
 	stopped := make(chan struct{})
-	s.calls.Add(1)
+	if !s.track() {
+		return func() {} // closed: the lease expires on its own
+	}
 	go func() {
 		defer s.calls.Done()
 		defer close(stopped)

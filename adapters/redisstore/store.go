@@ -109,8 +109,9 @@ type Store[K comparable, V any] struct {
 	direct bool
 	// calls counts the calls to Redis still running, some of them left
 	// behind by callers whose Timeout passed; Close waits for them.
-	calls  sync.WaitGroup
-	closed atomic.Bool
+	calls   sync.WaitGroup
+	closeMu sync.RWMutex // orders calls.Add before Close's Wait
+	closed  bool
 
 	// The circuit breaker (see breaker.go); nil when off.
 	breaker     *gobreaker.TwoStepCircuitBreaker[struct{}]
@@ -237,7 +238,9 @@ func (s *Store[K, V]) LeaseKey(key K) string { return redisKeyOf(s.escPrefix, s.
 // WriteTimeout). It leaves the client open. It is safe to call more than
 // once and from several goroutines.
 func (s *Store[K, V]) Close() error {
-	s.closed.Store(true)
+	s.closeMu.Lock()
+	s.closed = true
+	s.closeMu.Unlock()
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.calls.Wait()
 	return nil
