@@ -23,9 +23,13 @@ type leasingFencingStore[K comparable, V any] struct {
 	leaser flightcache.Leaser[K, V]
 }
 
-// Lease takes the shared tier's lease on key; see flightcache.Leaser.
+// Lease takes the shared tier's lease on key, as leasingStore.Lease does.
 func (s *leasingFencingStore[K, V]) Lease(ctx context.Context, key K) (func(), error) {
-	return s.leaser.Lease(ctx, key)
+	release, err := s.leaser.Lease(ctx, key)
+	if err == nil {
+		s.lookPastStale(ctx, key)
+	}
+	return release, err
 }
 
 // GetVersioned reads key's entry and version from the shared tier, and

@@ -127,38 +127,54 @@ func TestAnUnchangedReadIsCopiedAndLeavesNothingBehind(t *testing.T) {
 	assert.Zero(t, tiered.ReadsInFlight(s), "no generation is kept once no read is in flight")
 }
 
-func TestAStaleLocalCopyDoesNotHideANewerSharedOne(t *testing.T) {
+// leasingHeld is a heldShared that is a flightcache.Leaser.
+type leasingHeld struct{ *heldShared }
+
+func (leasingHeld) Lease(context.Context, string) (func(), error) { return func() {}, nil }
+
+func TestAStaleLocalCopyDoesNotHideANewerSharedOneFromAFill(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	old := flightcache.Entry[string]{Value: "old", FreshUntil: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}
 	fresh := flightcache.Entry[string]{Value: "new", FreshUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
 	local, shared := newLRU[string](t), newHeldShared(t)
 	close(shared.release)
-	s := tiered.New[string, string](local, shared)
+	s := tiered.New[string, string](local, leasingHeld{shared})
+	l := s.(flightcache.Leaser[string, string])
 
 	require.NoError(t, local.Set(ctx, "k", old))
 	require.NoError(t, shared.Store.Set(ctx, "k", fresh))
 	e, ok, err := s.Get(ctx, "k")
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, "new", e.Value, "another instance reloaded the key: its copy is newer")
+	assert.Equal(t, "old", e.Value, "Get answers from the local tier, for the Loader to judge")
+	assert.Zero(t, shared.reads, "and reads no clock and no shared tier")
+
+	// The Loader found it stale: it leases, then looks again.
+	release, err := l.Lease(ctx, "k")
+	require.NoError(t, err)
+	release()
+	e, _, _ = s.Get(ctx, "k")
+	assert.Equal(t, "new", e.Value, "another instance reloaded the key: after the lease, the newer shared copy")
 	e, _, _ = local.Get(ctx, "k")
-	assert.Equal(t, "new", e.Value, "and replaces the stale local copy")
+	assert.Equal(t, "new", e.Value, "which replaced the stale local copy")
 
 	reads := shared.reads
-	_, _, _ = s.Get(ctx, "k")
-	assert.Equal(t, reads, shared.reads, "a fresh local copy is answered alone")
+	_, err = l.Lease(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, reads, shared.reads, "a fresh local copy costs a lease no shared read")
 
 	require.NoError(t, local.Set(ctx, "j", old))
 	require.NoError(t, shared.Store.Set(ctx, "j", old))
-	e, ok, err = s.Get(ctx, "j")
+	_, err = l.Lease(ctx, "j")
 	require.NoError(t, err)
-	require.True(t, ok)
+	e, _, _ = s.Get(ctx, "j")
 	assert.Equal(t, "old", e.Value, "the same entry in both tiers: the local copy, stale, for the Loader to judge")
 
+	require.NoError(t, local.Set(ctx, "k", old))
 	require.NoError(t, local.Set(ctx, "m", old))
 	got, err := s.GetMany(ctx, []string{"k", "j", "m"})
 	require.NoError(t, err)
-	assert.Equal(t, "new", got["k"].Value)
+	assert.Equal(t, "new", got["k"].Value, "GetMany, which takes no leases, prefers the newer copy itself")
 	assert.Equal(t, "old", got["m"].Value, "no shared copy: the stale local one")
 }

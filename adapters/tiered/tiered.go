@@ -19,15 +19,20 @@
 //
 // # Stale local copies
 //
-// A local copy that is no longer fresh (its FreshUntil has passed) does not
-// hide the shared tier: Get then reads the shared entry too and returns the
-// newer of the two (the later FreshUntil, then ExpiresAt), copying it into
-// the local tier. The Store does not decide freshness for the Loader; it
-// only picks the newer of its two copies of one key, and looks at the
-// shared tier only when the local copy could not be served as fresh anyway,
-// so a fresh local hit still costs one local Get. Without this, an instance
-// whose copy expired could not see that another instance had just reloaded
-// the key, and each instance of a fleet loaded it once per expiry.
+// A local copy that is no longer fresh (its FreshUntil has passed) must not
+// hide the shared tier from a fill: otherwise an instance whose copy went
+// stale cannot see that another instance has just reloaded the key, and
+// each instance of a fleet loads it once per expiry (issue 13: [1 3 3 3 3]
+// loads per round for three instances). So Lease, which the Loader calls
+// only for a key it found nothing fresh for, and after which it looks at
+// the Store again, also reads the shared entry when the local copy is
+// stale, and puts it in the local tier when it is the newer of the two (the
+// later FreshUntil, then ExpiresAt). GetMany does the same for the stale
+// local copies it finds, since batches take no leases. The Store does not
+// decide freshness for the Loader; it only picks the newer of its two
+// copies of one key, and only where the Loader has already found the local
+// one stale. Get reads no clock: a local hit costs one local Get (a clock
+// reading would cost about as much on the hit path).
 package tiered
 
 import (
@@ -122,9 +127,15 @@ type leasingStore[K comparable, V any] struct {
 	leaser flightcache.Leaser[K, V]
 }
 
-// Lease takes the shared tier's lease on key; see flightcache.Leaser.
+// Lease takes the shared tier's lease on key (see flightcache.Leaser), then
+// replaces a stale local copy of key with a newer shared one, for the
+// Loader's look after the lease to find.
 func (s *leasingStore[K, V]) Lease(ctx context.Context, key K) (func(), error) {
-	return s.leaser.Lease(ctx, key)
+	release, err := s.leaser.Lease(ctx, key)
+	if err == nil {
+		s.lookPastStale(ctx, key)
+	}
+	return release, err
 }
 
 // gens holds a generation for each key with a shared read in flight, and an
@@ -213,29 +224,41 @@ func newer[V any](a, b flightcache.Entry[V]) bool {
 	return ea.After(eb)
 }
 
-// Get returns the local entry for key when it is fresh; otherwise it reads
-// the shared tier and returns the newer of the two copies, copying a newer
-// shared one into the local tier (see the package documentation). A
-// failing local tier is skipped; the error of a failing shared tier is
-// returned only when the local tier has no copy at all.
+// Get returns the local entry for key, or else the shared one, which it
+// copies into the local tier unchanged (unless key changed here meanwhile;
+// see the package documentation). A failing local tier is skipped; the
+// error of a failing shared tier is returned when the local tier missed.
 func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
-	le, lok, lerr := s.local.Get(ctx, key)
-	lok = lok && lerr == nil
-	if lok && freshAt(le, time.Now()) {
-		return le, true, nil
+	if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
+		return e, true, nil
 	}
 	tok := s.gens.begin(key)
-	se, sok, err := s.shared.Get(ctx, key)
-	if err != nil || !sok || (lok && !newer(se, le)) {
+	e, ok, err := s.shared.Get(ctx, key)
+	if err != nil || !ok {
 		s.gens.end(key, tok, nil)
-		if lok {
-			return le, true, nil
-		}
 		return flightcache.Entry[V]{}, false, err
 	}
 	// A copy that failed is only a later miss.
+	s.gens.end(key, tok, func() { s.local.Set(ctx, key, e) })
+	return e, true, nil
+}
+
+// lookPastStale replaces a local copy of key that is no longer fresh with
+// the shared tier's, when that one is newer (see the package
+// documentation). Lease calls it: the Loader leases only keys it found no
+// fresh entry for, and looks at the Store again after Lease returns.
+func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
+	le, ok, err := s.local.Get(ctx, key)
+	if err != nil || !ok || freshAt(le, time.Now()) {
+		return
+	}
+	tok := s.gens.begin(key)
+	se, ok, err := s.shared.Get(ctx, key)
+	if err != nil || !ok || !newer(se, le) {
+		s.gens.end(key, tok, nil)
+		return
+	}
 	s.gens.end(key, tok, func() { s.local.Set(ctx, key, se) })
-	return se, true, nil
 }
 
 // Set writes e to the shared tier and then to the local tier, even when the
