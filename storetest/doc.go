@@ -12,6 +12,13 @@
 // cancelled context is either honoured with an error or ignored; and Entries
 // read by many goroutines at once are never torn or crossed between keys.
 //
+// It also checks the optional capabilities a Store has, found by type
+// assertion as the Loader finds them: a flightcache.BatchStore's GetMany
+// returns for each key what Get returns and SetMany stores each Entry as Set
+// does; a flightcache.Leaser's lease is exclusive per key, independent
+// across keys, and waits no longer than its context allows. Each failed
+// check ends by quoting the rule it enforces.
+//
 // It does not check eviction, capacity or time to live, which differ from
 // Store to Store; test those in the Store's own package.
 //

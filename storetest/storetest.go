@@ -36,14 +36,23 @@ const MaxEntries = 1000
 // of the entries the checks stored, all of which expire within about an hour
 // and a few minutes.
 //
+// Run also checks each optional capability the Stores have: GetMany and
+// SetMany of a flightcache.BatchStore, Lease of a flightcache.Leaser, and
+// the fenced writes of a flightcache.Fencer and BatchFencer (subtests
+// "GetMany", "SetMany", "Lease...", "Fencing", "BatchFencing"); over a
+// Store without one,
+// those subtests skip. A failed subtest ends by quoting the rule broken.
+//
 // Run and the Stores it is given are used from the goroutine that runs each
-// subtest, except in the "Concurrent" subtest, which calls the Store from
-// several goroutines at once and is best run with the race detector.
+// subtest, except in the "Concurrent" and "Lease..." subtests, which call
+// the Store from several goroutines at once and are best run with the race
+// detector.
 func Run(t *testing.T, newStore func(t *testing.T) flightcache.Store[string, string]) {
 	t.Helper()
 	run := strconv.FormatUint(rand.Uint64(), 36)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			quoteRule(t, c.name)
 			store := newStore(t)
 			if store == nil {
 				t.Fatal("newStore returned a nil Store")
@@ -78,6 +87,13 @@ var cases = []struct {
 	{"ReadYourWrites", checkReadYourWrites},
 	{"CanceledContext", checkCanceledContext},
 	{"Concurrent", checkConcurrent},
+	{"GetMany", checkGetMany},
+	{"SetMany", checkSetMany},
+	{"LeaseExclusive", checkLeaseExclusive},
+	{"LeaseKeysIndependent", checkLeaseKeysIndependent},
+	{"LeaseCanceled", checkLeaseCanceled},
+	{"Fencing", checkFencing},
+	{"BatchFencing", checkBatchFencing},
 }
 
 // suite holds one subtest's Store and the material its checks share.

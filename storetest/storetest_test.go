@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,9 +117,172 @@ func (s *mapStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// fullStore is a mapStore that is also a BatchStore and a Leaser, correct
+// unless its flaw says otherwise.
+type fullStore struct {
+	*mapStore
+
+	leaseMu sync.Mutex
+	held    map[string]chan struct{} // closed on release
+
+	versionMu sync.Mutex
+	versions  map[string]flightcache.Version
+	next      flightcache.Version
+}
+
+func newFullStore(flaw string) *fullStore {
+	return &fullStore{mapStore: newMapStore(flaw), held: map[string]chan struct{}{}, versions: map[string]flightcache.Version{}}
+}
+
+// advance gives key a new version, unless the flaw skips it for this call.
+func (s *fullStore) advance(key, call string) {
+	if s.flaw == call+"KeepsVersion" {
+		return
+	}
+	s.next++
+	s.versions[key] = s.next
+}
+
+func (s *fullStore) Set(ctx context.Context, key string, e entry) error {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	s.advance(key, "set")
+	return s.mapStore.Set(ctx, key, e)
+}
+
+func (s *fullStore) Delete(ctx context.Context, key string) error {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	s.advance(key, "delete")
+	return s.mapStore.Delete(ctx, key)
+}
+
+func (s *fullStore) GetVersioned(ctx context.Context, key string) (entry, bool, flightcache.Version, error) {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	e, ok, err := s.mapStore.Get(ctx, key)
+	return e, ok, s.versions[key], err
+}
+
+func (s *fullStore) SetIfVersion(ctx context.Context, key string, e entry, v flightcache.Version) (bool, error) {
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	if s.versions[key] != v && s.flaw != "ignoresVersion" {
+		return false, nil
+	}
+	s.advance(key, "setIf")
+	return true, s.mapStore.Set(ctx, key, e)
+}
+
+func (s *fullStore) GetManyVersioned(ctx context.Context, keys []string) (map[string]entry, map[string]flightcache.Version, error) {
+	entries, versions := map[string]entry{}, map[string]flightcache.Version{}
+	for _, k := range keys {
+		e, ok, v, err := s.GetVersioned(ctx, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			entries[k] = e
+		}
+		if v != 0 {
+			versions[k] = v
+		}
+	}
+	return entries, versions, nil
+}
+
+func (s *fullStore) SetManyIfVersion(ctx context.Context, entries map[string]entry, versions map[string]flightcache.Version) (map[string]bool, error) {
+	written := map[string]bool{}
+	for k, e := range entries {
+		v := versions[k]
+		if s.flaw == "batchUsesLatestVersion" {
+			_, _, v, _ = s.GetVersioned(ctx, k)
+		}
+		ok, err := s.SetIfVersion(ctx, k, e, v)
+		if err != nil {
+			return written, err
+		}
+		if ok {
+			written[k] = true
+		}
+	}
+	return written, nil
+}
+
+func (s *fullStore) GetMany(ctx context.Context, keys []string) (map[string]entry, error) {
+	out := map[string]entry{}
+	for i, k := range keys {
+		if s.flaw == "getManyHalf" && i%2 == 1 {
+			continue // as a Ring's MGET that asks one shard
+		}
+		e, ok, err := s.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok && !(s.flaw == "getManyDropsNegative" && e.Missing) {
+			out[k] = e
+		}
+	}
+	return out, nil
+}
+
+func (s *fullStore) SetMany(ctx context.Context, entries map[string]entry) error {
+	for k, e := range entries {
+		if s.flaw == "setManySkipsExpired" && !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(time.Now()) {
+			continue
+		}
+		if err := s.Set(ctx, k, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *fullStore) Lease(ctx context.Context, key string) (func(), error) {
+	if s.flaw == "leaseAlwaysGranted" {
+		return func() {}, nil
+	}
+	if s.flaw == "leaseOneForAll" {
+		key = ""
+	}
+	s.leaseMu.Lock()
+	ch, busy := s.held[key]
+	if !busy {
+		ch = make(chan struct{})
+		s.held[key] = ch
+		s.leaseMu.Unlock()
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				s.leaseMu.Lock()
+				delete(s.held, key)
+				s.leaseMu.Unlock()
+				close(ch)
+			})
+		}, nil
+	}
+	s.leaseMu.Unlock()
+	if s.flaw == "leaseIgnoresContext" {
+		<-ch
+		return nil, nil
+	}
+	select {
+	case <-ch:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func TestRunPassesACorrectStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
 		return newMapStore("")
+	})
+}
+
+func TestRunPassesACorrectStoreWithEveryCapability(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+		return newFullStore("")
 	})
 }
 
@@ -130,7 +294,7 @@ func TestFlawedStore(t *testing.T) {
 		t.Skip("run by TestRunCatchesFlaws")
 	}
 	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
-		return newMapStore(flaw)
+		return newFullStore(flaw)
 	})
 }
 
@@ -151,6 +315,27 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"panicsOnCanceled":   {"CanceledContext"},
 		"liesOnCanceled":     {"CanceledContext"},
 		"deleteMissingFails": {"DeleteMissing"},
+		// The optional capabilities.
+		"getManyHalf":            {"GetMany"},
+		"getManyDropsNegative":   {"GetMany"},
+		"setManySkipsExpired":    {"SetMany"},
+		"leaseAlwaysGranted":     {"LeaseExclusive"},
+		"leaseOneForAll":         {"LeaseKeysIndependent"},
+		"leaseIgnoresContext":    {"LeaseCanceled"},
+		"ignoresVersion":         {"Fencing", "BatchFencing"},
+		"setKeepsVersion":        {"Fencing", "BatchFencing"},
+		"deleteKeepsVersion":     {"Fencing", "BatchFencing"},
+		"setIfKeepsVersion":      {"Fencing"},
+		"batchUsesLatestVersion": {"BatchFencing"},
+	}
+	rules := map[string]string{
+		"GetMany":              "the rule: BatchStore.GetMany returns, for each key, what Get returns",
+		"SetMany":              "the rule: BatchStore.SetMany stores each Entry as Set does",
+		"LeaseExclusive":       "the rule: Leaser: while one holder has key's lease, another Lease waits",
+		"LeaseKeysIndependent": "the rule: Leaser: leases on different keys never wait on each other",
+		"LeaseCanceled":        "the rule: Leaser: Lease waits no longer than ctx allows",
+		"Fencing":              "the rule: Fencer: Set and Delete win over every fill in flight",
+		"BatchFencing":         "the rule: BatchFencer: SetManyIfVersion writes exactly the keys nothing changed",
 	}
 	failed := regexp.MustCompile(`--- FAIL: TestFlawedStore/(\w+)`)
 	for flaw, want := range flaws {
@@ -170,6 +355,9 @@ func TestRunCatchesFlaws(t *testing.T) {
 			for _, name := range want {
 				if !slices.Contains(got, name) {
 					t.Errorf("over a store that is %s, subtest %s passed; failed: %v; output:\n%s", flaw, name, got, out)
+				}
+				if rule, ok := rules[name]; ok && !strings.Contains(string(out), rule) {
+					t.Errorf("over a store that is %s, the failure does not quote %q; output:\n%s", flaw, rule, out)
 				}
 			}
 		})

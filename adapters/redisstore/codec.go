@@ -1,20 +1,35 @@
 package redisstore
 
 import (
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flightcache/flightcache"
 )
 
 // Codec turns values into bytes and back. Implementations must be safe for
-// concurrent use.
+// concurrent use. A Codec may also be a [Fingerprinter].
 type Codec[V any] interface {
 	Marshal(v V) ([]byte, error)
 	Unmarshal(data []byte, v *V) error
+}
+
+// Fingerprinter is a Codec that chooses the fingerprint stored beside each
+// value, instead of the one a Store derives from the shape of V (see
+// [TypeFingerprint]). A Codec whose format carries its own schema
+// evolution, such as Protocol Buffers, may opt out by returning ok false:
+// its entries are then stored without a fingerprint, and read whatever
+// fingerprint the reader has. Fingerprint is called once, by New.
+type Fingerprinter interface {
+	Fingerprint() (fp uint64, ok bool)
 }
 
 // JSON is the Codec that a Store uses when Options.Codec is nil: encoding/json.
@@ -28,23 +43,42 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 
 // The envelope around a value:
 //
-//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | ExpiresAt (8) | LoadDuration (8) | codec bytes
+//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | codec bytes
 //
 // Times are Unix nanoseconds, big-endian; a flag says whether each is set, so
-// that the zero time survives the trip.
+// that the zero time survives the trip; another says whether the entry has a
+// fingerprint of its value type.
+//
+// Version 2 added the fingerprint (issue 13): bytes written for
+// struct{ID, Name string} decoded as struct{ID, DisplayName string;
+// VehicleType int} without an error, into a value with empty fields.
 const (
 	envelopeMagic   = 0xFC
-	envelopeVersion = 1
-	envelopeHeader  = 3 + 3*8
+	envelopeVersion = 2
+	envelopeHeader  = 3 + 4*8
 
-	flagMissing    = 1 << 0
-	flagFreshUntil = 1 << 1
-	flagExpiresAt  = 1 << 2
+	flagMissing     = 1 << 0
+	flagFreshUntil  = 1 << 1
+	flagExpiresAt   = 1 << 2
+	flagFingerprint = 1 << 3
+	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint
 )
 
-var errBadEnvelope = errors.New("redisstore: not an entry of this version")
+var (
+	errBadEnvelope = errors.New("redisstore: not an entry of this version")
+	// errOtherType is the decode error of an entry written for a value type
+	// of another shape.
+	errOtherType = errors.New("redisstore: entry written for another value type")
+)
 
-func encodeEntry[V any](codec Codec[V], e flightcache.Entry[V]) ([]byte, error) {
+// fingerprint is the value-type fingerprint a Store writes and expects;
+// ok false means none.
+type fingerprint struct {
+	fp uint64
+	ok bool
+}
+
+func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) ([]byte, error) {
 	var payload []byte
 	if !e.Missing {
 		var err error
@@ -66,15 +100,24 @@ func encodeEntry[V any](codec Codec[V], e flightcache.Entry[V]) ([]byte, error) 
 		binary.BigEndian.PutUint64(b[11:], uint64(e.ExpiresAt.UnixNano()))
 	}
 	binary.BigEndian.PutUint64(b[19:], uint64(e.LoadDuration))
+	if fp.ok {
+		b[2] |= flagFingerprint
+		binary.BigEndian.PutUint64(b[27:], fp.fp)
+	}
 	return append(b, payload...), nil
 }
 
-func decodeEntry[V any](codec Codec[V], b []byte) (flightcache.Entry[V], error) {
+func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.Entry[V], error) {
 	var e flightcache.Entry[V]
-	if len(b) < envelopeHeader || b[0] != envelopeMagic || b[1] != envelopeVersion || b[2]&^(flagMissing|flagFreshUntil|flagExpiresAt) != 0 {
+	if len(b) < envelopeHeader || b[0] != envelopeMagic || b[1] != envelopeVersion || b[2]&^knownFlags != 0 {
 		return e, errBadEnvelope
 	}
 	flags := b[2]
+	if flags&flagFingerprint != 0 && fp.ok {
+		if got := binary.BigEndian.Uint64(b[27:]); got != fp.fp {
+			return e, fmt.Errorf("%w (fingerprint %016x, want %016x)", errOtherType, got, fp.fp)
+		}
+	}
 	if flags&flagFreshUntil != 0 {
 		e.FreshUntil = time.Unix(0, int64(binary.BigEndian.Uint64(b[3:])))
 	}
@@ -93,4 +136,86 @@ func decodeEntry[V any](codec Codec[V], b []byte) (flightcache.Entry[V], error) 
 		return flightcache.Entry[V]{}, fmt.Errorf("redisstore: decode value: %w", err)
 	}
 	return e, nil
+}
+
+// codecFingerprint is the fingerprint a Store over codec uses: the Codec's
+// own when it is a Fingerprinter, else TypeFingerprint of V.
+func codecFingerprint[V any](codec Codec[V]) fingerprint {
+	if f, ok := codec.(Fingerprinter); ok {
+		fp, ok := f.Fingerprint()
+		return fingerprint{fp, ok}
+	}
+	return fingerprint{TypeFingerprint(reflect.TypeFor[V]()), true}
+}
+
+// TypeFingerprint returns a 64-bit FNV-1a hash of the shape of t: its kind
+// and, recursively, its elements, keys, and its struct fields' names, tags
+// and types, in order. Type names do not count, so renaming a type keeps its
+// fingerprint, but adding, removing, renaming, retagging or retyping a field
+// changes it. A type that marshals itself (json.Marshaler or
+// encoding.TextMarshaler, such as time.Time) counts by its package path and
+// name instead, since its fields are not what is encoded. It is what a Store
+// stores beside each value unless its Codec is a [Fingerprinter].
+func TypeFingerprint(t reflect.Type) uint64 {
+	var b strings.Builder
+	shape(&b, t, map[reflect.Type]int{})
+	h := fnv.New64a()
+	h.Write([]byte(b.String()))
+	return h.Sum64()
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// shape writes a description of t to b; seen numbers the struct types being
+// described, so that a recursive type ends.
+func shape(b *strings.Builder, t reflect.Type, seen map[reflect.Type]int) {
+	if t == nil {
+		b.WriteString("nil")
+		return
+	}
+	if t.Name() != "" && (t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
+		reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)) {
+		b.WriteString("named(" + t.PkgPath() + "." + t.Name() + ")")
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		b.WriteString("*")
+		shape(b, t.Elem(), seen)
+	case reflect.Slice:
+		b.WriteString("[]")
+		shape(b, t.Elem(), seen)
+	case reflect.Array:
+		b.WriteString("[" + strconv.Itoa(t.Len()) + "]")
+		shape(b, t.Elem(), seen)
+	case reflect.Map:
+		b.WriteString("map[")
+		shape(b, t.Key(), seen)
+		b.WriteString("]")
+		shape(b, t.Elem(), seen)
+	case reflect.Struct:
+		if n, ok := seen[t]; ok {
+			b.WriteString("@" + strconv.Itoa(n))
+			return
+		}
+		seen[t] = len(seen)
+		b.WriteString("struct{")
+		for i := range t.NumField() {
+			f := t.Field(i)
+			b.WriteString(strconv.Quote(f.Name) + " " + strconv.Quote(string(f.Tag)) + " ")
+			if f.Anonymous {
+				b.WriteString("embedded ")
+			}
+			shape(b, f.Type, seen)
+			b.WriteString(";")
+		}
+		b.WriteString("}")
+	case reflect.Interface:
+		b.WriteString("interface{" + strconv.Itoa(t.NumMethod()) + "}")
+	default:
+		b.WriteString(t.Kind().String())
+	}
 }

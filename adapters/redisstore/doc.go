@@ -1,15 +1,56 @@
 // Package redisstore is a flightcache.Store over Redis, the shared tier of a
-// fleet of service instances: single node, Sentinel or Cluster, through
-// go-redis v9's redis.UniversalClient.
+// fleet of service instances, through any go-redis v9 redis.UniversalClient:
+// a single node, Sentinel failover (a failover *redis.Client), a *redis.Ring
+// or a *redis.ClusterClient.
 //
-// Entries are kept under a prefix plus the key, encoded by a Codec (JSON
-// unless another is given) inside a small versioned envelope that carries
-// the Entry's timestamps; the Redis TTL comes from ExpiresAt. Bytes that do
-// not decode are a miss, counted and logged, never a wrong value.
+// # Calls
 //
-// Beyond Store, a Store is a flightcache.BatchStore (MGET and pipelined SET),
-// a flightcache.Leaser, so that a fleet loads a cold key once (SET NX PX,
-// token-checked release), and the bus of cross-instance invalidation: Notify
-// publishes a changed key, and Subscribe evicts the keys other instances
-// changed from a local tier (see package tiered).
+// Every call returns within Options.Timeout (and the caller's context),
+// whatever timeouts the client was built with: go-redis ignores context
+// deadlines unless the client has ContextTimeoutEnabled, so over such a
+// client each call runs on a goroutine of its own that the caller stops
+// waiting for (see [ErrTimeout]); over a client built with
+// ContextTimeoutEnabled, the Store calls it directly, which is faster. New
+// refuses a client whose calls could then run on for ever (no ReadTimeout
+// or WriteTimeout, and no ContextTimeoutEnabled). After Options.TripAfter
+// calls in a row fail, a circuit breaker fails calls at once for
+// Options.OpenFor (see [ErrUnavailable]), so an outage costs a few
+// timeouts, not one per call. Batches (GetMany, SetMany) use MGET on a
+// single node and a pipeline that the client routes key by key on a Ring or
+// a Cluster.
+//
+// # Keys
+//
+// The Redis key of an entry is the escaped Prefix, then "{k", the escaped
+// key, "}" and one byte of kind ('v' entry, 'l' lease, 'n' version):
+// escaping writes '\', '{' and '}' as "\\", "\[" and "\]". No prefix or
+// user key can reach into another's keys (a user key "x\x00lease" once
+// landed on x's lease), and a key's entry, lease and version share their
+// Redis Cluster hash slot, since only the part in braces is hashed.
+// [Store.RedisKey], [Store.LeaseKey] and [Store.VersionKey] return them.
+//
+// # Fenced writes
+//
+// A Store is a flightcache.BatchFencer: every write gives the key a new
+// random version in the same Lua script, a Delete leaves the version behind
+// for Options.FenceTTL, and SetIfVersion writes only when the version is the
+// one a fill read, so Set and Invalidate on any instance win over fills in
+// flight on every instance. Limits: a fill that outlasts FenceTTL after a
+// Delete, or whose version Redis evicted, may still write; with Redis down
+// nothing is fenced.
+//
+// # Values
+//
+// Entries are encoded by a Codec (JSON unless another is given) inside a
+// small versioned envelope that carries the Entry's timestamps; the Redis
+// TTL comes from ExpiresAt. Bytes that do not decode are a miss, counted and
+// logged, never a wrong value.
+//
+// # Fleets
+//
+// Beyond Store, a Store is a flightcache.BatchStore, a flightcache.Leaser,
+// so that a fleet loads a cold key once (SET NX PX, token-checked release),
+// and the bus of cross-instance invalidation: Notify publishes a changed
+// key, and Subscribe evicts the keys other instances changed from a local
+// tier (see package tiered).
 package redisstore

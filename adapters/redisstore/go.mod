@@ -7,6 +7,7 @@ require (
 	github.com/flightcache/flightcache/adapters/tiered v0.1.0
 	github.com/flightcache/flightcache/internal/redistest v0.1.0
 	github.com/redis/go-redis/v9 v9.18.0
+	github.com/sony/gobreaker/v2 v2.4.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )

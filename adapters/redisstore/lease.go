@@ -4,65 +4,76 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// leaseSuffix names a key's lease beside its value.
-const leaseSuffix = "\x00lease"
-
-// How often an instance waiting for another's lease looks whether it has
-// ended: first after leasePollMin, then twice as long each time, up to
-// leasePollMax.
+// Leases (issue 13 item 3).
 //
-// Polling rather than pub/sub: a waiter is one goroutine per key per
-// instance (the Loader's singleflight has already collapsed the instance's
-// callers onto it), so polling costs a few GETs per load and needs no
-// subscription per key; it also needs no notification that could be lost
-// when a holder dies, since the lease's own expiry ends the wait.
-const (
+// A lease is SET NX PX of the key's lease key with a token, for
+// Options.LeaseTTL. While its holder lives, a goroutine of the holder's
+// extends it every LeaseTTL/3 (only while it still holds the token), so a
+// slow but live load keeps it and no second load starts; a holder that dies
+// stops extending, and its lease ends at most LeaseTTL later. The Loader
+// releases every lease it takes, after LoadTimeout at the latest.
+//
+// Release deletes the lease only if it still holds the token, and in the
+// same script publishes "<id> l <key>" on the invalidation channel, so that
+// the waiters of every subscribed instance (see Subscribe) look again at
+// once. Polling is the fallback, for instances without a subscription and
+// for holders that die: waiters look first after leasePollMin, then twice
+// as long each time, up to leasePollMax. (On a Ring the message goes to the
+// lease key's shard, which may not be the channel's: waiters there poll.)
+var (
 	leasePollMin = 5 * time.Millisecond
 	leasePollMax = 100 * time.Millisecond
 )
 
 // release deletes a lease only if it still holds the token it was taken
 // with, so that an instance whose lease expired cannot end the next
-// holder's.
+// holder's, and then tells the waiters.
+//
+//	KEYS[1] lease key; ARGV[1] token, ARGV[2] channel, ARGV[3] message
 var release = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
-	return redis.call("DEL", KEYS[1])
+	redis.call("DEL", KEYS[1])
+	redis.call("PUBLISH", ARGV[2], ARGV[3])
+	return 1
+end
+return 0`)
+
+// extend extends a lease by ARGV[2] ms only if it still holds the token.
+var extend = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("PEXPIRE", KEYS[1], ARGV[2])
 end
 return 0`)
 
 // Lease takes the fleet-wide right to load key with SET NX PX, for
-// Options.LeaseTTL. When another instance holds it, Lease waits, polling,
-// until that lease is released or expires, and returns a nil release. See
-// flightcache.Leaser.
+// Options.LeaseTTL, and keeps it alive until released. When another
+// instance holds it, Lease waits until that lease is released or expires,
+// and returns a nil release. See flightcache.Leaser.
 func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
-	lk := s.redisKey(key) + leaseSuffix
+	lk := s.LeaseKey(key)
 	var b [12]byte
 	rand.Read(b[:])
 	token := s.id + ":" + hex.EncodeToString(b[:])
 
-	ok, err := call(ctx, s.timeout, func(ctx context.Context) (bool, error) {
+	ok, err := run(s, ctx, func(ctx context.Context) (bool, error) {
 		return s.client.SetNX(ctx, lk, token, s.leaseTTL).Result()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: lease %q: %w", lk, err)
 	}
 	if ok {
-		return func() {
-			// The release must happen even when the load's context has
-			// ended; it has a timeout of its own.
-			call(context.WithoutCancel(ctx), s.timeout, func(ctx context.Context) (any, error) {
-				return release.Run(ctx, s.client, []string{lk}, token).Result()
-			})
-		}, nil
+		return s.hold(context.WithoutCancel(ctx), key, lk, token), nil
 	}
 
+	wake := s.waitFor(s.key(key))
+	defer s.stopWaiting(s.key(key), wake)
 	wait := leasePollMin
 	for {
 		t := time.NewTimer(wait)
@@ -70,9 +81,13 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
+		case <-wake:
+			t.Stop()
+			wait = leasePollMin
 		case <-t.C:
+			wait = min(2*wait, leasePollMax)
 		}
-		n, err := call(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+		n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
 			return s.client.Exists(ctx, lk).Result()
 		})
 		if err != nil {
@@ -81,17 +96,86 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 		if n == 0 {
 			return nil, nil
 		}
-		wait = min(2*wait, leasePollMax)
 	}
 }
 
-// call runs f under the Store's timeout.
-func call[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	v, err := f(ctx)
-	if errors.Is(err, redis.Nil) {
-		err = nil
+// hold keeps a lease alive until the returned release is called, and
+// releases it then.
+func (s *Store[K, V]) hold(ctx context.Context, key K, lk, token string) func() {
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	if !s.track() {
+		return func() {} // closed: the lease expires on its own
 	}
-	return v, err
+	go func() {
+		defer s.calls.Done()
+		defer close(stopped)
+		every := max(s.leaseTTL/3, time.Millisecond)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-s.closing:
+				return
+			case <-t.C:
+			}
+			n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
+				return extend.Run(ctx, s.client, []string{lk}, token, s.leaseTTL.Milliseconds()).Int64()
+			})
+			if err == nil && n == 0 {
+				return // lost (it expired while Redis was unreachable): nothing to keep
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-stopped
+			// The release must happen even when the load's context has
+			// ended; ctx is detached, and run bounds it by Timeout.
+			run(s, ctx, func(ctx context.Context) (any, error) {
+				return release.Run(ctx, s.client, []string{lk}, token, s.channel(), s.id+" l "+s.key(key)).Result()
+			})
+		})
+	}
+}
+
+// waitFor registers a waiter for the lease of the key whose string form is
+// key; the channel receives when a release of it is announced.
+func (s *Store[K, V]) waitFor(key string) chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	if s.waiters == nil {
+		s.waiters = map[string]map[chan struct{}]struct{}{}
+	}
+	if s.waiters[key] == nil {
+		s.waiters[key] = map[chan struct{}]struct{}{}
+	}
+	s.waiters[key][ch] = struct{}{}
+	return ch
+}
+
+func (s *Store[K, V]) stopWaiting(key string, ch chan struct{}) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	delete(s.waiters[key], ch)
+	if len(s.waiters[key]) == 0 {
+		delete(s.waiters, key)
+	}
+}
+
+// released wakes the waiters for the lease of key (its string form).
+func (s *Store[K, V]) released(key string) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	for ch := range s.waiters[key] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }

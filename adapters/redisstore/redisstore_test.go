@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -33,15 +34,56 @@ func newStore[K comparable, V any](t *testing.T, c redis.UniversalClient, opts *
 	if opts.Prefix == "" {
 		opts.Prefix = redistest.Prefix(t)
 	}
+	if opts.Timeout == 0 {
+		// Generous, so that a busy, race-instrumented machine does not turn
+		// slow calls into failures; the timeout tests set their own.
+		opts.Timeout = 5 * time.Second
+	}
 	s, err := redisstore.New(c, opts)
 	require.NoError(t, err)
 	return s
 }
 
 func TestConformance(t *testing.T) {
-	c := redistest.Client(t)
-	storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
-		return newStore[string, string](t, c, nil)
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		storetest.Run(t, func(t *testing.T) flightcache.Store[string, string] {
+			return newStore[string, string](t, c, nil)
+		})
+	})
+}
+
+// TestBatchesFindEveryKeyOnEveryTopology: on a Ring or a Cluster, the keys of
+// one batch live on different servers; every read and write must reach the
+// right one (a Ring's MGET went to its first key's shard: 13 of 20 found).
+func TestBatchesFindEveryKeyOnEveryTopology(t *testing.T) {
+	ctx := context.Background()
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		s := newStore[string, string](t, c, nil)
+		var keys []string
+		for i := range 20 {
+			k := fmt.Sprintf("one-%d", i)
+			keys = append(keys, k)
+			require.NoError(t, s.Set(ctx, k, flightcache.Entry[string]{Value: k}))
+		}
+		got, err := s.GetMany(ctx, keys)
+		require.NoError(t, err)
+		assert.Len(t, got, 20, "GetMany finds every key stored one by one")
+
+		batch := map[string]flightcache.Entry[string]{}
+		for i := range 30 {
+			k := fmt.Sprintf("many-%d", i)
+			batch[k] = flightcache.Entry[string]{Value: k}
+		}
+		require.NoError(t, s.SetMany(ctx, batch))
+		for k := range batch {
+			e, ok, err := s.Get(ctx, k)
+			require.NoError(t, err)
+			require.True(t, ok, "Get finds %s written by SetMany", k)
+			assert.Equal(t, k, e.Value)
+		}
+		got, err = s.GetMany(ctx, append(keysOf(batch), "absent"))
+		require.NoError(t, err)
+		assert.Len(t, got, 30)
 	})
 }
 
@@ -63,10 +105,10 @@ func TestKeysOfEveryBuiltInKindRoundTrip(t *testing.T) {
 
 	named := newStore[userID, string](t, c, &redisstore.Options[userID, string]{Prefix: "fctest:named:" + t.Name() + ":"})
 	require.NoError(t, named.Set(ctx, "u-7", e))
-	raw, err := c.Get(ctx, "fctest:named:"+t.Name()+":u-7").Bytes()
-	require.NoError(t, err, "the key is the prefix plus the key's string form")
+	raw, err := c.Get(ctx, "fctest:named:"+t.Name()+":{ku-7}v").Bytes()
+	require.NoError(t, err, "the key is the prefix, then the key's string form in a hash tag, then the kind")
 	assert.NotEmpty(t, raw)
-	c.Del(ctx, "fctest:named:"+t.Name()+":u-7")
+	c.Del(ctx, "fctest:named:"+t.Name()+":{ku-7}v")
 
 	_, err = redisstore.New[point, string](c, nil)
 	assert.ErrorContains(t, err, "needs Options.Key")
@@ -116,17 +158,17 @@ func TestUndecodableBytesAreACountedLoggedMiss(t *testing.T) {
 		Prefix: prefix, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	require.NoError(t, s.Set(ctx, "good", flightcache.Entry[user]{Value: user{"ada"}}))
-	good, err := c.Get(ctx, prefix+"good").Bytes()
+	good, err := c.Get(ctx, s.RedisKey("good")).Bytes()
 	require.NoError(t, err)
 
 	otherVersion := append([]byte{}, good...)
 	otherVersion[1] = 9
 	otherType, _ := json.Marshal([]int{1, 2})
-	otherType = append(append([]byte{}, good[:27]...), otherType...)
+	otherType = append(append([]byte{}, good[:35]...), otherType...) // the header, then JSON of another type
 	for key, raw := range map[string][]byte{
 		"garbage": []byte("not an entry at all"), "short": {0xFC}, "version": otherVersion, "type": otherType,
 	} {
-		require.NoError(t, c.Set(ctx, prefix+key, raw, time.Minute).Err())
+		require.NoError(t, c.Set(ctx, s.RedisKey(key), raw, time.Minute).Err())
 		e, ok, err := s.Get(ctx, key)
 		require.NoError(t, err)
 		assert.False(t, ok, "%s: undecodable bytes must be a miss", key)
@@ -149,13 +191,13 @@ func TestRedisTTLComesFromExpiresAt(t *testing.T) {
 	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 
 	require.NoError(t, s.Set(ctx, "timed", flightcache.Entry[string]{Value: "v", ExpiresAt: time.Now().Add(time.Hour)}))
-	d, err := c.PTTL(ctx, prefix+"timed").Result()
+	d, err := c.PTTL(ctx, s.RedisKey("timed")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 59*time.Minute)
 	assert.LessOrEqual(t, d, time.Hour)
 
 	require.NoError(t, s.Set(ctx, "forever", flightcache.Entry[string]{Value: "v"}))
-	d, err = c.PTTL(ctx, prefix+"forever").Result()
+	d, err = c.PTTL(ctx, s.RedisKey("forever")).Result()
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(-1), d, "no ExpiresAt, no TTL")
 
@@ -163,7 +205,7 @@ func TestRedisTTLComesFromExpiresAt(t *testing.T) {
 		"a": {Value: "a", ExpiresAt: time.Now().Add(time.Minute)},
 		"b": {Value: "b", ExpiresAt: time.Now().Add(-time.Second)},
 	}))
-	d, err = c.PTTL(ctx, prefix+"a").Result()
+	d, err = c.PTTL(ctx, s.RedisKey("a")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 50*time.Second)
 	got, err := s.GetMany(ctx, []string{"a", "b", "timed", "none"})
@@ -212,8 +254,11 @@ func TestADeadRedisFailsEachCallWithinTheTimeout(t *testing.T) {
 }
 
 func TestLeaseLetsOneInstanceLoad(t *testing.T) {
+	redistest.ForEach(t, testLeaseLetsOneInstanceLoad)
+}
+
+func testLeaseLetsOneInstanceLoad(t *testing.T, c redis.UniversalClient) {
 	ctx := context.Background()
-	c := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	a := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 	b := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
@@ -252,6 +297,7 @@ func TestADeadLeaseHolderDelaysOthersByAtMostTheLeaseTTL(t *testing.T) {
 
 	_, err := dead.Lease(ctx, "k") // taken, never released: its holder "died"
 	require.NoError(t, err)
+	require.NoError(t, dead.Close()) // and stopped keeping the lease alive
 	start := time.Now()
 	ctx5, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -274,19 +320,79 @@ func TestAnExpiredLeaseCannotReleaseTheNextHolders(t *testing.T) {
 	old, err := s.Lease(ctx, "k")
 	require.NoError(t, err)
 	require.NotNil(t, old)
-	require.Eventually(t, func() bool {
-		n, _ := c.Exists(ctx, prefix+"k\x00lease").Result()
-		return n == 0
-	}, 5*time.Second, 10*time.Millisecond)
+	// The lease expires while its holder cannot reach Redis, say.
+	require.NoError(t, c.Del(ctx, s.LeaseKey("k")).Err())
 
 	next, err := s.Lease(ctx, "k")
 	require.NoError(t, err)
 	require.NotNil(t, next)
 	old() // late release of the expired lease
-	n, err := c.Exists(ctx, prefix+"k\x00lease").Result()
+	n, err := c.Exists(ctx, s.LeaseKey("k")).Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "the next holder's lease survives")
 	next()
+}
+
+func TestALiveHoldersLeaseOutlastsLeaseTTL(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	const ttl = 600 * time.Millisecond
+	a := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, LeaseTTL: ttl})
+	b := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, LeaseTTL: ttl})
+	release, err := a.Lease(ctx, "k")
+	require.NoError(t, err)
+	require.NotNil(t, release)
+
+	waited := make(chan func(), 1)
+	go func() {
+		r, err := b.Lease(ctx, "k")
+		assert.NoError(t, err)
+		waited <- r
+	}()
+	select {
+	case <-waited:
+		t.Fatal("the lease of a live, slow holder expired and let another instance in")
+	case <-time.After(3 * ttl):
+	}
+	d, err := c.PTTL(ctx, a.LeaseKey("k")).Result()
+	require.NoError(t, err)
+	assert.Positive(t, d, "the lease is still there after three times its TTL")
+	release()
+	assert.Nil(t, <-waited)
+	require.NoError(t, a.Close())
+}
+
+func TestAReleaseWakesSubscribedWaitersAtOnce(t *testing.T) {
+	// Waiters that poll only every minute: only the message can wake them.
+	defer redisstore.SetLeasePoll(time.Minute)()
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		if _, ring := c.(*redis.Ring); ring {
+			t.Skip("on a Ring the release message goes to the lease key's shard; waiters there poll")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		prefix := redistest.Prefix(t)
+		a := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
+		b := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
+		sub, err := b.Subscribe(newLocalTier())
+		require.NoError(t, err)
+		defer sub.Close()
+
+		release, err := a.Lease(ctx, "k")
+		require.NoError(t, err)
+		waited := make(chan error, 1)
+		go func() {
+			r, err := b.Lease(ctx, "k")
+			if r != nil {
+				r()
+			}
+			waited <- err
+		}()
+		require.Eventually(t, func() bool { return b.WaitingForLeases() == 1 }, 10*time.Second, time.Millisecond)
+		release()
+		require.NoError(t, <-waited, "the waiter returned before its 20 s context: the message woke it")
+	})
 }
 
 // localTier records what Subscribe asks of a local tier.
@@ -322,8 +428,11 @@ func (l *localTier) state() ([]string, int) {
 }
 
 func TestNotifyEvictsFromOtherInstancesOnly(t *testing.T) {
+	redistest.ForEach(t, testNotifyEvictsFromOtherInstancesOnly)
+}
+
+func testNotifyEvictsFromOtherInstancesOnly(t *testing.T, c redis.UniversalClient) {
 	ctx := context.Background()
-	c := redistest.Client(t)
 	prefix := redistest.Prefix(t)
 	a := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 	b := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})

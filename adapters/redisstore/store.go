@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/flightcache/flightcache"
 )
@@ -22,13 +23,18 @@ const (
 	DefaultPrefix   = "flightcache:"
 	DefaultTimeout  = 250 * time.Millisecond
 	DefaultLeaseTTL = 5 * time.Second
+	// DefaultTripAfter and DefaultOpenFor tune the circuit breaker.
+	DefaultTripAfter = 5
+	DefaultOpenFor   = time.Second
 )
 
 // Options tune a Store. The zero Options are valid for string and integer
 // keys.
 type Options[K comparable, V any] struct {
 	// Prefix goes before every key the Store writes, so that several caches
-	// share one Redis. "" means DefaultPrefix.
+	// share one Redis: keys under one prefix never meet those under
+	// another. Its '\', '{' and '}' are escaped (see [Store.RedisKey]). ""
+	// means DefaultPrefix.
 	Prefix string
 
 	// Key turns a key into the string after Prefix. nil means the decimal or
@@ -52,30 +58,78 @@ type Options[K comparable, V any] struct {
 	// the time a load takes. 0 means DefaultLeaseTTL.
 	LeaseTTL time.Duration
 
+	// TripAfter is how many calls to Redis in a row must fail (no answer
+	// within Timeout, or a network error) before the Store stops calling
+	// Redis for OpenFor and fails calls at once with ErrUnavailable (a
+	// circuit breaker; see ErrUnavailable). 0 means DefaultTripAfter; a
+	// negative TripAfter turns the breaker off.
+	TripAfter int
+
+	// OpenFor is how long the breaker holds calls off before it lets one
+	// through to probe Redis. 0 means DefaultOpenFor.
+	OpenFor time.Duration
+
+	// FenceTTL is how long a deleted key's version stays behind to fence
+	// the fills that began before the Delete (see flightcache.Fencer); it
+	// should exceed the longest fill, the Loader's LoadTimeout plus a lease
+	// wait. 0 means DefaultFenceTTL.
+	FenceTTL time.Duration
+
 	// Logger receives reports of undecodable entries and of a dropped
 	// subscription. nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// Store is a flightcache.Store, flightcache.BatchStore and flightcache.Leaser
-// over a Redis client the caller owns: a Store never closes it. It is safe
-// for concurrent use.
+// Store is a flightcache.Store, BatchStore, Leaser and BatchFencer over a
+// Redis client the caller owns: a Store never closes it (its Close only
+// waits for its own goroutines). It is safe for concurrent use.
 //
-// Every call honours the caller's context and Options.Timeout. A Store
-// errors when Redis does; the Loader treats those errors as misses and
-// counts them.
+// Every call returns within the caller's context and Options.Timeout, plus
+// the scheduling delay of one goroutine, whatever timeouts the client was
+// built with (see [ErrTimeout]); after repeated failures, at once (see
+// [ErrUnavailable]). A Store errors when Redis does; the Loader treats
+// those errors as misses and counts them.
 type Store[K comparable, V any] struct {
-	client   redis.UniversalClient
-	prefix   string
-	key      func(K) string
-	parseKey func(string) (K, error)
-	codec    Codec[V]
-	timeout  time.Duration
-	leaseTTL time.Duration
-	logger   *slog.Logger
+	client    redis.UniversalClient
+	prefix    string
+	escPrefix string // the prefix as it begins every Redis key (see keys.go)
+	key       func(K) string
+	parseKey  func(string) (K, error)
+	codec     Codec[V]
+	fp        fingerprint // of V's shape, stored beside each value
+	timeout   time.Duration
+	leaseTTL  time.Duration
+	logger    *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
 	id string
+
+	// direct is true when the client ends calls at their context's deadline
+	// by itself, so that no call needs a goroutine of its own (call.go).
+	direct bool
+	// calls counts the calls to Redis still running, some of them left
+	// behind by callers whose Timeout passed; Close waits for them.
+	calls   sync.WaitGroup
+	closeMu sync.RWMutex // orders calls.Add before Close's Wait
+	closed  bool
+
+	// The circuit breaker (see breaker.go); nil when off.
+	breaker     *gobreaker.TwoStepCircuitBreaker[struct{}]
+	openFor     time.Duration
+	fenceTTL    time.Duration
+	unavailable atomic.Uint64
+
+	// Lease waiters by key string, woken by release messages (lease.go).
+	waitMu  sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+	// closing is closed by Close, to stop lease keep-alives.
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	// Keys whose notification failed, to send again (see Notify).
+	pendingMu    sync.Mutex
+	pending      map[string]struct{}
+	pendingReset bool
 
 	decodeErrors atomic.Uint64
 	logMu        sync.Mutex
@@ -83,8 +137,9 @@ type Store[K comparable, V any] struct {
 }
 
 var (
-	_ flightcache.BatchStore[string, int] = (*Store[string, int])(nil)
-	_ flightcache.Leaser[string, int]     = (*Store[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*Store[string, int])(nil)
+	_ flightcache.BatchStore[string, int]  = (*Store[string, int])(nil)
+	_ flightcache.Leaser[string, int]      = (*Store[string, int])(nil)
 )
 
 // New returns a Store over client. It returns an error when client is nil,
@@ -104,8 +159,18 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if o.LeaseTTL < 0 {
 		return nil, fmt.Errorf("redisstore: Options.LeaseTTL is negative (%v)", o.LeaseTTL)
 	}
+	if o.FenceTTL < 0 {
+		return nil, fmt.Errorf("redisstore: Options.FenceTTL is negative (%v)", o.FenceTTL)
+	}
+	if o.OpenFor < 0 {
+		return nil, fmt.Errorf("redisstore: Options.OpenFor is negative (%v)", o.OpenFor)
+	}
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
 	s := &Store[K, V]{
-		client: client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
+		closing: make(chan struct{}),
+		client:  client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
 		timeout: o.Timeout, leaseTTL: o.LeaseTTL, logger: o.Logger,
 	}
 	format, parse, builtin := builtinKey[K]()
@@ -121,8 +186,19 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
+	s.escPrefix = escape(s.prefix)
 	if s.codec == nil {
 		s.codec = JSON[V]{}
+	}
+	s.fp = codecFingerprint(s.codec)
+	s.direct = honoursContext(client)
+	s.fenceTTL = o.FenceTTL
+	if s.fenceTTL == 0 {
+		s.fenceTTL = DefaultFenceTTL
+	}
+	s.openFor = o.OpenFor
+	if s.openFor == 0 {
+		s.openFor = DefaultOpenFor
 	}
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
@@ -136,22 +212,56 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	var b [8]byte
 	rand.Read(b[:])
 	s.id = hex.EncodeToString(b[:])
+	switch {
+	case o.TripAfter == 0:
+		s.breaker = s.newBreaker(DefaultTripAfter)
+	case o.TripAfter > 0:
+		s.breaker = s.newBreaker(o.TripAfter)
+	}
 	return s, nil
 }
 
-func (s *Store[K, V]) redisKey(key K) string { return s.prefix + s.key(key) }
+func (s *Store[K, V]) redisKey(key K) string { return redisKeyOf(s.escPrefix, s.key(key), kindEntry) }
+
+// RedisKey returns the Redis key that holds key's entry, for operators and
+// tests; see the package documentation for the layout.
+func (s *Store[K, V]) RedisKey(key K) string { return s.redisKey(key) }
+
+// LeaseKey returns the Redis key that holds key's lease while an instance
+// loads it. It shares key's Redis Cluster hash slot.
+func (s *Store[K, V]) LeaseKey(key K) string { return redisKeyOf(s.escPrefix, s.key(key), kindLease) }
+
+// Close makes every later call return flightcache.ErrClosed and waits for
+// the calls to Redis that callers left behind when their Timeout passed:
+// they end when the client gives up on them (at once when it was built
+// with ContextTimeoutEnabled, else within its ReadTimeout and
+// WriteTimeout). It leaves the client open. It is safe to call more than
+// once and from several goroutines.
+func (s *Store[K, V]) Close() error {
+	s.closeMu.Lock()
+	s.closed = true
+	s.closeMu.Unlock()
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.calls.Wait()
+	return nil
+}
 
 // DecodeErrors reports how many stored values could not be decoded and were
-// treated as misses.
+// treated as misses, those written for a value type of another shape (see
+// [TypeFingerprint]) included.
 func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
 
 // decode turns the bytes of key into an entry; bytes that do not decode are
 // a miss, counted and logged.
 func (s *Store[K, V]) decode(key string, b []byte) (flightcache.Entry[V], bool) {
-	e, err := decodeEntry(s.codec, b)
+	e, err := decodeEntry(s.codec, s.fp, b)
 	if err != nil {
 		s.decodeErrors.Add(1)
-		s.logf("redisstore: undecodable entry treated as a miss", slog.String("key", key), slog.Any("err", err))
+		msg := "redisstore: undecodable entry treated as a miss"
+		if errors.Is(err, errOtherType) {
+			msg = "redisstore: entry written for another value type treated as a miss"
+		}
+		s.logf(msg, slog.String("key", key), slog.Any("err", err))
 		return flightcache.Entry[V]{}, false
 	}
 	return e, true
@@ -173,15 +283,15 @@ func (s *Store[K, V]) logf(msg string, attrs ...slog.Attr) {
 
 // Get returns the entry stored for key.
 func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	k := s.redisKey(key)
-	b, err := s.client.Get(ctx, k).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return flightcache.Entry[V]{}, false, nil
-	}
+	b, err := run(s, ctx, func(ctx context.Context) ([]byte, error) {
+		return s.client.Get(ctx, k).Bytes()
+	})
 	if err != nil {
-		return flightcache.Entry[V]{}, false, fmt.Errorf("redisstore: get %s: %w", k, err)
+		return flightcache.Entry[V]{}, false, fmt.Errorf("redisstore: get %q: %w", k, err)
+	}
+	if b == nil {
+		return flightcache.Entry[V]{}, false, nil
 	}
 	e, ok := s.decode(k, b)
 	return e, ok, nil
@@ -200,53 +310,50 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 	return (d + time.Millisecond - 1).Truncate(time.Millisecond), true
 }
 
-// Set stores e under key with ExpiresAt as its Redis TTL. An entry whose
+// Set stores e under key with ExpiresAt as its Redis TTL, and gives key a
+// new version (see flightcache.Fencer), in one Lua script. An entry whose
 // ExpiresAt has passed deletes key instead.
 func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	k := s.redisKey(key)
-	d, ok := ttl(e)
-	if !ok {
-		if err := s.client.Del(ctx, k).Err(); err != nil {
-			return fmt.Errorf("redisstore: set %s (expired, deleting): %w", k, err)
-		}
-		return nil
-	}
-	b, err := encodeEntry(s.codec, e)
+	keys, args, err := s.writeArgs(key, e, anyVersion)
 	if err != nil {
 		return err
 	}
-	if err := s.client.Set(ctx, k, b, d).Err(); err != nil {
-		return fmt.Errorf("redisstore: set %s: %w", k, err)
+	if _, err := s.runWrite(ctx, keys, args); err != nil {
+		return fmt.Errorf("redisstore: set %q: %w", keys[0], err)
 	}
 	return nil
 }
 
-// Delete removes key.
+// Delete removes key and gives it a new version, kept for Options.FenceTTL
+// as a tombstone, so that fills in flight cannot write (see
+// flightcache.Fencer).
 func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	k := s.redisKey(key)
-	if err := s.client.Del(ctx, k).Err(); err != nil {
-		return fmt.Errorf("redisstore: delete %s: %w", k, err)
+	keys, args := s.deleteArgs(key)
+	if _, err := s.runWrite(ctx, keys, args); err != nil {
+		return fmt.Errorf("redisstore: delete %q: %w", keys[0], err)
 	}
 	return nil
 }
 
-// GetMany returns the entries stored for keys in one round trip: MGET, or,
-// on a Redis Cluster, where the keys may live on different nodes, a pipeline
-// of GETs.
+// GetMany returns the entries stored for keys in one round trip per Redis
+// node: MGET on a *redis.Client (a single node, or Sentinel's current
+// master), where every key lives on the one server; on every other client
+// (a Ring, a Cluster, a wrapper) a pipeline of GETs, which the client
+// routes key by key to the shard or node that holds it.
 func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	out := make(map[K]flightcache.Entry[V], len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
 	rkeys := make([]string, len(keys))
 	for i, k := range keys {
 		rkeys[i] = s.redisKey(k)
 	}
-	raw := make([]any, len(keys))
-	if _, cluster := s.client.(*redis.ClusterClient); cluster {
-		cmds := make([]*redis.StringCmd, len(keys))
+	raw, err := run(s, ctx, func(ctx context.Context) ([]any, error) {
+		if _, single := s.client.(*redis.Client); single {
+			return s.client.MGet(ctx, rkeys...).Result()
+		}
+		cmds := make([]*redis.StringCmd, len(rkeys))
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range rkeys {
 				cmds[i] = p.Get(ctx, k)
@@ -254,20 +361,19 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redisstore: get %d keys: %w", len(keys), err)
+			return nil, err
 		}
+		raw := make([]any, len(cmds))
 		for i, c := range cmds {
 			if v, err := c.Result(); err == nil {
 				raw[i] = v
 			}
 		}
-	} else if len(keys) > 0 {
-		var err error
-		if raw, err = s.client.MGet(ctx, rkeys...).Result(); err != nil {
-			return nil, fmt.Errorf("redisstore: mget %d keys: %w", len(keys), err)
-		}
+		return raw, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get %d keys: %w", len(keys), err)
 	}
-	out := make(map[K]flightcache.Entry[V], len(keys))
 	for i, v := range raw {
 		str, ok := v.(string)
 		if !ok {
@@ -280,40 +386,23 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 	return out, nil
 }
 
-// SetMany stores entries in one pipelined round trip, as Set does for each.
+// SetMany stores entries in one pipelined round trip per Redis node, as Set
+// does for each; the client routes each write to the node that holds its
+// key.
 func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	type write struct {
-		key string
-		b   []byte
-		ttl time.Duration
-		del bool
+	type op struct {
+		keys []string
+		args []any
 	}
-	writes := make([]write, 0, len(entries))
+	ops := make([]op, 0, len(entries))
 	for k, e := range entries {
-		d, ok := ttl(e)
-		if !ok {
-			writes = append(writes, write{key: s.redisKey(k), del: true})
-			continue
-		}
-		b, err := encodeEntry(s.codec, e)
+		keys, args, err := s.writeArgs(k, e, anyVersion)
 		if err != nil {
 			return err
 		}
-		writes = append(writes, write{key: s.redisKey(k), b: b, ttl: d})
+		ops = append(ops, op{keys, args})
 	}
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, w := range writes {
-			if w.del {
-				p.Del(ctx, w.key)
-			} else {
-				p.Set(ctx, w.key, w.b, w.ttl)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := s.pipelineWrites(ctx, len(ops), func(i int) ([]string, []any) { return ops[i].keys, ops[i].args }); err != nil {
 		return fmt.Errorf("redisstore: set %d keys: %w", len(entries), err)
 	}
 	return nil

@@ -6,11 +6,40 @@
 // than the entry it copies. Writes and deletes go to both tiers, and, with a
 // Notifier, tell the other instances of a fleet to drop the key from their
 // local tiers.
+//
+// # Old values never come back
+//
+// A value read from the shared tier is copied into the local tier only if
+// no Set, Delete, SetMany, EvictLocal or ResetLocal for that key happened on
+// this instance since the read began (DESIGN rule 8, for tiers; issue 13):
+// each key being read from the shared tier has a generation, which those
+// calls advance, and the copy is made, under the same lock, only when the
+// generation is the one the read began with. The generations exist only
+// while reads of the key are in flight, so they cost no memory at rest.
+//
+// # Stale local copies
+//
+// A local copy that is no longer fresh (its FreshUntil has passed) must not
+// hide the shared tier from a fill: otherwise an instance whose copy went
+// stale cannot see that another instance has just reloaded the key, and
+// each instance of a fleet loads it once per expiry (issue 13: [1 3 3 3 3]
+// loads per round for three instances). So Lease, which the Loader calls
+// only for a key it found nothing fresh for, and after which it looks at
+// the Store again, also reads the shared entry when the local copy is
+// stale, and puts it in the local tier when it is the newer of the two (the
+// later FreshUntil, then ExpiresAt). GetMany does the same for the stale
+// local copies it finds, since batches take no leases. The Store does not
+// decide freshness for the Loader; it only picks the newer of its two
+// copies of one key, and only where the Loader has already found the local
+// one stale. Get reads no clock: a local hit costs one local Get (a clock
+// reading would cost about as much on the hit path).
 package tiered
 
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/flightcache/flightcache"
 )
@@ -27,116 +56,302 @@ type Purger interface {
 	Purge()
 }
 
-// Store is a local Store in front of a shared one. It is safe for concurrent
-// use when both tiers are. It is a flightcache.BatchStore, reading and
-// writing the shared tier in one round trip when that tier is one, and a
-// flightcache.Leaser, which takes its leases from the shared tier when that
-// tier is a Leaser and otherwise lets every load go ahead.
-type Store[K comparable, V any] struct {
-	local, shared flightcache.Store[K, V]
-	notifier      Notifier[K]
+// Store is a local Store in front of a shared one, as New returns it. It is
+// safe for concurrent use when both tiers are. It is a
+// flightcache.BatchStore, reading and writing the shared tier in one round
+// trip when that tier is one. It is a flightcache.Leaser exactly when its
+// shared tier is one, taking its leases there: the Loader finds out by type
+// assertion, so a Store over a shared tier without leases costs no lease
+// round trips. Likewise it is a flightcache.BatchFencer exactly when its
+// shared tier is a flightcache.Fencer: versions live in the shared tier,
+// and a fenced write that lands there is copied into the local tier.
+//
+// Store is an interface, not a struct, for that reason: a struct's methods
+// cannot depend on what it was built over. Its EvictLocal and ResetLocal
+// make it a redisstore.Evicter.
+type Store[K comparable, V any] interface {
+	flightcache.BatchStore[K, V]
+	// EvictLocal drops key from the local tier only, and keeps a shared
+	// read of key in flight from copying an older value back.
+	// redisstore.Subscribe calls it for keys that other instances changed.
+	EvictLocal(ctx context.Context, key K) error
+	// ResetLocal drops every key from the local tier, which must be a
+	// Purger, and keeps every shared read in flight from copying into it.
+	ResetLocal(ctx context.Context) error
 }
 
 var (
-	_ flightcache.BatchStore[string, int] = (*Store[string, int])(nil)
-	_ flightcache.Leaser[string, int]     = (*Store[string, int])(nil)
+	_ Store[string, int]                   = (*store[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*fencingStore[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*leasingFencingStore[string, int])(nil)
+	_ flightcache.Leaser[string, int]      = (*leasingFencingStore[string, int])(nil)
+	_ flightcache.Leaser[string, int]      = (*leasingStore[string, int])(nil)
+	_ flightcache.BatchStore[string, int]  = (*leasingStore[string, int])(nil)
 )
 
-// New returns a Store that keeps entries in local and in shared.
-func New[K comparable, V any](local, shared flightcache.Store[K, V]) *Store[K, V] {
-	return &Store[K, V]{local: local, shared: shared}
+// New returns a Store that keeps entries in local and in shared. It is a
+// flightcache.Leaser when shared is one.
+func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V] {
+	return NewWithNotifier[K, V](local, shared, nil)
 }
 
 // NewWithNotifier is New with cross-instance invalidation: every Set and
 // Delete also calls n.Notify, so that other instances drop the key from
 // their local tiers (with redisstore, they learn of it through
-// redisstore.Store.Subscribe).
-func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V], n Notifier[K]) *Store[K, V] {
-	return &Store[K, V]{local: local, shared: shared, notifier: n}
+// redisstore.Store.Subscribe). A nil n notifies no one.
+func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V], n Notifier[K]) Store[K, V] {
+	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}}}
+	l, leases := shared.(flightcache.Leaser[K, V])
+	f, fences := shared.(flightcache.Fencer[K, V])
+	switch {
+	case leases && fences:
+		return &leasingFencingStore[K, V]{fencingStore: &fencingStore[K, V]{store: s, fencer: f}, leaser: l}
+	case fences:
+		return &fencingStore[K, V]{store: s, fencer: f}
+	case leases:
+		return &leasingStore[K, V]{store: s, leaser: l}
+	}
+	return s
+}
+
+// store is a Store over a shared tier without leases.
+type store[K comparable, V any] struct {
+	local, shared flightcache.Store[K, V]
+	notifier      Notifier[K]
+	gens          gens[K]
+}
+
+// leasingStore is a Store over a shared tier that is a flightcache.Leaser.
+type leasingStore[K comparable, V any] struct {
+	*store[K, V]
+	leaser flightcache.Leaser[K, V]
+}
+
+// Lease takes the shared tier's lease on key (see flightcache.Leaser), then
+// replaces a stale local copy of key with a newer shared one, for the
+// Loader's look after the lease to find.
+func (s *leasingStore[K, V]) Lease(ctx context.Context, key K) (func(), error) {
+	release, err := s.leaser.Lease(ctx, key)
+	if err == nil {
+		s.lookPastStale(ctx, key)
+	}
+	return release, err
+}
+
+// gens holds a generation for each key with a shared read in flight, and an
+// epoch for the whole local tier. Its lock also orders the local tier's
+// writes against the copies that reads make.
+type gens[K comparable] struct {
+	mu    sync.Mutex
+	epoch uint64
+	m     map[K]*slot
+}
+
+type slot struct {
+	readers int
+	gen     uint64
+}
+
+// token is what a read began with.
+type token struct{ epoch, gen uint64 }
+
+// begin registers a shared read of key.
+func (g *gens[K]) begin(key K) token {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sl := g.m[key]
+	if sl == nil {
+		sl = &slot{}
+		g.m[key] = sl
+	}
+	sl.readers++
+	return token{g.epoch, sl.gen}
+}
+
+// end ends a shared read of key begun with tok, calling copyLocal first,
+// under the lock, when nothing changed key since the read began.
+func (g *gens[K]) end(key K, tok token, copyLocal func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sl := g.m[key]
+	if copyLocal != nil && tok.epoch == g.epoch && tok.gen == sl.gen {
+		copyLocal()
+	}
+	if sl.readers--; sl.readers == 0 {
+		delete(g.m, key)
+	}
+}
+
+// write runs writeLocal, the local tier's side of a change to key, and
+// advances key's generation, in one step.
+func (g *gens[K]) write(key K, writeLocal func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if sl := g.m[key]; sl != nil {
+		sl.gen++
+	}
+	return writeLocal()
+}
+
+// reset runs resetLocal and advances the epoch, in one step.
+func (g *gens[K]) reset(resetLocal func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.epoch++
+	return resetLocal()
+}
+
+// freshAt reports whether e may still be served as fresh at now: its
+// FreshUntil has not passed (a zero FreshUntil never goes stale).
+func freshAt[V any](e flightcache.Entry[V], now time.Time) bool {
+	return e.FreshUntil.IsZero() || now.Before(e.FreshUntil)
+}
+
+// newer reports whether a is a later copy than b: fresh for longer, or as
+// long and kept for longer.
+func newer[V any](a, b flightcache.Entry[V]) bool {
+	fa, fb := a.FreshUntil, b.FreshUntil
+	if fa.IsZero() != fb.IsZero() {
+		return fa.IsZero() // never stale beats any deadline
+	}
+	if !fa.Equal(fb) {
+		return fa.After(fb)
+	}
+	ea, eb := a.ExpiresAt, b.ExpiresAt
+	if ea.IsZero() != eb.IsZero() {
+		return ea.IsZero()
+	}
+	return ea.After(eb)
 }
 
 // Get returns the local entry for key, or else the shared one, which it
-// copies into the local tier unchanged. A failing local tier is skipped; the
+// copies into the local tier unchanged (unless key changed here meanwhile;
+// see the package documentation). A failing local tier is skipped; the
 // error of a failing shared tier is returned when the local tier missed.
-func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
+func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
 	if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
 		return e, true, nil
 	}
+	tok := s.gens.begin(key)
 	e, ok, err := s.shared.Get(ctx, key)
 	if err != nil || !ok {
-		return e, false, err
+		s.gens.end(key, tok, nil)
+		return flightcache.Entry[V]{}, false, err
 	}
-	s.local.Set(ctx, key, e) // a copy that failed is only a later miss
+	// A copy that failed is only a later miss.
+	s.gens.end(key, tok, func() { s.local.Set(ctx, key, e) })
 	return e, true, nil
 }
 
-// Set writes e to the shared tier and to the local tier, even when the
+// lookPastStale replaces a local copy of key that is no longer fresh with
+// the shared tier's, when that one is newer (see the package
+// documentation). Lease calls it: the Loader leases only keys it found no
+// fresh entry for, and looks at the Store again after Lease returns.
+func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
+	le, ok, err := s.local.Get(ctx, key)
+	if err != nil || !ok || freshAt(le, time.Now()) {
+		return
+	}
+	tok := s.gens.begin(key)
+	se, ok, err := s.shared.Get(ctx, key)
+	if err != nil || !ok || !newer(se, le) {
+		s.gens.end(key, tok, nil)
+		return
+	}
+	s.gens.end(key, tok, func() { s.local.Set(ctx, key, se) })
+}
+
+// Set writes e to the shared tier and then to the local tier, even when the
 // shared tier fails, then notifies the other instances. It returns the
 // errors of both tiers and of the notification, joined.
-func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
+func (s *store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
 	errShared := s.shared.Set(ctx, key, e)
-	errLocal := s.local.Set(ctx, key, e)
+	errLocal := s.gens.write(key, func() error { return s.local.Set(ctx, key, e) })
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
 }
 
-// Delete removes key from both tiers, then notifies the other instances.
-func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
-	errLocal := s.local.Delete(ctx, key)
+// Delete removes key from the shared tier and then from the local tier,
+// then notifies the other instances.
+func (s *store[K, V]) Delete(ctx context.Context, key K) error {
 	errShared := s.shared.Delete(ctx, key)
+	errLocal := s.gens.write(key, func() error { return s.local.Delete(ctx, key) })
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
 }
 
-func (s *Store[K, V]) notify(ctx context.Context, key K) error {
+func (s *store[K, V]) notify(ctx context.Context, key K) error {
 	if s.notifier == nil {
 		return nil
 	}
 	return s.notifier.Notify(ctx, key)
 }
 
-// GetMany returns the entries for keys: local ones, then the rest from the
-// shared tier in one call when it is a BatchStore, copied into the local
-// tier.
-func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
+// GetMany returns the entries for keys as Get does for each: fresh local
+// ones, then the rest from the shared tier in one call when it is a
+// BatchStore, each the newer of its two copies.
+func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
 	out := make(map[K]flightcache.Entry[V], len(keys))
+	now := time.Now()
+	stale := map[K]flightcache.Entry[V]{}
+	seen := make(map[K]bool, len(keys))
 	var rest []K
 	for _, k := range keys {
-		if e, ok, err := s.local.Get(ctx, k); err == nil && ok {
-			out[k] = e
-		} else {
-			rest = append(rest, k)
+		if seen[k] {
+			continue
 		}
+		seen[k] = true
+		if e, ok, err := s.local.Get(ctx, k); err == nil && ok {
+			if freshAt(e, now) {
+				out[k] = e
+				continue
+			}
+			stale[k] = e
+		}
+		rest = append(rest, k)
 	}
 	if len(rest) == 0 {
 		return out, nil
 	}
-	var found map[K]flightcache.Entry[V]
+	toks := make([]token, len(rest))
+	for i, k := range rest {
+		toks[i] = s.gens.begin(k)
+	}
+	found, err := s.getShared(ctx, rest)
+	for i, k := range rest {
+		se, sok := found[k]
+		le, lok := stale[k]
+		if err != nil || !sok || (lok && !newer(se, le)) {
+			s.gens.end(k, toks[i], nil)
+			if lok {
+				out[k] = le
+			}
+			continue
+		}
+		s.gens.end(k, toks[i], func() { s.local.Set(ctx, k, se) })
+		out[k] = se
+	}
+	return out, err
+}
+
+func (s *store[K, V]) getShared(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
 	if bs, ok := s.shared.(flightcache.BatchStore[K, V]); ok {
-		var err error
-		if found, err = bs.GetMany(ctx, rest); err != nil {
-			return out, err
+		return bs.GetMany(ctx, keys)
+	}
+	found := make(map[K]flightcache.Entry[V], len(keys))
+	for _, k := range keys {
+		e, ok, err := s.shared.Get(ctx, k)
+		if err != nil {
+			return found, err
 		}
-	} else {
-		found = make(map[K]flightcache.Entry[V], len(rest))
-		for _, k := range rest {
-			e, ok, err := s.shared.Get(ctx, k)
-			if err != nil {
-				return out, err
-			}
-			if ok {
-				found[k] = e
-			}
+		if ok {
+			found[k] = e
 		}
 	}
-	for k, e := range found {
-		s.local.Set(ctx, k, e)
-		out[k] = e
-	}
-	return out, nil
+	return found, nil
 }
 
 // SetMany writes entries to both tiers, the shared one in one call when it is
 // a BatchStore, and notifies the other instances of each key.
-func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
+func (s *store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
 	var errs []error
 	if bs, ok := s.shared.(flightcache.BatchStore[K, V]); ok {
 		errs = append(errs, bs.SetMany(ctx, entries))
@@ -146,32 +361,21 @@ func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Ent
 		}
 	}
 	for k, e := range entries {
-		errs = append(errs, s.local.Set(ctx, k, e), s.notify(ctx, k))
+		errs = append(errs, s.gens.write(k, func() error { return s.local.Set(ctx, k, e) }), s.notify(ctx, k))
 	}
 	return errors.Join(errs...)
 }
 
-// Lease takes the lease of the shared tier when it is a flightcache.Leaser;
-// otherwise every load may go ahead at once.
-func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
-	if l, ok := s.shared.(flightcache.Leaser[K, V]); ok {
-		return l.Lease(ctx, key)
-	}
-	return func() {}, nil
+// EvictLocal drops key from the local tier only; see Store.
+func (s *store[K, V]) EvictLocal(ctx context.Context, key K) error {
+	return s.gens.write(key, func() error { return s.local.Delete(ctx, key) })
 }
 
-// EvictLocal drops key from the local tier only. redisstore.Subscribe calls
-// it for keys that other instances changed.
-func (s *Store[K, V]) EvictLocal(ctx context.Context, key K) error {
-	return s.local.Delete(ctx, key)
-}
-
-// ResetLocal drops every key from the local tier, which must be a Purger.
-func (s *Store[K, V]) ResetLocal(context.Context) error {
+// ResetLocal drops every key from the local tier; see Store.
+func (s *store[K, V]) ResetLocal(context.Context) error {
 	p, ok := s.local.(Purger)
 	if !ok {
 		return errors.New("tiered: the local tier cannot be cleared (it has no Purge method); it may serve entries changed elsewhere until they expire")
 	}
-	p.Purge()
-	return nil
+	return s.gens.reset(func() error { p.Purge(); return nil })
 }

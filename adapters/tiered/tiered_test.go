@@ -144,10 +144,30 @@ func TestEvictAndResetTheLocalTierOnly(t *testing.T) {
 	assert.Error(t, noPurge.ResetLocal(ctx), "a local tier without Purge cannot be reset, and says so")
 }
 
-func TestLeaseWithoutALeasingSharedTierLetsEveryLoadGo(t *testing.T) {
-	s := tiered.New[string, string](newLRU[string](t), newLRU[string](t))
-	release, err := s.Lease(context.Background(), "k")
+// leasing is a shared tier that is a flightcache.Leaser.
+type leasing struct {
+	*lrustore.Store[string, string]
+	leases int
+}
+
+func (l *leasing) Lease(context.Context, string) (func(), error) {
+	l.leases++
+	return func() {}, nil
+}
+
+func TestATieredStoreIsALeaserOnlyWhenItsSharedTierIs(t *testing.T) {
+	plain := tiered.New[string, string](newLRU[string](t), newLRU[string](t))
+	_, ok := plain.(flightcache.Leaser[string, string])
+	assert.False(t, ok, "over a shared tier without leases, the Loader must not see a Leaser")
+	_, ok = plain.(flightcache.BatchStore[string, string])
+	assert.True(t, ok)
+
+	shared := &leasing{Store: newLRU[string](t)}
+	s := tiered.NewWithNotifier[string, string](newLRU[string](t), shared, &notes{})
+	l, ok := s.(flightcache.Leaser[string, string])
+	require.True(t, ok, "over a Leaser, it is one")
+	release, err := l.Lease(context.Background(), "k")
 	require.NoError(t, err)
-	require.NotNil(t, release)
 	release()
+	assert.Equal(t, 1, shared.leases, "and takes the shared tier's lease")
 }

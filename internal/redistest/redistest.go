@@ -25,9 +25,10 @@ import (
 // Server is a redis-server that a test started and owns: it may stop and
 // start it again to test failures.
 type Server struct {
-	Addr string
-	port int
-	dir  string
+	Addr  string
+	port  int
+	dir   string
+	extra []string // more redis-server arguments
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -99,7 +100,7 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-func startServer(dir string) (*Server, error) {
+func startServer(dir string, extra ...string) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func startServer(dir string) (*Server, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: dir}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), port: port, dir: dir, extra: extra}
 	return s, s.Restart()
 }
 
@@ -120,10 +121,10 @@ func (s *Server) Restart() error {
 	if s.cmd != nil {
 		return nil
 	}
-	cmd := exec.Command("redis-server",
+	cmd := exec.Command("redis-server", append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", s.port)))
+		"--logfile", filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", s.port))}, s.extra...)...)
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
@@ -131,17 +132,7 @@ func (s *Server) Restart() error {
 	// Wait for it to answer, without a goroutine of ours that could outlive
 	// the test.
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
-		if err == nil {
-			conn.SetDeadline(time.Now().Add(time.Second))
-			fmt.Fprint(conn, "PING\r\n")
-			line, _ := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
-			if strings.HasPrefix(line, "+PONG") {
-				break
-			}
-		}
+	for !answers(s.Addr) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
@@ -151,6 +142,19 @@ func (s *Server) Restart() error {
 	}
 	s.cmd = cmd
 	return nil
+}
+
+// answers reports whether the Redis (or Sentinel) at addr answers a PING.
+func answers(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprint(conn, "PING\r\n")
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	return strings.HasPrefix(line, "+PONG")
 }
 
 // Stop kills the server, as a crash or a network cut would look to clients.

@@ -1,0 +1,123 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// LeaseMany takes the leases of those keys that no other instance holds, in
+// one pipelined round trip per Redis node, without waiting for the others:
+// instances that lease different parts of one batch never wait on each
+// other (DESIGN rule 10). It returns the keys it took and one release for
+// them all (one round trip per node too), which must be called once their
+// fills are stored. The leases are kept alive as Lease's are. Keys it did
+// not take are held by another instance: look at the Store for them later,
+// or wait with Lease.
+//
+// LeaseMany is a proposal for a batch capability beside flightcache.Leaser
+// (issue 13 item 3); the Loader does not call it yet.
+func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, release func(), err error) {
+	var b [12]byte
+	rand.Read(b[:])
+	token := s.id + ":" + hex.EncodeToString(b[:])
+	seen := make(map[string]bool, len(keys))
+	var uniq []K
+	var lks []string
+	for _, k := range keys {
+		lk := s.LeaseKey(k)
+		if !seen[lk] {
+			seen[lk] = true
+			uniq = append(uniq, k)
+			lks = append(lks, lk)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil, func() {}, nil
+	}
+	got, err := run(s, ctx, func(ctx context.Context) ([]bool, error) {
+		cmds := make([]*redis.BoolCmd, len(lks))
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, lk := range lks {
+				cmds[i] = p.SetNX(ctx, lk, token, s.leaseTTL)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		out := make([]bool, len(cmds))
+		for i, c := range cmds {
+			out[i] = c.Val()
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("redisstore: lease %d keys: %w", len(uniq), err)
+	}
+	var held []string
+	for i, ok := range got {
+		if ok {
+			taken = append(taken, uniq[i])
+			held = append(held, lks[i])
+		}
+	}
+	if len(held) == 0 {
+		return nil, func() {}, nil
+	}
+	return taken, s.holdMany(context.WithoutCancel(ctx), taken, held, token), nil
+}
+
+// holdMany keeps the leases lks alive until the returned release is called,
+// and releases them all then.
+func (s *Store[K, V]) holdMany(ctx context.Context, keys []K, lks []string, token string) func() {
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	if !s.track() {
+		return func() {} // closed: the lease expires on its own
+	}
+	go func() {
+		defer s.calls.Done()
+		defer close(stopped)
+		t := time.NewTicker(max(s.leaseTTL/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-s.closing:
+				return
+			case <-t.C:
+			}
+			run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
+				return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, lk := range lks {
+						extend.Eval(ctx, p, []string{lk}, token, s.leaseTTL.Milliseconds())
+					}
+					return nil
+				})
+			})
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-stopped
+			run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
+				return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i, lk := range lks {
+						release.Eval(ctx, p, []string{lk}, token, s.channel(), s.id+" l "+s.key(keys[i]))
+					}
+					return nil
+				})
+			})
+		})
+	}
+}
