@@ -414,15 +414,22 @@ func (j *job[K, V]) keysAt(idx []int) []K {
 func (j *job[K, V]) leaseAndLoad(idx []int) {
 	if j.f.bleaser != nil && len(idx) > 1 {
 		keys := j.keysAt(idx)
-		held, err := j.f.bleaser.LeaseMany(j.ctx, keys)
+		taken, release, err := j.f.bleaser.LeaseMany(j.ctx, keys)
 		if err != nil {
+			if release != nil {
+				j.f.rep.contain("lease release", release)
+			}
 			j.leaseFailed(keys, err)
 			j.load(idx)
 			return
 		}
+		held := make(map[K]bool, len(taken))
+		for _, k := range taken {
+			held[k] = true
+		}
 		var mine, others []int
 		for n, i := range idx {
-			if _, ok := held[keys[n]]; ok {
+			if held[keys[n]] {
 				mine = append(mine, i)
 			} else {
 				others = append(others, i)
@@ -430,11 +437,9 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 		}
 		if len(mine) > 0 {
 			func() {
-				defer func() {
-					for _, release := range held {
-						j.f.rep.contain("lease release", release)
-					}
-				}()
+				if release != nil {
+					defer j.f.rep.contain("lease release", release)
+				}
 				// Another instance may have stored some keys and
 				// released their leases since this fill looked.
 				todo := mine
@@ -445,6 +450,8 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 					j.load(todo)
 				}
 			}()
+		} else if release != nil {
+			j.f.rep.contain("lease release", release)
 		}
 		idx = others
 	}

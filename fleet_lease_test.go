@@ -65,15 +65,20 @@ func (s *leaseStore) Lease(ctx context.Context, key string) (func(), error) {
 // batchLeaseStore is a leaseStore that takes many leases in one call.
 type batchLeaseStore struct{ *leaseStore }
 
-func (s batchLeaseStore) LeaseMany(_ context.Context, keys []string) (map[string]func(), error) {
+func (s batchLeaseStore) LeaseMany(_ context.Context, keys []string) ([]string, func(), error) {
 	s.calls.Add(1)
-	held := make(map[string]func())
+	var taken []string
+	var releases []func()
 	for _, k := range keys {
 		if release, _ := s.take(k); release != nil {
-			held[k] = release
+			taken, releases = append(taken, k), append(releases, release)
 		}
 	}
-	return held, nil
+	return taken, func() {
+		for _, r := range releases {
+			r()
+		}
+	}, nil
 }
 
 func TestBatchesLeaseEveryKeyTheyLoad(t *testing.T) {

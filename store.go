@@ -55,13 +55,14 @@ type Leaser[K comparable, V any] interface {
 // batch, the leases that no other instance holds, loads those keys in one
 // call, releases them, and only then waits, one key at a time, for the keys
 // other instances hold; so two instances holding different parts of one
-// batch never wait on each other.
+// batch never wait on each other (rule 10).
 type BatchLeaser[K comparable, V any] interface {
 	Leaser[K, V]
 
 	// LeaseMany takes, without waiting, the lease of each of keys that no
-	// other instance holds, and returns the release function of each lease
-	// it took; a key held elsewhere is absent from the map. An error makes
-	// the Loader load every key without a lease.
-	LeaseMany(ctx context.Context, keys []K) (map[K]func(), error)
+	// other instance holds, and returns the keys it took and one release
+	// for them all, which the Loader calls once their fills are stored (or
+	// failed). An error makes the Loader load every key without a lease,
+	// after calling release if it is not nil.
+	LeaseMany(ctx context.Context, keys []K) (taken []K, release func(), err error)
 }
