@@ -45,6 +45,8 @@ type filler[K comparable, V any] struct {
 	batch    BatchStore[K, V]  // store, when it is one
 	leaser   Leaser[K, V]      // store, when it is one
 	bleaser  BatchLeaser[K, V] // store, when it is one
+	fencer   Fencer[K, V]      // store, when it is one
+	bfencer  BatchFencer[K, V] // store, when it is one
 	policy   *policy
 	clock    clock
 	timeout  time.Duration
@@ -171,8 +173,9 @@ type job[K comparable, V any] struct {
 	cancel context.CancelFunc
 	expiry *time.Timer // runs expire at the deadline
 
-	kws     []*keyWrites // the write order of each key
-	gens    []uint64     // each key's generation when the fill began
+	kws      []*keyWrites // the write order of each key
+	gens     []uint64     // each key's generation when the fill began
+	versions []Version    // over a Fencer, each key's Version when the fill last looked
 	expired atomic.Bool  // the deadline passed and finished the keys left
 	// writePanic holds the error of a write that panicked: onEnd reports it
 	// for the keys that got their values all the same, so that a refresh
@@ -207,8 +210,12 @@ func (j *job[K, V]) run() {
 	for i := range all {
 		all[i] = i
 	}
+	if j.f.fencer != nil {
+		j.versions = make([]Version, len(j.keys))
+	}
 	todo := all
-	if !j.force {
+	if !j.force || j.versions != nil {
+		// A forced fill (Loader.Refresh) looks only for the Versions.
 		todo = j.lookAgain(all)
 	}
 	if len(todo) > 0 {
@@ -334,7 +341,13 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 	todo := idx[:0:0]
 	for n, i := range idx {
 		e, ok := found[n].e, found[n].ok
-		if ok && j.usable(i, &e, now) {
+		if j.versions != nil {
+			// The load that follows reads the source after this look:
+			// its result may replace what the Store held then, and
+			// nothing written since (rule 9).
+			j.versions[i] = found[n].v
+		}
+		if ok && !j.force && j.usable(i, &e, now) {
 			var err error
 			if e.Missing {
 				err = ErrNotFound
@@ -364,6 +377,7 @@ func noRefresh() float64 { return 0 }
 type lookup[V any] struct {
 	e  Entry[V]
 	ok bool
+	v  Version // the key's Version, over a Fencer
 }
 
 // read reads keys from the Store, in one call when it is a BatchStore and
@@ -372,6 +386,10 @@ type lookup[V any] struct {
 // wait, the line is waited for as long as ctx allows (see reporter.warn).
 func (f *filler[K, V]) read(ctx context.Context, keys []K, wait bool) []lookup[V] {
 	out := make([]lookup[V], len(keys))
+	if f.fencer != nil {
+		f.readVersioned(ctx, keys, wait, out)
+		return out
+	}
 	if f.batch != nil && len(keys) > 1 {
 		found, err := f.batch.GetMany(ctx, slices.Clone(keys)) // a Store may change the slice
 		if err != nil {
@@ -389,9 +407,34 @@ func (f *filler[K, V]) read(ctx context.Context, keys []K, wait bool) []lookup[V
 			f.rep.storeFailed(ctx, wait, "get", k, err)
 			continue
 		}
-		out[n] = lookup[V]{e, ok}
+		out[n] = lookup[V]{e: e, ok: ok}
 	}
 	return out
+}
+
+// readVersioned is read over a Fencer: it also reads each key's Version, in
+// the same round trip.
+func (f *filler[K, V]) readVersioned(ctx context.Context, keys []K, wait bool, out []lookup[V]) {
+	if f.bfencer != nil && len(keys) > 1 {
+		found, versions, err := f.bfencer.GetManyVersioned(ctx, slices.Clone(keys))
+		if err != nil {
+			f.rep.storeFailed(ctx, wait, "get", slices.Clone(keys), err)
+			return
+		}
+		for n, k := range keys {
+			out[n].e, out[n].ok = found[k]
+			out[n].v = versions[k]
+		}
+		return
+	}
+	for n, k := range keys {
+		e, ok, v, err := f.fencer.GetVersioned(ctx, k)
+		if err != nil {
+			f.rep.storeFailed(ctx, wait, "get", k, err)
+			continue
+		}
+		out[n] = lookup[V]{e, ok, v}
+	}
 }
 
 // keysAt returns a new slice of the keys at idx.
@@ -442,11 +485,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 				}
 				// Another instance may have stored some keys and
 				// released their leases since this fill looked.
-				todo := mine
-				if !j.force {
-					todo = j.lookAgain(mine)
-				}
-				if len(todo) > 0 {
+				if todo := j.lookAgain(mine); len(todo) > 0 {
 					j.load(todo)
 				}
 			}()
@@ -482,7 +521,7 @@ func (j *job[K, V]) waitLease(i int) {
 		}
 		if release != nil {
 			defer j.f.rep.contain("lease release", release)
-			if j.force || len(j.lookAgain([]int{i})) > 0 {
+			if len(j.lookAgain([]int{i})) > 0 {
 				j.load([]int{i})
 			}
 			return
@@ -652,6 +691,10 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		return // the result is dropped: a newer fill may have begun
 	}
 
+	if j.f.fencer != nil {
+		j.writeFenced(idx, entries, write)
+		return
+	}
 	if j.f.batch == nil || len(kws) == 1 {
 		for n, i := range idx {
 			if write[n] && j.kws[i].current(j.gens[i]) {
@@ -668,6 +711,39 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	}
 	if len(many) > 0 {
 		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j.ctx, many) })
+	}
+}
+
+// writeFenced is write over a Fencer: each key is written only if its
+// Version is still the one the fill read before it loaded, checked and
+// written in one step inside the Store, so that a Set or Invalidate on any
+// instance of a fleet wins over this fill (rule 9). The write tokens are
+// held, as in write.
+func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
+	if j.f.bfencer != nil && len(idx) > 1 {
+		many := make(map[K]Entry[V], len(idx))
+		versions := make(map[K]Version, len(idx))
+		for n, i := range idx {
+			if write[n] && j.kws[i].current(j.gens[i]) {
+				many[j.keys[i]] = entries[n]
+				versions[j.keys[i]] = j.versions[i]
+			}
+		}
+		if len(many) > 0 {
+			j.storeWrite(j.keysAt(idx), func() error {
+				_, err := j.f.bfencer.SetManyIfVersion(j.ctx, many, versions)
+				return err
+			})
+		}
+		return
+	}
+	for n, i := range idx {
+		if write[n] && j.kws[i].current(j.gens[i]) {
+			j.storeWrite(j.keys[i], func() error {
+				_, err := j.f.fencer.SetIfVersion(j.ctx, j.keys[i], entries[n], j.versions[i])
+				return err
+			})
+		}
 	}
 }
 

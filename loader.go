@@ -76,6 +76,8 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 	l.fill.batch, _ = store.(BatchStore[K, V])
 	l.fill.leaser, _ = store.(Leaser[K, V])
 	l.fill.bleaser, _ = store.(BatchLeaser[K, V])
+	l.fill.fencer, _ = store.(Fencer[K, V])
+	l.fill.bfencer, _ = store.(BatchFencer[K, V])
 	l.refresh = newRefresher(l.fill, l.rep, l.clock, o.MaxRefreshes)
 	return l, nil
 }
