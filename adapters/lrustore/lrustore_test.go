@@ -254,8 +254,9 @@ func TestConcurrentUse(t *testing.T) {
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
 // Loader calls it (impl=adapter), with golang-lru's own Get on a cache of the
-// same size holding the bare values (impl=backend). Compare with
-// benchstat -col /impl.
+// same size holding the same entries (impl=backend) and holding bare pointers
+// to the values (impl=bare), which is what a cache without timestamps would
+// keep. Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	for _, shape := range getShapes {
@@ -273,6 +274,17 @@ func BenchmarkGet(b *testing.B) {
 			})
 		})
 		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
+			c, err := lru.New[string, flightcache.Entry[*payload]](10_000)
+			require.NoError(b, err)
+			for k, v := range values {
+				c.Add(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
+			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok := c.Get(k)
+				return ok && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
 			c, err := lru.New[string, *payload](10_000)
 			require.NoError(b, err)
 			for k, v := range values {

@@ -20,7 +20,11 @@ import (
 // A Store is safe for concurrent use by multiple goroutines. Its methods ignore
 // their context: none of them waits on anything but the cache itself.
 type Store[K comparable, V any] struct {
-	cache *otter.Cache[K, flightcache.Entry[V]]
+	// cache holds a pointer to each entry, never changed once stored:
+	// otter reads a pointer-sized value with one atomic load, where a value
+	// of the Entry's size is copied through each of its calls; Get copies
+	// the entry out once, at the end.
+	cache *otter.Cache[K, *flightcache.Entry[V]]
 	// keys is what K can hold: a NaN, which a Set does not store since no
 	// Get could find it, or an interface, whose dynamic value otter would
 	// fail to hash with a panic.
@@ -51,7 +55,7 @@ func New[K comparable, V any](maximumSize int) (*Store[K, V], error) {
 	if maximumSize < 1 {
 		return nil, fmt.Errorf("otterstore: maximumSize is %d; it must be at least 1", maximumSize)
 	}
-	cache, err := otter.New(&otter.Options[K, flightcache.Entry[V]]{
+	cache, err := otter.New(&otter.Options[K, *flightcache.Entry[V]]{
 		MaximumSize:      maximumSize,
 		ExpiryCalculator: otter.ExpiryWritingFunc(lifetime[K, V]),
 	})
@@ -64,7 +68,7 @@ func New[K comparable, V any](maximumSize int) (*Store[K, V], error) {
 // lifetime is how long otter keeps an entry that is being written: until its
 // ExpiresAt. otter calls it on every write, with SnapshotAtNano set to the time
 // of the write on otter's own clock, so it reads no clock itself.
-func lifetime[K comparable, V any](oe otter.Entry[K, flightcache.Entry[V]]) time.Duration {
+func lifetime[K comparable, V any](oe otter.Entry[K, *flightcache.Entry[V]]) time.Duration {
 	at := oe.Value.ExpiresAt
 	switch {
 	case at.IsZero() || !at.Before(lastNano):
@@ -95,7 +99,10 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool,
 		}
 	}
 	e, ok := s.cache.GetIfPresent(key)
-	return e, ok, nil
+	if !ok {
+		return flightcache.Entry[V]{}, false, nil
+	}
+	return *e, true, nil
 }
 
 // Set stores e for key, replacing any entry there, to be dropped at e's
@@ -105,7 +112,8 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool,
 // starts after Set returns. A key that does not equal itself (a NaN, or a key
 // holding one) is not stored, since no Get could find it. An ExpiresAt too far
 // ahead for a time.Duration means the entry does not expire. Set fails only
-// on a Store not made by New and on a key Go cannot hash.
+// on a Store not made by New and on a key Go cannot hash. Set keeps a copy of
+// e, which it allocates.
 func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
@@ -124,7 +132,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 		s.cache.Invalidate(key)
 		return nil
 	}
-	s.cache.Set(key, e)
+	s.cache.Set(key, &e)
 	return nil
 }
 

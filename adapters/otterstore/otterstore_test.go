@@ -185,8 +185,9 @@ func TestGetAllocatesNothing(t *testing.T) {
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
 // Loader calls it (impl=adapter), with otter's own GetIfPresent on a cache of
-// the same size holding the bare values, with a per-entry expiry as the
-// Store's (impl=backend). Compare with benchstat -col /impl.
+// the same size with a per-entry expiry as the Store's, holding the same
+// entries (impl=backend) and holding bare pointers to the values
+// (impl=bare). Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	for _, shape := range getShapes {
@@ -203,6 +204,22 @@ func BenchmarkGet(b *testing.B) {
 			})
 		})
 		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
+			c := otter.Must(&otter.Options[string, flightcache.Entry[*payload]]{
+				MaximumSize: 10_000,
+				ExpiryCalculator: otter.ExpiryWritingFunc(func(oe otter.Entry[string, flightcache.Entry[*payload]]) time.Duration {
+					return time.Duration(oe.Value.ExpiresAt.UnixNano() - oe.SnapshotAtNano)
+				}),
+			})
+			b.Cleanup(func() { c.StopAllGoroutines() })
+			for k, v := range values {
+				c.Set(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
+			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok := c.GetIfPresent(k)
+				return ok && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
 			c := otter.Must(&otter.Options[string, *payload]{
 				MaximumSize: 10_000,
 				ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[string, *payload]) time.Duration {

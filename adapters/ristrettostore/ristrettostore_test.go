@@ -468,8 +468,9 @@ func TestConcurrentUse(t *testing.T) {
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
 // Loader calls it (impl=adapter), with ristretto's own Get on a cache
-// configured as New configures it, holding the bare values with the same
-// time to live (impl=backend). Compare with benchstat -col /impl.
+// configured as New configures it, with the same time to live, holding the
+// same entries (impl=backend) and holding bare pointers to the values
+// (impl=bare). Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	for _, shape := range getShapes {
@@ -486,6 +487,24 @@ func BenchmarkGet(b *testing.B) {
 			})
 		})
 		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
+			c, err := ristretto.NewCache(&ristretto.Config[string, flightcache.Entry[*payload]]{
+				NumCounters:        10 * 10_000,
+				MaxCost:            10_000,
+				BufferItems:        64,
+				IgnoreInternalCost: true,
+			})
+			require.NoError(b, err)
+			b.Cleanup(c.Close)
+			for k, v := range values {
+				c.SetWithTTL(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}, 1, time.Hour)
+				c.Wait()
+			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok := c.Get(k)
+				return ok && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
 			c, err := ristretto.NewCache(&ristretto.Config[string, *payload]{
 				NumCounters:        10 * 10_000,
 				MaxCost:            10_000,
