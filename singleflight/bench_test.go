@@ -36,6 +36,27 @@ func BenchmarkDo(b *testing.B) {
 				}
 			}
 		})
+		// The least any hand-off costs that lets the caller leave: a
+		// goroutine, a channel, and a select on it and ctx.Done. With a
+		// context that can end, Do cannot cost less than this.
+		b.Run(ctx.name+"/impl=handoff", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				done := make(chan struct{})
+				var v int
+				go func() {
+					v, _ = value(ctx.ctx)
+					close(done)
+				}()
+				select {
+				case <-done:
+				case <-ctx.ctx.Done():
+				}
+				if v != 1 {
+					b.Fatal(v)
+				}
+			}
+		})
 		// x/sync has no context: the same figure serves both rows.
 		b.Run(ctx.name+"/impl=xsync", func(b *testing.B) {
 			var g xsync.Group
