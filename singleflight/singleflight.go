@@ -10,25 +10,28 @@ import (
 	"sync/atomic"
 )
 
-// ErrGoexit is the error every waiter receives when fn calls runtime.Goexit
-// (as testing.T.FailNow does) instead of returning.
+// ErrGoexit is the error every waiter receives when fn calls [runtime.Goexit]
+// (as [testing.T.FailNow] does) instead of returning. When fn ran on a
+// caller's own goroutine (see [Group.Do]), that caller's goroutine ends
+// instead, as runtime.Goexit makes it.
 var ErrGoexit = errors.New("singleflight: fn called runtime.Goexit")
 
 // ErrUnhashableKey is the error every entry point returns, instead of
 // panicking, for a key that Go cannot hash: a key of an interface type, or of
 // a struct or array type holding one, whose dynamic value is a slice, a map,
 // a func, or a struct or array holding one. The error returned wraps it, so
-// match it with errors.Is; its text names the key's dynamic type.
+// match it with [errors.Is]; its text names the key's dynamic type.
 var ErrUnhashableKey = errors.New("singleflight: key cannot be hashed")
 
 // errNilFunc is returned instead of panicking when fn is nil.
 var errNilFunc = errors.New("singleflight: nil function")
 
-// PanicError is the error that stands for a panic in fn. Do re-panics with it
-// in every caller; DoChan delivers it as Result.Err.
+// PanicError is the error that stands for a panic in fn. [Group.Do] re-panics
+// with it in every caller; [Group.DoChan] delivers it as [Result].Err.
 //
-// Its Error text names the panic value only, so that it is safe to show to a
-// client; the stack stays in the Stack field. Reach it with errors.As.
+// Its Error text names the panic value only, without the stack, so that
+// sending it to a client sends no stack trace; the stack stays in the Stack
+// field. Reach it with [errors.As].
 type PanicError struct {
 	// Value is the value fn panicked with.
 	Value any
@@ -59,7 +62,7 @@ func newPanicError(v any) *PanicError {
 	return &PanicError{Value: v, Stack: stack}
 }
 
-// Result is what DoChan delivers: the value and error of the call, and
+// Result is what [Group.DoChan] delivers: the value and error of the call, and
 // whether the receiver shared the call with another caller.
 type Result[V any] struct {
 	Val    V
@@ -128,7 +131,7 @@ type chanWaiter[V any] struct {
 // goroutine, with ctx itself, and Do returns when fn does: nothing could make
 // this caller leave earlier. Otherwise fn runs on a new goroutine, with a
 // context that keeps ctx's values but not its deadline or cancellation (as
-// context.WithoutCancel does): the call goes on for the other callers, and to
+// [context.WithoutCancel] gives): the call goes on for the other callers, and to
 // completion even when every caller has left, so bound fn by a deadline of
 // its own. Do itself returns ctx.Err() as soon as ctx ends; shared then
 // reports whether the caller had joined a call that another caller started.
@@ -140,13 +143,13 @@ type chanWaiter[V any] struct {
 // caller that started the call when anyone joined it. Every caller of one
 // call receives the same value and the same error.
 //
-// When fn panics, Do panics in every caller with the same *PanicError. When
-// fn calls runtime.Goexit, every caller gets ErrGoexit, except that when fn
+// When fn panics, Do panics in every caller with the same [*PanicError]. When
+// fn calls runtime.Goexit, every caller gets [ErrGoexit], except that when fn
 // ran on the caller's own goroutine that goroutine ends, as runtime.Goexit
 // makes it. In both cases the key is free again before any caller hears of
 // it.
 //
-// A key that Go cannot hash gets an error wrapping ErrUnhashableKey, and fn
+// A key that Go cannot hash gets an error wrapping [ErrUnhashableKey], and fn
 // does not run. A key that does not equal itself (a NaN, or a value holding
 // one) can never be joined: fn runs for that caller alone, and nothing of the
 // call is left behind when it ends.
@@ -381,7 +384,7 @@ func (g *Group[K, V]) Forget(key K) {
 }
 
 // Wrap returns fn with duplicate suppression: concurrent calls with the same
-// key run fn once and share its result, as with Group.Do, whose contract,
+// key run fn once and share its result, as with [Group.Do], whose contract,
 // errors included, it keeps. It is the decorator form of Do.
 func Wrap[K comparable, V any](g *Group[K, V], fn func(context.Context, K) (V, error)) func(context.Context, K) (V, error) {
 	return func(ctx context.Context, key K) (V, error) {
