@@ -14,12 +14,13 @@ import (
 	"github.com/flightcache/flightcache/singleflight"
 )
 
-// onCallersStack reports whether fn ran on the goroutine of the caller named
-// by marker, by looking for the caller's frame in fn's stack.
+// stackOf returns the stack fn runs on, in which the frames of the caller
+// show when fn runs on the caller's goroutine.
 func stackOf(context.Context) (string, error) {
 	return string(debug.Stack()), nil
 }
 
+// callerMarkerBackground calls Do with ctx; its name marks its frame.
 func callerMarkerBackground(g *singleflight.Group[string, string], ctx context.Context) string {
 	v, err, _ := g.Do(ctx, "k", stackOf)
 	if err != nil {
