@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -176,4 +178,58 @@ func testSelfUnequalKey[K comparable](t *testing.T, key K) {
 		assert.True(t, errors.As((<-g.DoChan(cancellable, key, explode)).Err, &pe))
 		assert.Zero(t, singleflight.InFlight(&g))
 	})
+}
+
+// TestBadKeysAmongGoodOnesUnderLoad mixes keys Go cannot hash and keys that do
+// not equal themselves with ordinary keys, from many goroutines, with
+// contexts that can and cannot end: the bad keys get their errors, the
+// others their values, and nothing is left in flight.
+func TestBadKeysAmongGoodOnesUnderLoad(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	keys := []any{1, "a", math.NaN(), []int{1}, map[int]int{}, nanAndIface{F: math.NaN(), Part: 1}, ifaceField{ID: 3, Part: "x"}}
+	var g singleflight.Group[any, int]
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			for range 300 {
+				key := keys[rng.IntN(len(keys))]
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if rng.IntN(2) == 0 {
+					ctx, cancel = context.WithCancel(ctx)
+				}
+				_, unhashable := key.([]int)
+				if _, ok := key.(map[int]int); ok {
+					unhashable = true
+				}
+				fn := func(context.Context) (int, error) {
+					runtime.Gosched()
+					return 5, nil
+				}
+				var v int
+				var err error
+				switch rng.IntN(3) {
+				case 0:
+					v, err, _ = g.Do(ctx, key, fn)
+				case 1:
+					r := <-g.DoChan(ctx, key, fn)
+					v, err = r.Val, r.Err
+				default:
+					g.Forget(key)
+				}
+				cancel()
+				if v == 0 && err == nil {
+					continue // Forget
+				}
+				if unhashable {
+					assert.ErrorIs(t, err, singleflight.ErrUnhashableKey, "seed %d key %v", seed, key)
+				} else if assert.NoError(t, err, "seed %d key %v", seed, key) {
+					assert.Equal(t, 5, v)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, singleflight.InFlight(&g))
 }
