@@ -36,6 +36,27 @@ func BenchmarkDo(b *testing.B) {
 				}
 			}
 		})
+		// The least any hand-off costs that lets the caller leave: a
+		// goroutine, a channel, and a select on it and ctx.Done. With a
+		// context that can end, Do cannot cost less than this.
+		b.Run(ctx.name+"/impl=handoff", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				done := make(chan struct{})
+				var v int
+				go func() {
+					v, _ = value(ctx.ctx)
+					close(done)
+				}()
+				select {
+				case <-done:
+				case <-ctx.ctx.Done():
+				}
+				if v != 1 {
+					b.Fatal(v)
+				}
+			}
+		})
 		// x/sync has no context: the same figure serves both rows.
 		b.Run(ctx.name+"/impl=xsync", func(b *testing.B) {
 			var g xsync.Group
@@ -51,9 +72,15 @@ func BenchmarkDo(b *testing.B) {
 
 // BenchmarkDoOneKey64 is 64 goroutines calling Do on one key, so that calls
 // are joined while they run.
-func BenchmarkDoOneKey64(b *testing.B) {
+func BenchmarkDoOneKey64(b *testing.B) { benchmarkDoOneKey(b, 64) }
+
+// BenchmarkDoOneKey16 is 16 goroutines calling Do on one key.
+func BenchmarkDoOneKey16(b *testing.B) { benchmarkDoOneKey(b, 16) }
+
+func benchmarkDoOneKey(b *testing.B, goroutines int) {
 	cancellable, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	parallelism := max(1, goroutines/max(1, singleflight.GOMAXPROCS()))
 	for _, ctx := range []struct {
 		name string
 		ctx  context.Context
@@ -61,7 +88,7 @@ func BenchmarkDoOneKey64(b *testing.B) {
 		b.Run(ctx.name+"/impl=flightcache", func(b *testing.B) {
 			var g singleflight.Group[string, int]
 			b.ReportAllocs()
-			b.SetParallelism(64 / min(64, max(1, singleflight.GOMAXPROCS())))
+			b.SetParallelism(parallelism)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err, _ := g.Do(ctx.ctx, "k", value); err != nil {
@@ -73,7 +100,7 @@ func BenchmarkDoOneKey64(b *testing.B) {
 		b.Run(ctx.name+"/impl=xsync", func(b *testing.B) {
 			var g xsync.Group
 			b.ReportAllocs()
-			b.SetParallelism(64 / min(64, max(1, singleflight.GOMAXPROCS())))
+			b.SetParallelism(parallelism)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err, _ := g.Do("k", xvalue); err != nil {
@@ -83,4 +110,25 @@ func BenchmarkDoOneKey64(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkDoKeyCheck is BenchmarkDo with Background for key types that need
+// a check per call (interfaces) or none (strings), to show what the check
+// costs.
+func BenchmarkDoKeyCheck(b *testing.B) {
+	b.Run("key=string", func(b *testing.B) {
+		var g singleflight.Group[string, int]
+		b.ReportAllocs()
+		for b.Loop() {
+			g.Do(context.Background(), "k", value)
+		}
+	})
+	b.Run("key=any", func(b *testing.B) {
+		var g singleflight.Group[any, int]
+		var key any = "k"
+		b.ReportAllocs()
+		for b.Loop() {
+			g.Do(context.Background(), key, value)
+		}
+	})
 }

@@ -1,6 +1,9 @@
 package singleflight
 
-import "runtime"
+import (
+	"context"
+	"runtime"
+)
 
 // InFlight reports how many keys have a call in flight.
 func InFlight[K comparable, V any](g *Group[K, V]) int {
@@ -17,6 +20,23 @@ func Joiners[K comparable, V any](g *Group[K, V], key K) int {
 		return c.joiners
 	}
 	return -1
+}
+
+// DetachedHidesCancelKey reports whether the context fn runs with, when its
+// caller can leave, answers nil for the key by which the context package
+// finds a canceller, whatever its parent answers.
+func DetachedHidesCancelKey(parent context.Context) bool {
+	if cancelKey == nil {
+		return false
+	}
+	d := &detachedCtx{parent: parent}
+	return parent.Value(cancelKey) != nil && d.Value(cancelKey) == nil
+}
+
+// KeyKind names what a Group of key type K checks each key for.
+func KeyKind[K comparable]() string {
+	var g Group[K, int]
+	return [...]string{"", "plain", "float", "iface"}[g.keyKind()]
 }
 
 func GOMAXPROCS() int { return runtime.GOMAXPROCS(0) }

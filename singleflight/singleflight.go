@@ -10,15 +10,28 @@ import (
 	"sync/atomic"
 )
 
-// ErrGoexit is the error every waiter receives when fn calls runtime.Goexit
-// (as testing.T.FailNow does) instead of returning.
+// ErrGoexit is the error every waiter receives when fn calls [runtime.Goexit]
+// (as [testing.T.FailNow] does) instead of returning. When fn ran on a
+// caller's own goroutine (see [Group.Do]), that caller's goroutine ends
+// instead, as runtime.Goexit makes it.
 var ErrGoexit = errors.New("singleflight: fn called runtime.Goexit")
+
+// ErrUnhashableKey is the error every entry point returns, instead of
+// panicking, for a key that Go cannot hash: a key of an interface type, or of
+// a struct or array type holding one, whose dynamic value is a slice, a map,
+// a func, or a struct or array holding one. The error returned wraps it, so
+// match it with [errors.Is]; its text names the key's dynamic type.
+var ErrUnhashableKey = errors.New("singleflight: key cannot be hashed")
 
 // errNilFunc is returned instead of panicking when fn is nil.
 var errNilFunc = errors.New("singleflight: nil function")
 
-// PanicError is the error that stands for a panic in fn. Do re-panics with it
-// in every caller; DoChan delivers it as Result.Err.
+// PanicError is the error that stands for a panic in fn. [Group.Do] re-panics
+// with it in every caller; [Group.DoChan] delivers it as [Result].Err.
+//
+// Its Error text names the panic value only, without the stack, so that
+// sending it to a client sends no stack trace; the stack stays in the Stack
+// field. Reach it with [errors.As].
 type PanicError struct {
 	// Value is the value fn panicked with.
 	Value any
@@ -27,9 +40,9 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error reports the panic value and the stack it was raised on.
+// Error reports the panic value, without the stack.
 func (p *PanicError) Error() string {
-	return fmt.Sprintf("singleflight: fn panicked: %v\n\n%s", p.Value, p.Stack)
+	return fmt.Sprintf("singleflight: fn panicked: %v", p.Value)
 }
 
 // Unwrap returns Value when it is an error, so that errors.Is and errors.As
@@ -42,14 +55,14 @@ func (p *PanicError) Unwrap() error {
 func newPanicError(v any) *PanicError {
 	stack := debug.Stack()
 	// The first line names the goroutine and its state at the time of the
-	// panic; by the time a waiter reads it that goroutine is gone.
+	// panic; by the time a waiter reads it that has changed.
 	if i := bytes.IndexByte(stack, '\n'); i >= 0 {
 		stack = stack[i+1:]
 	}
 	return &PanicError{Value: v, Stack: stack}
 }
 
-// Result is what DoChan delivers: the value and error of the call, and
+// Result is what [Group.DoChan] delivers: the value and error of the call, and
 // whether the receiver shared the call with another caller.
 type Result[V any] struct {
 	Val    V
@@ -64,33 +77,45 @@ type Result[V any] struct {
 // All methods are safe for concurrent use.
 //
 // Unlike golang.org/x/sync/singleflight, a Group is typed, lets each caller
-// stop waiting when its own context ends, and never crashes the process when
-// fn panics.
+// stop waiting when its own context ends, never crashes the process when fn
+// panics, and returns ErrUnhashableKey for a key Go cannot hash.
 type Group[K comparable, V any] struct {
 	mu    sync.Mutex
 	calls map[K]*call[V]
+
+	// keys is the keyKind of K, worked out on first use.
+	keys atomic.Uint32
 }
 
 // call is one run of fn for one key.
 type call[V any] struct {
-	// finished is closed after val and err are set. It is made only when
-	// someone has to select on it: a caller with a context that can end.
-	finished chan struct{}
-	// wg is released at the same moment, for callers whose context never
-	// ends: they wait without a channel, which saves an allocation.
+	// wg is released when the call ends, for callers whose context never
+	// ends: they wait without a channel.
 	wg sync.WaitGroup
 
 	// val, err and panicked are written once by the goroutine that runs fn,
-	// before finished is closed and wg is released.
+	// before the call is released.
 	val      V
 	err      error
 	panicked bool
 	// ended is set by the first Finish of a call started with Claim.
 	ended atomic.Bool
 
+	// inMap is false for a call of a key that does not equal itself, which
+	// nobody can join and which is never put in the Group's map. It is set
+	// before the call runs.
+	inMap bool
+
+	// detached is the context fn runs with when the caller that started
+	// the call can leave. Keeping it here saves an allocation.
+	detached detachedCtx
+
 	// The fields below are guarded by the Group's mu.
-	joiners int              // callers that joined after the first
-	chans   []*chanWaiter[V] // DoChan receivers still owed a Result
+	joiners int // callers that joined after the first
+	// finished is closed when the call ends. It is made only when a caller
+	// whose context can end starts or joins the call.
+	finished chan struct{}
+	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
 }
 
 // chanWaiter is one DoChan receiver.
@@ -103,21 +128,33 @@ type chanWaiter[V any] struct {
 // Do runs fn for key unless a call for key is already in flight, in which case
 // it waits for that call instead, and returns the result of the call.
 //
-// fn runs on a goroutine of the Group's, with a context that keeps ctx's
-// values but not its deadline or cancellation (context.WithoutCancel): the
-// call goes on for the other callers, and to completion even when every
-// caller has left, so bound fn by a deadline of its own. Do itself returns
-// ctx.Err() as soon as ctx ends; shared then reports whether the caller had
-// joined a call that another caller started. A caller whose ctx is already
-// done starts nothing and joins nothing.
+// When ctx can never end (ctx.Done() returns nil, as for
+// context.Background()) and Do starts the call, fn runs on the caller's own
+// goroutine, with ctx itself, and Do returns when fn does: nothing could make
+// this caller leave earlier. Otherwise fn runs on a new goroutine, with a
+// context that keeps ctx's values but not its deadline or cancellation (as
+// [context.WithoutCancel] gives): the call goes on for the other callers, and to
+// completion even when every caller has left, so bound fn by a deadline of
+// its own. Do itself returns ctx.Err() as soon as ctx ends; shared then
+// reports whether the caller had joined a call that another caller started.
+// A caller whose ctx is already done starts nothing and joins nothing. A
+// caller of either kind may join a call that a caller of the other kind
+// started, and each waits only as long as its own ctx allows.
 //
 // shared is true for a caller that joined a call in flight, and for the
 // caller that started the call when anyone joined it. Every caller of one
 // call receives the same value and the same error.
 //
-// When fn panics, Do panics in every caller with the same *PanicError. When
-// fn calls runtime.Goexit, every caller gets ErrGoexit. In both cases the key
-// is free again before any caller hears of it.
+// When fn panics, Do panics in every caller with the same [*PanicError]. When
+// fn calls runtime.Goexit, every caller gets [ErrGoexit], except that when fn
+// ran on the caller's own goroutine that goroutine ends, as runtime.Goexit
+// makes it. In both cases the key is free again before any caller hears of
+// it.
+//
+// A key that Go cannot hash gets an error wrapping [ErrUnhashableKey], and fn
+// does not run. A key that does not equal itself (a NaN, or a value holding
+// one) can never be joined: fn runs for that caller alone, and nothing of the
+// call is left behind when it ends.
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, shared bool) {
 	if err := ctx.Err(); err != nil {
 		return v, err, false
@@ -125,53 +162,85 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	if fn == nil {
 		return v, errNilFunc, false
 	}
+	inMap, err := g.checkKey(key)
+	if err != nil {
+		return v, err, false
+	}
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
-	c, joined := g.calls[key]
-	if joined {
+	var c *call[V]
+	joined := false
+	if inMap {
+		c, joined = g.calls[key]
+	}
+	switch {
+	case joined:
 		c.joiners++
-		if mayEnd && c.finished == nil {
+		if !mayEnd {
+			g.mu.Unlock()
+			c.wg.Wait()
+			break
+		}
+		if c.finished == nil {
 			c.finished = make(chan struct{})
 		}
-	} else {
-		c = g.start(ctx, key, fn, mayEnd)
-	}
-	g.mu.Unlock()
-
-	if mayEnd {
+		g.mu.Unlock()
 		select {
 		case <-c.finished:
 		case <-ctx.Done():
-			return v, ctx.Err(), joined
+			return v, ctx.Err(), true
 		}
-	} else {
-		c.wg.Wait()
+	case !mayEnd:
+		// Nothing can make this caller leave: run fn here, with no
+		// hand-off. A Goexit in fn ends this goroutine inside run, after
+		// the waiters are released.
+		c = g.newCall(key, inMap)
+		g.mu.Unlock()
+		g.run(ctx, key, c, fn)
+	default:
+		// A channel per call is the one allocation here that a pool
+		// could save; but a channel made inside a testing/synctest bubble
+		// must never be used outside it, and a pool cannot tell.
+		c = g.newCall(key, inMap)
+		c.finished = make(chan struct{})
+		c.detached.parent = ctx
+		g.mu.Unlock()
+		go g.run(&c.detached, key, c, fn)
+		select {
+		case <-c.finished:
+		case <-ctx.Done():
+			return v, ctx.Err(), false
+		}
 	}
 	if c.panicked {
 		panic(c.err)
 	}
 	// joiners stopped changing when the call left the map, which happened
-	// before finished was closed or wg released.
+	// before the call was released.
 	return c.val, c.err, joined || c.joiners > 0
 }
 
 // DoChan is like Do but returns at once with a channel that receives the
 // Result. The channel is buffered: nobody has to read it, and it receives
-// exactly one Result and is never closed.
+// exactly one Result and is never closed. fn always runs on a new goroutine,
+// with ctx itself when ctx can never end, and otherwise with a context that
+// keeps ctx's values but not its deadline or cancellation.
 //
 // When ctx ends before the call does, the channel receives Result{Err:
 // ctx.Err()} at once and the call goes on for the others. A panic in fn is
-// delivered as a Result whose Err is the *PanicError, never re-raised.
+// delivered as a Result whose Err is the *PanicError, never re-raised. A key
+// Go cannot hash gets Result{Err: an error wrapping ErrUnhashableKey}; a key
+// that does not equal itself runs fn unshared, as for Do.
 func (g *Group[K, V]) DoChan(ctx context.Context, key K, fn func(context.Context) (V, error)) <-chan Result[V] {
 	ch, _ := g.DoChanStarted(ctx, key, fn)
 	return ch
 }
 
 // DoChanStarted is DoChan that also reports whether this call started fn for
-// key (true) or joined the call already in flight (false). Code that does
-// many keys at once uses it to learn, when the call returns, which keys are
-// its own to do.
+// key (true) or joined the call already in flight or started nothing because
+// of an error (false). Code that does many keys at once uses it to learn,
+// when the call returns, which keys are its own to do.
 func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.Context) (V, error)) (ch <-chan Result[V], started bool) {
 	out := make(chan Result[V], 1)
 	if err := ctx.Err(); err != nil {
@@ -182,14 +251,30 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 		out <- Result[V]{Err: errNilFunc}
 		return out, false
 	}
+	inMap, err := g.checkKey(key)
+	if err != nil {
+		out <- Result[V]{Err: err}
+		return out, false
+	}
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
-	c, joined := g.calls[key]
+	var c *call[V]
+	joined := false
+	if inMap {
+		c, joined = g.calls[key]
+	}
 	if joined {
 		c.joiners++
 	} else {
-		c = g.start(ctx, key, fn, mayEnd)
+		c = g.newCall(key, inMap)
+		fctx := ctx
+		if mayEnd {
+			c.detached.parent = ctx
+			fctx = &c.detached
+		}
+		// run's finish takes mu, so it sees the waiter added below.
+		go g.run(fctx, key, c, fn)
 	}
 	w := &chanWaiter[V]{ch: out, shared: joined}
 	if mayEnd {
@@ -224,20 +309,17 @@ func (g *Group[K, V]) dropWaiter(c *call[V], w *chanWaiter[V]) bool {
 	return false
 }
 
-// start records a new call for key and runs fn for it on a new goroutine.
-// g.mu must be held.
-func (g *Group[K, V]) start(ctx context.Context, key K, fn func(context.Context) (V, error), mayEnd bool) *call[V] {
-	c := &call[V]{}
+// newCall records a new call for key, in the map when inMap. g.mu must be
+// held.
+func (g *Group[K, V]) newCall(key K, inMap bool) *call[V] {
+	c := &call[V]{inMap: inMap}
 	c.wg.Add(1)
-	if mayEnd {
-		c.finished = make(chan struct{})
-		ctx = context.WithoutCancel(ctx)
+	if inMap {
+		if g.calls == nil {
+			g.calls = make(map[K]*call[V])
+		}
+		g.calls[key] = c
 	}
-	if g.calls == nil {
-		g.calls = make(map[K]*call[V])
-	}
-	g.calls[key] = c
-	go g.run(ctx, key, c, fn)
 	return c
 }
 
@@ -270,7 +352,7 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(contex
 // finish frees the key, then releases the waiters.
 func (g *Group[K, V]) finish(key K, c *call[V]) {
 	g.mu.Lock()
-	if g.calls[key] == c {
+	if c.inMap && g.calls[key] == c {
 		delete(g.calls, key)
 	}
 	chans := c.chans
@@ -292,16 +374,20 @@ func (g *Group[K, V]) finish(key K, c *call[V]) {
 // Forget makes the next call for key start afresh instead of joining the call
 // in flight. The call in flight is neither cancelled nor changed: its
 // callers still receive its result, and when it ends it leaves any newer
-// call for key in place.
+// call for key in place. Forget of a key Go cannot hash, or of one that does
+// not equal itself, does nothing: no call for it is ever in flight.
 func (g *Group[K, V]) Forget(key K) {
+	if inMap, err := g.checkKey(key); err != nil || !inMap {
+		return
+	}
 	g.mu.Lock()
 	delete(g.calls, key)
 	g.mu.Unlock()
 }
 
 // Wrap returns fn with duplicate suppression: concurrent calls with the same
-// key run fn once and share its result, as with Group.Do. It is the
-// decorator form of Do.
+// key run fn once and share its result, as with [Group.Do], whose contract,
+// errors included, it keeps. It is the decorator form of Do.
 func Wrap[K comparable, V any](g *Group[K, V], fn func(context.Context, K) (V, error)) func(context.Context, K) (V, error) {
 	return func(ctx context.Context, key K) (V, error) {
 		if fn == nil {

@@ -381,35 +381,68 @@ func TestPanicErrorUnwrapsAnErrorValue(t *testing.T) {
 }
 
 func TestGoexitGivesEveryWaiterErrGoexit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var g singleflight.Group[string, int]
-		release := make(chan struct{})
-		fn := func(context.Context) (int, error) {
-			<-release
-			runtime.Goexit()
-			return 0, nil
-		}
-		errs := make(chan error, 2)
-		go func() {
-			_, err, _ := g.Do(context.Background(), "k", fn)
-			errs <- err
-		}()
-		synctest.Wait()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			_, err, _ := g.Do(ctx, "k", fn)
-			errs <- err
-		}()
-		ch := g.DoChan(context.Background(), "k", fn)
-		synctest.Wait()
-		close(release)
+	for _, starter := range []string{"background", "cancellable", "chan"} {
+		t.Run("starter="+starter, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var g singleflight.Group[string, int]
+				release := make(chan struct{})
+				fn := func(context.Context) (int, error) {
+					<-release
+					runtime.Goexit()
+					return 0, nil
+				}
+				errs := make(chan error, 3)
+				starterExited := make(chan struct{})
+				switch starter {
+				case "chan":
+					ch := g.DoChan(context.Background(), "k", fn)
+					go func() { errs <- (<-ch).Err }()
+					close(starterExited)
+				default:
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					if starter == "background" {
+						ctx = context.Background()
+					}
+					go func() {
+						defer close(starterExited)
+						_, err, _ := g.Do(ctx, "k", fn)
+						errs <- err
+					}()
+				}
+				synctest.Wait()
 
-		assert.ErrorIs(t, <-errs, singleflight.ErrGoexit)
-		assert.ErrorIs(t, <-errs, singleflight.ErrGoexit)
-		assert.ErrorIs(t, (<-ch).Err, singleflight.ErrGoexit)
-		assert.Zero(t, singleflight.InFlight(&g))
-	})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go func() {
+					_, err, _ := g.Do(ctx, "k", fn)
+					errs <- err
+				}()
+				go func() {
+					_, err, _ := g.Do(context.Background(), "k", fn)
+					errs <- err
+				}()
+				ch := g.DoChan(context.Background(), "k", fn)
+				synctest.Wait()
+				close(release)
+
+				<-starterExited
+				waiters := 3 // the two joiners, and the starter
+				if starter == "background" {
+					// fn ran on the starter's own goroutine, which
+					// runtime.Goexit ends: it never hears of it.
+					waiters = 2
+				}
+				for range waiters {
+					assert.ErrorIs(t, <-errs, singleflight.ErrGoexit)
+				}
+				assert.ErrorIs(t, (<-ch).Err, singleflight.ErrGoexit)
+				synctest.Wait()
+				assert.Empty(t, errs, "a goroutine that runtime.Goexit ended returned from Do")
+				assert.Zero(t, singleflight.InFlight(&g))
+			})
+		})
+	}
 }
 
 func TestForgetStartsAfreshAndKeepsTheNewerCall(t *testing.T) {

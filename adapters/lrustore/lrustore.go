@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -19,7 +20,14 @@ import (
 // on nothing but the cache's lock and, for a Store made by NewWithEvict, the
 // eviction callback; they ignore their context.
 type Store[K comparable, V any] struct {
-	cache *lru.Cache[K, flightcache.Entry[V]]
+	// cache holds a pointer to each entry, never changed once stored, so
+	// that a Get holds the cache's lock only to copy a pointer; the entry is
+	// copied out after the lock is released.
+	cache *lru.Cache[K, *flightcache.Entry[V]]
+	// keys is what K can hold: a NaN, which a Set does not store since no
+	// Get could find it, or an interface, whose dynamic value golang-lru
+	// might fail to hash while it holds its lock.
+	keys keyKind
 }
 
 var _ flightcache.Store[string, int] = (*Store[string, int])(nil)
@@ -46,47 +54,80 @@ func NewWithEvict[K comparable, V any](size int, onEvict func(key K, e flightcac
 	if size < 1 {
 		return nil, fmt.Errorf("lrustore: size is %d; it must be at least 1", size)
 	}
-	cache, err := lru.NewWithEvict(size, onEvict)
+	var evict func(K, *flightcache.Entry[V])
+	if onEvict != nil {
+		evict = func(key K, e *flightcache.Entry[V]) { onEvict(key, *e) }
+	}
+	cache, err := lru.NewWithEvict(size, evict)
 	if err != nil {
 		return nil, fmt.Errorf("lrustore: %w", err)
 	}
-	return &Store[K, V]{cache: cache}, nil
+	return &Store[K, V]{cache: cache, keys: classify(reflect.TypeFor[K]())}, nil
 }
 
 // Get returns the entry stored for key and marks it as the one used most
 // recently. The bool is false when there is none. Get returns the entry as it
-// was stored, expired or not; it never fails except on a Store not made by New.
+// was stored, expired or not. It fails only on a Store not made by New and on
+// a key Go cannot hash (an error wrapping singleflight.ErrUnhashableKey).
 func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
 	if s == nil || s.cache == nil {
 		return flightcache.Entry[V]{}, false, errNoCache
 	}
+	if s.keys == keysIface {
+		if err := checkHashable(key); err != nil {
+			return flightcache.Entry[V]{}, false, err
+		}
+	}
 	e, ok := s.cache.Get(key)
-	return e, ok, nil
+	if !ok {
+		return flightcache.Entry[V]{}, false, nil
+	}
+	return *e, true, nil
 }
 
 // Set stores e for key, replacing any entry there and making it the one used
 // most recently; in a full Store, a new key evicts the entry used least
 // recently. When e's ExpiresAt is not the zero time and is not after the
 // current time, Set removes key instead of storing e. The write is seen by
-// every Get that starts after Set returns. Set never fails except on a Store
-// not made by New.
+// every Get that starts after Set returns. A key that does not equal itself
+// (a NaN, or a key holding one) is not stored, since no Get could find it.
+// Set fails only on a Store not made by New and on a key Go cannot hash (an
+// error wrapping singleflight.ErrUnhashableKey). Set keeps a copy of e, which
+// it allocates.
 func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
+	}
+	if s.keys != keysPlain {
+		if s.keys == keysIface {
+			if err := checkHashable(key); err != nil {
+				return err
+			}
+		}
+		if key != key {
+			// A key that does not equal itself is never found again:
+			// storing it would only evict an entry that can be.
+			return nil
+		}
 	}
 	if !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt) {
 		s.cache.Remove(key)
 		return nil
 	}
-	s.cache.Add(key, e)
+	s.cache.Add(key, &e)
 	return nil
 }
 
-// Delete removes the entry for key, if there is one. It never fails except on
-// a Store not made by New.
+// Delete removes the entry for key, if there is one. It fails only on a Store
+// not made by New and on a key Go cannot hash.
 func (s *Store[K, V]) Delete(_ context.Context, key K) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
+	}
+	if s.keys == keysIface {
+		if err := checkHashable(key); err != nil {
+			return err
+		}
 	}
 	s.cache.Remove(key)
 	return nil

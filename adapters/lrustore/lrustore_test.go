@@ -252,44 +252,50 @@ func TestConcurrentUse(t *testing.T) {
 	assert.LessOrEqual(t, s.Len(), 64)
 }
 
-// BenchmarkGet measures a hit on one key read by every goroutine, called
-// through the flightcache.Store interface as the Loader calls it.
+// BenchmarkGet compares a hit through the flightcache.Store interface, as the
+// Loader calls it (impl=adapter), with golang-lru's own Get on a cache of the
+// same size holding the same entries (impl=backend) and holding bare pointers
+// to the values (impl=bare), which is what a cache without timestamps would
+// keep. Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
-	var s flightcache.Store[string, int]
-	s, err := lrustore.New[string, int](1024)
-	require.NoError(b, err)
-	require.NoError(b, s.Set(ctx, "key", entry(1)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			e, ok, err := s.Get(ctx, "key")
-			if err != nil || !ok || e.Value != 1 {
-				b.Errorf("Get = %v, %t, %v", e, ok, err)
-				return
+	for _, shape := range getShapes {
+		keys, values := hotKeys(shape.keys)
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=adapter", func(b *testing.B) {
+			st, err := lrustore.New[string, *payload](10_000)
+			require.NoError(b, err)
+			for k, v := range values {
+				require.NoError(b, st.Set(ctx, k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}))
 			}
-		}
-	})
-}
-
-// BenchmarkLRUGet is BenchmarkGet on the underlying cache, to show what the
-// Store adds to it.
-func BenchmarkLRUGet(b *testing.B) {
-	c, err := lru.New[string, flightcache.Entry[int]](1024)
-	require.NoError(b, err)
-	c.Add("key", entry(1))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			e, ok := c.Get("key")
-			if !ok || e.Value != 1 {
-				b.Errorf("Get = %v, %t", e, ok)
-				return
+			var s flightcache.Store[string, *payload] = st
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok, err := s.Get(ctx, k)
+				return ok && err == nil && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
+			c, err := lru.New[string, flightcache.Entry[*payload]](10_000)
+			require.NoError(b, err)
+			for k, v := range values {
+				c.Add(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
 			}
-		}
-	})
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok := c.Get(k)
+				return ok && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
+			c, err := lru.New[string, *payload](10_000)
+			require.NoError(b, err)
+			for k, v := range values {
+				c.Add(k, v)
+			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				v, ok := c.Get(k)
+				return ok && v != nil
+			})
+		})
+	}
 }
 
 func BenchmarkSet(b *testing.B) {

@@ -13,8 +13,17 @@
 // the key instead of storing the entry. The Store never judges freshness: the
 // Loader does, from the entry's timestamps.
 //
+// An ExpiresAt too far ahead for a time.Duration (past the year 2262, say)
+// means the entry does not expire; no lifetime wraps into the past.
+//
 // A Get costs what otter's GetIfPresent costs: a lookup in a concurrent hash
 // table, otter's own clock reading for expiry, and no allocation.
+//
+// Keys of a type that can hold an interface (any, error, or a struct or
+// array with such a field) are hashed once before otter sees them, so that a
+// key Go cannot hash (an interface holding a slice, map or func) is an error
+// wrapping singleflight.ErrUnhashableKey, never a panic. Other key types pay
+// nothing for it.
 //
 // A Store is safe for concurrent use by multiple goroutines. otter removes
 // expired entries on a goroutine of its own, which runs until Close, and runs

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -19,7 +20,15 @@ import (
 // A Store is safe for concurrent use by multiple goroutines. Its methods ignore
 // their context: none of them waits on anything but the cache itself.
 type Store[K comparable, V any] struct {
-	cache *otter.Cache[K, flightcache.Entry[V]]
+	// cache holds a pointer to each entry, never changed once stored:
+	// otter reads a pointer-sized value with one atomic load, where a value
+	// of the Entry's size is copied through each of its calls; Get copies
+	// the entry out once, at the end.
+	cache *otter.Cache[K, *flightcache.Entry[V]]
+	// keys is what K can hold: a NaN, which a Set does not store since no
+	// Get could find it, or an interface, whose dynamic value otter would
+	// fail to hash with a panic.
+	keys keyKind
 }
 
 var _ flightcache.Store[string, int] = (*Store[string, int])(nil)
@@ -30,9 +39,14 @@ var errNoCache = errors.New("otterstore: Store not created with New")
 // never is the lifetime otter reads as "does not expire".
 const never = time.Duration(math.MaxInt64)
 
-// lastNano is the latest time that time.Time.UnixNano can represent; an
-// ExpiresAt at or after it is treated as never.
-var lastNano = time.Unix(0, math.MaxInt64)
+// firstNano and lastNano are the earliest and latest times that
+// time.Time.UnixNano can represent. An ExpiresAt at or after lastNano is
+// treated as never, and one before firstNano as already passed, so that no
+// lifetime wraps around.
+var (
+	firstNano = time.Unix(0, math.MinInt64)
+	lastNano  = time.Unix(0, math.MaxInt64)
+)
 
 // New returns an empty Store that holds at most maximumSize entries. It returns
 // an error naming maximumSize if maximumSize is less than 1. The Store runs a
@@ -41,65 +55,98 @@ func New[K comparable, V any](maximumSize int) (*Store[K, V], error) {
 	if maximumSize < 1 {
 		return nil, fmt.Errorf("otterstore: maximumSize is %d; it must be at least 1", maximumSize)
 	}
-	cache, err := otter.New(&otter.Options[K, flightcache.Entry[V]]{
+	cache, err := otter.New(&otter.Options[K, *flightcache.Entry[V]]{
 		MaximumSize:      maximumSize,
 		ExpiryCalculator: otter.ExpiryWritingFunc(lifetime[K, V]),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("otterstore: %w", err)
 	}
-	return &Store[K, V]{cache: cache}, nil
+	return &Store[K, V]{cache: cache, keys: classify(reflect.TypeFor[K]())}, nil
 }
 
 // lifetime is how long otter keeps an entry that is being written: until its
 // ExpiresAt. otter calls it on every write, with SnapshotAtNano set to the time
 // of the write on otter's own clock, so it reads no clock itself.
-func lifetime[K comparable, V any](oe otter.Entry[K, flightcache.Entry[V]]) time.Duration {
+func lifetime[K comparable, V any](oe otter.Entry[K, *flightcache.Entry[V]]) time.Duration {
 	at := oe.Value.ExpiresAt
-	if at.IsZero() || !at.Before(lastNano) {
+	switch {
+	case at.IsZero() || !at.Before(lastNano):
 		return never
+	case at.Before(firstNano):
+		return 1
 	}
 	// otter ignores a lifetime of 0 or less on an update and keeps the
 	// old deadline, so an entry whose ExpiresAt passed since Set looked at
-	// it gets the shortest lifetime there is instead.
+	// it gets the shortest lifetime there is instead. Both terms are in
+	// int64's range and the second is not negative, so the difference does
+	// not overflow; otter saturates the deadline it adds it to.
 	return max(time.Duration(at.UnixNano()-oe.SnapshotAtNano), 1)
 }
 
 // Get returns the entry stored for key. The bool is false when there is none,
 // including when the entry's ExpiresAt has passed. It is otter's GetIfPresent
-// and nothing more: it allocates nothing and never fails, except on a Store
-// not made by New.
+// and nothing more: it allocates nothing and fails only on a Store not made
+// by New and on a key Go cannot hash (an error wrapping
+// singleflight.ErrUnhashableKey).
 func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
 	if s == nil || s.cache == nil {
 		return flightcache.Entry[V]{}, false, errNoCache
 	}
+	if s.keys == keysIface {
+		if err := checkHashable(key); err != nil {
+			return flightcache.Entry[V]{}, false, err
+		}
+	}
 	e, ok := s.cache.GetIfPresent(key)
-	return e, ok, nil
+	if !ok {
+		return flightcache.Entry[V]{}, false, nil
+	}
+	return *e, true, nil
 }
 
 // Set stores e for key, replacing any entry there, to be dropped at e's
 // ExpiresAt; in a full Store, otter evicts an entry to make room. When e's
 // ExpiresAt is not the zero time and is not after the current time, Set
 // removes key instead of storing e. The write is seen by every Get that
-// starts after Set returns. Set never fails, except on a Store not made by
-// New.
+// starts after Set returns. A key that does not equal itself (a NaN, or a key
+// holding one) is not stored, since no Get could find it. An ExpiresAt too far
+// ahead for a time.Duration means the entry does not expire. Set fails only
+// on a Store not made by New and on a key Go cannot hash. Set keeps a copy of
+// e, which it allocates.
 func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
+	}
+	if s.keys != keysPlain {
+		if s.keys == keysIface {
+			if err := checkHashable(key); err != nil {
+				return err
+			}
+		}
+		if key != key {
+			return nil
+		}
 	}
 	if !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt) {
 		s.cache.Invalidate(key)
 		return nil
 	}
-	s.cache.Set(key, e)
+	s.cache.Set(key, &e)
 	return nil
 }
 
 // Delete removes the entry for key, if there is one; a Get that starts after
-// Delete returns misses. It never fails, except on a Store not made by New.
+// Delete returns misses. It fails only on a Store not made by New and on a key
+// Go cannot hash.
 func (s *Store[K, V]) Delete(_ context.Context, key K) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
+	}
+	if s.keys == keysIface {
+		if err := checkHashable(key); err != nil {
+			return err
+		}
 	}
 	s.cache.Invalidate(key)
 	return nil

@@ -183,52 +183,59 @@ func TestGetAllocatesNothing(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
-// BenchmarkGet measures a hit on one key read by every goroutine, through the
-// flightcache.Store interface as the Loader calls it (via=store), and with
-// otter's own GetIfPresent on a cache configured as the Store's is
-// (via=otter), to show what the Store adds. Compare with
-// benchstat -col /via.
+// BenchmarkGet compares a hit through the flightcache.Store interface, as the
+// Loader calls it (impl=adapter), with otter's own GetIfPresent on a cache of
+// the same size with a per-entry expiry as the Store's, holding the same
+// entries (impl=backend) and holding bare pointers to the values
+// (impl=bare). Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
-	e := entry(1, time.Hour)
-
-	b.Run("via=store", func(b *testing.B) {
-		var s flightcache.Store[string, int] = newStore[string, int](b, 1024)
-		require.NoError(b, s.Set(ctx, "key", e))
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				got, ok, err := s.Get(ctx, "key")
-				if err != nil || !ok || got.Value != 1 {
-					b.Errorf("Get = %v, %t, %v", got, ok, err)
-					return
-				}
+	for _, shape := range getShapes {
+		keys, values := hotKeys(shape.keys)
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=adapter", func(b *testing.B) {
+			st := newStore[string, *payload](b, 10_000)
+			for k, v := range values {
+				require.NoError(b, st.Set(ctx, k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}))
 			}
+			var s flightcache.Store[string, *payload] = st
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok, err := s.Get(ctx, k)
+				return ok && err == nil && e.Value != nil
+			})
 		})
-	})
-
-	b.Run("via=otter", func(b *testing.B) {
-		c := otter.Must(&otter.Options[string, flightcache.Entry[int]]{
-			MaximumSize: 1024,
-			ExpiryCalculator: otter.ExpiryWritingFunc(func(oe otter.Entry[string, flightcache.Entry[int]]) time.Duration {
-				return time.Duration(oe.Value.ExpiresAt.UnixNano() - oe.SnapshotAtNano)
-			}),
-		})
-		b.Cleanup(func() { c.StopAllGoroutines() })
-		c.Set("key", e)
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				got, ok := c.GetIfPresent("key")
-				if !ok || got.Value != 1 {
-					b.Errorf("GetIfPresent = %v, %t", got, ok)
-					return
-				}
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
+			c := otter.Must(&otter.Options[string, flightcache.Entry[*payload]]{
+				MaximumSize: 10_000,
+				ExpiryCalculator: otter.ExpiryWritingFunc(func(oe otter.Entry[string, flightcache.Entry[*payload]]) time.Duration {
+					return time.Duration(oe.Value.ExpiresAt.UnixNano() - oe.SnapshotAtNano)
+				}),
+			})
+			b.Cleanup(func() { c.StopAllGoroutines() })
+			for k, v := range values {
+				c.Set(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
 			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok := c.GetIfPresent(k)
+				return ok && e.Value != nil
+			})
 		})
-	})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
+			c := otter.Must(&otter.Options[string, *payload]{
+				MaximumSize: 10_000,
+				ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[string, *payload]) time.Duration {
+					return time.Hour
+				}),
+			})
+			b.Cleanup(func() { c.StopAllGoroutines() })
+			for k, v := range values {
+				c.Set(k, v)
+			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				v, ok := c.GetIfPresent(k)
+				return ok && v != nil
+			})
+		})
+	}
 }
 
 func BenchmarkSet(b *testing.B) {

@@ -71,31 +71,57 @@ func TestGateAdmitsNothingAfterClose(t *testing.T) {
 	assert.Zero(t, inside.Load())
 }
 
-func TestGateBoundsItsCounters(t *testing.T) {
-	// A sync.Pool drops its counters at garbage collection; the gate then
-	// makes new ones, up to its bound, and shares old ones after that.
+func TestGateCloseWaitsForEveryCall(t *testing.T) {
+	// Calls from many goroutines, some of them sharing a stripe: close
+	// returns only once the last has left.
 	var g ristrettostore.Gate
-	for range 10 * ristrettostore.MaxCounters {
-		c := g.Enter()
-		require.NotNil(t, c)
-		g.Leave(c)
-		runtime.GC() // moves the pool's counters to its victim cache
-		runtime.GC() // and drops them
+	const goroutines = 3 * ristrettostore.GateStripes
+	release := make([]chan struct{}, goroutines)
+	var entered, left sync.WaitGroup
+	entered.Add(goroutines)
+	stripes := make(map[int]bool)
+	var mu sync.Mutex
+	for i := range goroutines {
+		release[i] = make(chan struct{})
+		left.Go(func() {
+			c := g.Enter()
+			mu.Lock()
+			stripes[ristrettostore.StripeOf()] = true
+			mu.Unlock()
+			entered.Done()
+			<-release[i]
+			g.Leave(c)
+		})
 	}
-	assert.Equal(t, ristrettostore.MaxCounters, g.Counters())
+	entered.Wait()
+	assert.Greater(t, len(stripes), 1, "goroutines spread over stripes")
 
-	// Shared counters still count: close waits for a call on one.
-	c := g.Enter()
 	done := make(chan bool)
 	go func() { done <- g.Close() }()
-	for range 1000 {
-		runtime.Gosched()
-		select {
-		case <-done:
-			t.Fatal("close returned while a call was inside")
-		default:
+	for i := range goroutines {
+		for range 100 {
+			runtime.Gosched()
+			select {
+			case <-done:
+				t.Fatalf("close returned with %d calls inside", goroutines-i)
+			default:
+			}
 		}
+		close(release[i])
 	}
-	g.Leave(c)
 	assert.True(t, <-done)
+	left.Wait()
+	assert.Nil(t, g.Enter())
+}
+
+func TestStripeIsInRange(t *testing.T) {
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			i := ristrettostore.StripeOf()
+			assert.GreaterOrEqual(t, i, 0)
+			assert.Less(t, i, ristrettostore.GateStripes)
+		})
+	}
+	wg.Wait()
 }

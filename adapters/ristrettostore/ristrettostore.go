@@ -84,7 +84,10 @@ type Options[V any] struct {
 // ristretto, and a Set of an entry whose ExpiresAt has passed removes the key
 // instead of storing the entry. It never judges freshness; the Loader does.
 type Store[K Key, V any] struct {
-	cache *ristretto.Cache[K, flightcache.Entry[V]]
+	// cache holds a pointer to each entry, never changed once stored, so
+	// that ristretto copies a pointer under its shard's lock and Get
+	// copies the entry out after it.
+	cache *ristretto.Cache[K, *flightcache.Entry[V]]
 	cost  func(V) int64
 
 	// Every call into cache passes through gate, because ristretto's Close
@@ -130,7 +133,7 @@ func NewWithOptions[K Key, V any](maxCost int64, opts Options[V]) (*Store[K, V],
 	case buffer == 0:
 		buffer = 64
 	}
-	cache, err := ristretto.NewCache(&ristretto.Config[K, flightcache.Entry[V]]{
+	cache, err := ristretto.NewCache(&ristretto.Config[K, *flightcache.Entry[V]]{
 		NumCounters:        counters,
 		MaxCost:            maxCost,
 		BufferItems:        buffer,
@@ -148,7 +151,8 @@ func NewWithOptions[K Key, V any](maxCost int64, opts Options[V]) (*Store[K, V],
 // ErrClosed.
 //
 // Get adds to ristretto's own Get only a count of the calls running, which
-// Close waits on; the count is kept per processor, so concurrent Gets do not
+// Close waits on, and a copy of the entry after ristretto has returned a
+// pointer to it. The count is striped by goroutine, so concurrent Gets do not
 // contend on it. It allocates nothing.
 func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
 	c := s.gate.enter()
@@ -157,18 +161,26 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool,
 	}
 	e, ok := s.cache.Get(key)
 	s.gate.leave(c)
-	return e, ok, nil
+	if !ok {
+		return flightcache.Entry[V]{}, false, nil
+	}
+	return *e, true, nil
 }
 
 // Set stores e for key, replacing any entry there, with e's ExpiresAt as its
 // time to live, and returns once a Get would see it. ristretto may refuse to
 // keep a new key, as Store describes; Set still returns nil, and a Get reports
 // a miss. When e's ExpiresAt is not the zero time and is not after the
-// current time, Set removes key instead of storing e. After Close, Set returns
-// ErrClosed.
+// current time, Set removes key instead of storing e; an ExpiresAt too far
+// ahead for a time.Duration is a time to live of about 292 years, never one
+// that wraps into the past. Set keeps a copy of e, which it allocates. After
+// Close, Set returns ErrClosed.
 func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) error {
 	var ttl time.Duration // zero: no expiry
 	if !e.ExpiresAt.IsZero() {
+		// time.Until saturates at the largest and smallest Duration,
+		// and ristretto's time.Now().Add(ttl) stays within the range of
+		// a time.Time.
 		ttl = time.Until(e.ExpiresAt)
 		if ttl <= 0 {
 			return s.del(key)
@@ -183,7 +195,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 		return ErrClosed
 	}
 	defer s.gate.leave(c)
-	s.cache.SetWithTTL(key, e, cost, ttl)
+	s.cache.SetWithTTL(key, &e, cost, ttl)
 	s.cache.Wait()
 	return nil
 }

@@ -466,50 +466,63 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
-// BenchmarkGet measures a hit on one key read by every goroutine, called
-// through the flightcache.Store interface as the Loader calls it.
+// BenchmarkGet compares a hit through the flightcache.Store interface, as the
+// Loader calls it (impl=adapter), with ristretto's own Get on a cache
+// configured as New configures it, with the same time to live, holding the
+// same entries (impl=backend) and holding bare pointers to the values
+// (impl=bare). Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
-	var s flightcache.Store[string, int] = newStore[string, int](b, 1024)
-	require.NoError(b, s.Set(ctx, "key", entry(1)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			e, ok, err := s.Get(ctx, "key")
-			if err != nil || !ok || e.Value != 1 {
-				b.Errorf("Get = %v, %t, %v", e, ok, err)
-				return
+	for _, shape := range getShapes {
+		keys, values := hotKeys(shape.keys)
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=adapter", func(b *testing.B) {
+			st := newStore[string, *payload](b, 10_000)
+			for k, v := range values {
+				require.NoError(b, st.Set(ctx, k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}))
 			}
-		}
-	})
-}
-
-// BenchmarkRistrettoGet is BenchmarkGet on a bare ristretto cache configured
-// as New configures it, to show what the Store adds.
-func BenchmarkRistrettoGet(b *testing.B) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, flightcache.Entry[int]]{
-		NumCounters:        10 * 1024,
-		MaxCost:            1024,
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-	})
-	require.NoError(b, err)
-	defer c.Close()
-	e := entry(1)
-	c.SetWithTTL("key", e, 1, time.Until(e.ExpiresAt))
-	c.Wait()
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			e, ok := c.Get("key")
-			if !ok || e.Value != 1 {
-				b.Errorf("Get = %v, %t", e, ok)
-				return
+			var s flightcache.Store[string, *payload] = st
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok, err := s.Get(ctx, k)
+				return ok && err == nil && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
+			c, err := ristretto.NewCache(&ristretto.Config[string, flightcache.Entry[*payload]]{
+				NumCounters:        10 * 10_000,
+				MaxCost:            10_000,
+				BufferItems:        64,
+				IgnoreInternalCost: true,
+			})
+			require.NoError(b, err)
+			b.Cleanup(c.Close)
+			for k, v := range values {
+				c.SetWithTTL(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}, 1, time.Hour)
+				c.Wait()
 			}
-		}
-	})
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				e, ok := c.Get(k)
+				return ok && e.Value != nil
+			})
+		})
+		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
+			c, err := ristretto.NewCache(&ristretto.Config[string, *payload]{
+				NumCounters:        10 * 10_000,
+				MaxCost:            10_000,
+				BufferItems:        64,
+				IgnoreInternalCost: true,
+			})
+			require.NoError(b, err)
+			b.Cleanup(c.Close)
+			for k, v := range values {
+				c.SetWithTTL(k, v, 1, time.Hour)
+				c.Wait()
+			}
+			benchGets(b, shape.readers, keys, func(k string) bool {
+				v, ok := c.Get(k)
+				return ok && v != nil
+			})
+		})
+	}
 }
 
 // BenchmarkSet measures a Set, which waits for ristretto to apply it.
