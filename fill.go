@@ -176,7 +176,7 @@ type job[K comparable, V any] struct {
 	kws      []*keyWrites // the write order of each key
 	gens     []uint64     // each key's generation when the fill began
 	versions []Version    // over a Fencer, each key's Version when the fill last looked
-	expired atomic.Bool  // the deadline passed and finished the keys left
+	expired  atomic.Bool  // the deadline passed and finished the keys left
 	// writePanic holds the error of a write that panicked: onEnd reports it
 	// for the keys that got their values all the same, so that a refresh
 	// whose Store panics counts as failed.

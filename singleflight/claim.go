@@ -2,14 +2,7 @@ package singleflight
 
 import (
 	"context"
-	"errors"
-	"fmt"
 )
-
-// ErrUnhashableKey is wrapped by the error that Claim returns for a key that
-// Go cannot hash: an interface value holding a slice, a map or a func, or a
-// struct or array holding one.
-var ErrUnhashableKey = errors.New("singleflight: key cannot be hashed")
 
 // Ticket is one caller's part in a call that the caller runs itself: the
 // caller that started the call ends it with Finish, and every caller of the
@@ -19,9 +12,6 @@ type Ticket[K comparable, V any] struct {
 	g   *Group[K, V]
 	key K
 	c   *call[V]
-	// unshared is set for a key that does not equal itself (a NaN): such a
-	// call can never be joined, so it is kept out of the Group's map.
-	unshared bool
 }
 
 // Claim makes the caller the one that runs the call for key, or, when a call
@@ -37,11 +27,11 @@ type Ticket[K comparable, V any] struct {
 // panic. A key that does not equal itself (a NaN) can never be joined: its
 // call is started but kept out of the Group, and leaves nothing behind.
 func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
-	selfEqual, err := checkKey(key)
+	selfEqual, err := g.checkKey(key)
 	if err != nil {
 		return t, false, err
 	}
-	t = Ticket[K, V]{g: g, key: key, unshared: !selfEqual}
+	t = Ticket[K, V]{g: g, key: key}
 	if !selfEqual {
 		t.c = &call[V]{finished: make(chan struct{})}
 		t.c.wg.Add(1)
@@ -55,7 +45,7 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 			c.finished = make(chan struct{})
 		}
 	} else {
-		c = &call[V]{finished: make(chan struct{})}
+		c = &call[V]{finished: make(chan struct{}), inMap: true}
 		c.wg.Add(1)
 		if g.calls == nil {
 			g.calls = make(map[K]*call[V])
@@ -67,17 +57,6 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 	return t, !joined, nil
 }
 
-// checkKey reports whether key equals itself, and returns an error instead
-// of panicking when key cannot be compared (and so cannot be hashed).
-func checkKey[K comparable](key K) (selfEqual bool, err error) {
-	defer func() {
-		if recover() != nil {
-			err = fmt.Errorf("%w: %T", ErrUnhashableKey, key)
-		}
-	}()
-	return key == key, nil
-}
-
 // Finish ends the call with v and err, frees the key, and releases every
 // waiter. Only the first Finish of a call counts; later ones do nothing and
 // report false. Finish must be called by the caller that started the call
@@ -87,12 +66,7 @@ func (t Ticket[K, V]) Finish(v V, err error) bool {
 		return false
 	}
 	t.c.val, t.c.err = v, err
-	if t.unshared {
-		close(t.c.finished)
-		t.c.wg.Done()
-		return true
-	}
-	t.g.finish(t.key, t.c)
+	t.g.finish(t.key, t.c) // leaves the map alone for an unshared call
 	return true
 }
 
