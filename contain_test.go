@@ -17,6 +17,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
+	"github.com/flightcache/flightcache/singleflight"
 	"github.com/flightcache/flightcache/stats"
 )
 
@@ -465,4 +466,13 @@ func TestAStaleReadWhoseRefreshIsRunningAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 	assert.Equal(t, uint64(1), rec.Snapshot().Refreshes, "one refresh, however many stale reads")
+}
+
+func TestAnUnhashableKeyMatchesSingleflightsErrorToo(t *testing.T) {
+	l, err := flightcache.New[any, string](anyStore{}, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = l.GetOrLoad(context.Background(), []int{1}, func(context.Context, any) (string, error) { return "", nil })
+	assert.ErrorIs(t, err, flightcache.ErrInvalidKey)
+	assert.ErrorIs(t, err, singleflight.ErrUnhashableKey)
 }

@@ -19,7 +19,9 @@ var ErrLoadTimeout = errors.New("flightcache: load timed out")
 // ErrInvalidKey is wrapped by the error that every method of a Loader returns
 // for a key that cannot be used: one that Go cannot hash (an interface-typed
 // key holding a slice, a map or a func) or that does not equal itself (a
-// NaN). Such a key never reaches the Store (rule 11).
+// NaN). Such a key never reaches the Store (rule 11). The error for a key Go
+// cannot hash also matches singleflight.ErrUnhashableKey, as the errors of
+// the adapters and of package singleflight do.
 var ErrInvalidKey = errors.New("flightcache: invalid key")
 
 var (

@@ -3,6 +3,8 @@ package flightcache
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/flightcache/flightcache/singleflight"
 )
 
 // keysMayFail reports whether some values of K cannot be used as keys: an
@@ -31,12 +33,13 @@ func mayFail(t reflect.Type) bool {
 }
 
 // checkKey returns an error wrapping ErrInvalidKey when key cannot be hashed
+// (wrapping singleflight.ErrUnhashableKey too, as the adapters' errors do)
 // or does not equal itself: such a key could never be found again, and
 // would leave entries behind in every map it went into.
 func checkKey[K comparable](key K) (err error) {
 	defer func() {
 		if recover() != nil {
-			err = fmt.Errorf("%w: a key holding %T cannot be hashed", ErrInvalidKey, key)
+			err = fmt.Errorf("%w: %w", ErrInvalidKey, fmt.Errorf("%w: a key holding %T", singleflight.ErrUnhashableKey, key))
 		}
 	}()
 	if key != key {
