@@ -26,8 +26,9 @@ type Version uint64
 // A Fencer keeps a deleted key's Version for a while (a tombstone), so that
 // an Invalidate also fences the fills that began before it; a fill that
 // outlives the tombstone, or whose key's Version the Store evicted, may
-// write. The interface is a proposal (issue 13 item 1): the Loader does not
-// use it yet.
+// write. Every fill uses it, single and batch, loads and refreshes alike;
+// over a [BatchFencer] a batch reads and writes its Versions in one round
+// trip.
 type Fencer[K comparable, V any] interface {
 	Store[K, V]
 

@@ -21,8 +21,8 @@ import (
 // not take are held by another instance: look at the Store for them later,
 // or wait with Lease.
 //
-// LeaseMany is a proposal for a batch capability beside flightcache.Leaser
-// (issue 13 item 3); the Loader does not call it yet.
+// With it, a Store is a flightcache.BatchLeaser: a Loader's batch fills
+// lease their keys in one round trip.
 func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, release func(), err error) {
 	var b [12]byte
 	rand.Read(b[:])

@@ -140,6 +140,7 @@ var (
 	_ flightcache.BatchFencer[string, int] = (*Store[string, int])(nil)
 	_ flightcache.BatchStore[string, int]  = (*Store[string, int])(nil)
 	_ flightcache.Leaser[string, int]      = (*Store[string, int])(nil)
+	_ flightcache.BatchLeaser[string, int] = (*Store[string, int])(nil)
 )
 
 // New returns a Store over client. It returns an error when client is nil,

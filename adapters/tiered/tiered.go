@@ -87,6 +87,9 @@ var (
 	_ flightcache.Leaser[string, int]      = (*leasingFencingStore[string, int])(nil)
 	_ flightcache.Leaser[string, int]      = (*leasingStore[string, int])(nil)
 	_ flightcache.BatchStore[string, int]  = (*leasingStore[string, int])(nil)
+	_ flightcache.BatchLeaser[string, int] = (*batchLeasingStore[string, int])(nil)
+	_ flightcache.BatchLeaser[string, int] = (*batchLeasingFencingStore[string, int])(nil)
+	_ flightcache.BatchFencer[string, int] = (*batchLeasingFencingStore[string, int])(nil)
 )
 
 // New returns a Store that keeps entries in local and in shared. It is a
@@ -102,16 +105,60 @@ func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V]
 func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V], n Notifier[K]) Store[K, V] {
 	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}}}
 	l, leases := shared.(flightcache.Leaser[K, V])
+	bl, batchLeases := shared.(flightcache.BatchLeaser[K, V])
 	f, fences := shared.(flightcache.Fencer[K, V])
 	switch {
+	case batchLeases && fences:
+		return &batchLeasingFencingStore[K, V]{
+			leasingFencingStore: &leasingFencingStore[K, V]{fencingStore: &fencingStore[K, V]{store: s, fencer: f}, leaser: l},
+			batch:               bl,
+		}
 	case leases && fences:
 		return &leasingFencingStore[K, V]{fencingStore: &fencingStore[K, V]{store: s, fencer: f}, leaser: l}
 	case fences:
 		return &fencingStore[K, V]{store: s, fencer: f}
+	case batchLeases:
+		return &batchLeasingStore[K, V]{leasingStore: &leasingStore[K, V]{store: s, leaser: l}, batch: bl}
 	case leases:
 		return &leasingStore[K, V]{store: s, leaser: l}
 	}
 	return s
+}
+
+// batchLeasingStore is a Store over a shared tier that is a
+// flightcache.BatchLeaser.
+type batchLeasingStore[K comparable, V any] struct {
+	*leasingStore[K, V]
+	batch flightcache.BatchLeaser[K, V]
+}
+
+// LeaseMany takes the shared tier's free leases of keys in one round trip
+// (see flightcache.BatchLeaser), then, as Lease does, replaces stale local
+// copies of the keys it took with newer shared ones.
+func (s *batchLeasingStore[K, V]) LeaseMany(ctx context.Context, keys []K) ([]K, func(), error) {
+	return leaseMany(ctx, s.batch, s.store, keys)
+}
+
+// batchLeasingFencingStore is a Store over a shared tier that is a
+// flightcache.BatchLeaser and a flightcache.Fencer.
+type batchLeasingFencingStore[K comparable, V any] struct {
+	*leasingFencingStore[K, V]
+	batch flightcache.BatchLeaser[K, V]
+}
+
+// LeaseMany is batchLeasingStore.LeaseMany.
+func (s *batchLeasingFencingStore[K, V]) LeaseMany(ctx context.Context, keys []K) ([]K, func(), error) {
+	return leaseMany(ctx, s.batch, s.store, keys)
+}
+
+func leaseMany[K comparable, V any](ctx context.Context, bl flightcache.BatchLeaser[K, V], s *store[K, V], keys []K) ([]K, func(), error) {
+	taken, release, err := bl.LeaseMany(ctx, keys)
+	if err == nil {
+		for _, k := range taken {
+			s.lookPastStale(ctx, k)
+		}
+	}
+	return taken, release, err
 }
 
 // store is a Store over a shared tier without leases.

@@ -170,4 +170,26 @@ func TestATieredStoreIsALeaserOnlyWhenItsSharedTierIs(t *testing.T) {
 	require.NoError(t, err)
 	release()
 	assert.Equal(t, 1, shared.leases, "and takes the shared tier's lease")
+	_, ok = s.(flightcache.BatchLeaser[string, string])
+	assert.False(t, ok, "a BatchLeaser only over a BatchLeaser")
+
+	batch := &batchLeasing{leasing: &leasing{Store: newLRU[string](t)}}
+	bs := tiered.New[string, string](newLRU[string](t), batch)
+	bl, ok := bs.(flightcache.BatchLeaser[string, string])
+	require.True(t, ok, "over a BatchLeaser, it is one")
+	taken, release, err := bl.LeaseMany(context.Background(), []string{"a", "b"})
+	require.NoError(t, err)
+	release()
+	assert.Equal(t, []string{"a", "b"}, taken)
+	assert.Equal(t, 1, batch.calls, "one call of the shared tier's LeaseMany")
+}
+
+type batchLeasing struct {
+	*leasing
+	calls int
+}
+
+func (b *batchLeasing) LeaseMany(_ context.Context, keys []string) ([]string, func(), error) {
+	b.calls++
+	return keys, func() {}, nil
 }
