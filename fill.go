@@ -287,9 +287,9 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 // Close: a load that ignores its context may go on, but its result is
 // dropped.
 func (j *job[K, V]) expire() {
-	j.expired.Store(true)
 	// A load that returns late must not write over the fill that a caller
-	// may start now: its write order moves on without it.
+	// may start now: its write order moves on without it, before the keys
+	// are freed.
 	for _, kw := range j.kws {
 		kw.advance()
 	}
@@ -300,6 +300,9 @@ func (j *job[K, V]) expire() {
 			n++
 		}
 	}
+	// Set once every key has its result: a pipeline that sees it has
+	// nothing left to give.
+	j.expired.Store(true)
 	if n > 0 {
 		j.f.rep.contain("Recorder", func() {
 			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
