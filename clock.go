@@ -88,17 +88,37 @@ var bubbleYears = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 // clock's goroutine (started outside the bubble, or inside another) cannot
 // follow; there it reads the system clock, exactly.
 type clock struct {
+	// src is &coarse, or, for an exact clock, a coarseClock that never
+	// ticks, whose copy is always 0.
+	src   *coarseClock
 	exact bool
 }
 
+// stopped never ticks: exact clocks read it, find no copy, and go to the
+// system clock.
+var stopped coarseClock
+
 func newClock() clock {
-	return clock{exact: time.Now().Before(bubbleYears)}
+	if time.Now().Before(bubbleYears) {
+		return clock{src: &stopped, exact: true}
+	}
+	return clock{src: &coarse}
 }
 
 // now returns the current time as Unix nanoseconds.
 func (c clock) now() int64 {
+	// The common case, small enough to be inlined: the coarse copy is
+	// kept, and this tick has seen a read already.
+	if n := c.src.nanos.Load(); n != 0 && c.src.read.Load() {
+		return n
+	}
+	return c.slowNow()
+}
+
+// slowNow is now when the common case does not hold.
+func (c clock) slowNow() int64 {
 	if c.exact {
 		return time.Now().UnixNano()
 	}
-	return coarse.now()
+	return c.src.now()
 }

@@ -85,13 +85,20 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 // admit returns the error a call gets before it starts: after Close, or
 // with a nil context or a key that cannot be used.
 func (l *Loader[K, V]) admit(ctx context.Context, key K) error {
-	if l.closed.Load() {
+	if l.closed.Load() || ctx == nil || l.keysMayFail {
+		return l.refuse(ctx, key)
+	}
+	return nil
+}
+
+// refuse is admit's answer when the call may have to be refused.
+func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
+	switch {
+	case l.closed.Load():
 		return ErrClosed
-	}
-	if ctx == nil {
+	case ctx == nil:
 		return errNilContext
-	}
-	if l.keysMayFail {
+	case l.keysMayFail:
 		return checkKey(key)
 	}
 	return nil
@@ -149,9 +156,15 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 		l.refresh.start(ctx, key, load, time.Time{}, now)
 		return e.Value, nil
 	}
-	// Load, and wait. An entry judged verdictFallback holds an old value
-	// that may stand in for a failed load.
-	hasFallback := v == verdictFallback
+	return l.miss(ctx, key, load, e.Value, v == verdictFallback)
+}
+
+// miss loads key and waits for it, on behalf of a GetOrLoad that found
+// nothing to serve. fallback is the old value that may stand in for a
+// failed load, when hasFallback. It is a function of its own so that the
+// hit path's stack frame stays small.
+func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], fallback V, hasFallback bool) (V, error) {
+	var zero V
 	if err := ctx.Err(); err != nil {
 		if hasFallback {
 			l.rep.settled(false)
@@ -177,7 +190,7 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 	loaded, err, patient := l.wait(ctx, t, soft)
 	if !patient {
 		l.rep.settled(true)
-		return e.Value, nil // the old value stands in; the load goes on
+		return fallback, nil // the old value stands in; the load goes on
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		if hasFallback {
@@ -185,7 +198,7 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 		}
 		return zero, err // the caller left; the load goes on
 	}
-	return l.settle(loaded, err, e.Value, hasFallback)
+	return l.settle(loaded, err, fallback, hasFallback)
 }
 
 // wait waits for the result of t as long as ctx allows, and reports

@@ -63,11 +63,22 @@ func newPolicy(o *Options) policy {
 func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
 	// The common case, a fresh value with no early refresh, is decided
 	// here, small enough to be inlined into the read paths.
-	if !e.Missing && p.beta == 0 && (e.FreshUntil.IsZero() || now < unixNanos(e.FreshUntil)) &&
-		(e.ExpiresAt.IsZero() || now < unixNanos(e.ExpiresAt)) {
+	if !e.Missing && p.beta == 0 && (e.FreshUntil.IsZero() || isBefore(now, e.FreshUntil)) &&
+		(e.ExpiresAt.IsZero() || isBefore(now, e.ExpiresAt)) {
 		return verdictFresh
 	}
 	return judgeRest(p, e, now, rnd)
+}
+
+// isBefore reports whether now (Unix nanoseconds) is before t, as
+// now < unixNanos(t) does, comparing seconds first so that the nanoseconds
+// are needed only within t's second. It never overflows.
+func isBefore(now int64, t time.Time) bool {
+	s, ns := t.Unix(), now/int64(time.Second)
+	if ns != s {
+		return ns < s
+	}
+	return now%int64(time.Second) < int64(t.Nanosecond())
 }
 
 // judgeRest is judge for every case but the common one.

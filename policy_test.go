@@ -91,3 +91,16 @@ func TestSaturatingArithmetic(t *testing.T) {
 	year2318 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(math.MaxInt64)
 	assert.True(t, addTime(year2318, math.MaxInt64).After(year2318), "never wraps into the past")
 }
+
+func TestIsBeforeAgreesWithUnixNanos(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, d := range []time.Duration{0, 1, -1, time.Second - 1, time.Second, -time.Second, 1500 * time.Millisecond, time.Hour, math.MaxInt64} {
+		for _, now := range []int64{base.UnixNano(), base.UnixNano() + 1, base.UnixNano() + int64(time.Second) - 1} {
+			tt := addTime(base, max(d, 0))
+			if d < 0 {
+				tt = base.Add(d)
+			}
+			assert.Equal(t, now < unixNanos(tt), isBefore(now, tt), "now %d, t %v", now, tt)
+		}
+	}
+}

@@ -99,9 +99,13 @@ func (r *reporter) record(e stats.Event) {
 // may stand in for a failed load (verdictFallback) is counted by settled,
 // once the load has ended.
 func (r *reporter) judged(v verdict) {
-	if r.rec == nil {
-		return
+	if r.rec != nil {
+		r.count(v)
 	}
+}
+
+// count is judged with a Recorder.
+func (r *reporter) count(v verdict) {
 	switch v {
 	case verdictFresh, verdictRefreshEarly:
 		r.rec.Record(stats.Hit, 1)
