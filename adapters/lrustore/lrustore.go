@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/internal/keys"
 )
 
 // Store is a flightcache.Store over a fixed-size least-recently-used cache.
@@ -27,7 +27,7 @@ type Store[K comparable, V any] struct {
 	// keys is what K can hold: a NaN, which a Set does not store since no
 	// Get could find it, or an interface, whose dynamic value golang-lru
 	// might fail to hash while it holds its lock.
-	keys keyKind
+	keys keys.Kind
 }
 
 var _ flightcache.Store[string, int] = (*Store[string, int])(nil)
@@ -62,7 +62,7 @@ func NewWithEvict[K comparable, V any](size int, onEvict func(key K, e flightcac
 	if err != nil {
 		return nil, fmt.Errorf("lrustore: %w", err)
 	}
-	return &Store[K, V]{cache: cache, keys: classify(reflect.TypeFor[K]())}, nil
+	return &Store[K, V]{cache: cache, keys: keys.Of[K]()}, nil
 }
 
 // Get returns the entry stored for key and marks it as the one used most
@@ -73,8 +73,8 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool,
 	if s == nil || s.cache == nil {
 		return flightcache.Entry[V]{}, false, errNoCache
 	}
-	if s.keys == keysIface {
-		if err := checkHashable(key); err != nil {
+	if s.keys == keys.Iface {
+		if err := keys.Hashable("lrustore", key); err != nil {
 			return flightcache.Entry[V]{}, false, err
 		}
 	}
@@ -98,9 +98,9 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 	if s == nil || s.cache == nil {
 		return errNoCache
 	}
-	if s.keys != keysPlain {
-		if s.keys == keysIface {
-			if err := checkHashable(key); err != nil {
+	if s.keys != keys.Plain {
+		if s.keys == keys.Iface {
+			if err := keys.Hashable("lrustore", key); err != nil {
 				return err
 			}
 		}
@@ -124,8 +124,8 @@ func (s *Store[K, V]) Delete(_ context.Context, key K) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
 	}
-	if s.keys == keysIface {
-		if err := checkHashable(key); err != nil {
+	if s.keys == keys.Iface {
+		if err := keys.Hashable("lrustore", key); err != nil {
 			return err
 		}
 	}

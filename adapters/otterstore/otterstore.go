@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/internal/keys"
 )
 
 // Store is a flightcache.Store over an otter cache bounded by a number of
@@ -28,7 +28,7 @@ type Store[K comparable, V any] struct {
 	// keys is what K can hold: a NaN, which a Set does not store since no
 	// Get could find it, or an interface, whose dynamic value otter would
 	// fail to hash with a panic.
-	keys keyKind
+	keys keys.Kind
 }
 
 var _ flightcache.Store[string, int] = (*Store[string, int])(nil)
@@ -62,7 +62,7 @@ func New[K comparable, V any](maximumSize int) (*Store[K, V], error) {
 	if err != nil {
 		return nil, fmt.Errorf("otterstore: %w", err)
 	}
-	return &Store[K, V]{cache: cache, keys: classify(reflect.TypeFor[K]())}, nil
+	return &Store[K, V]{cache: cache, keys: keys.Of[K]()}, nil
 }
 
 // lifetime is how long otter keeps an entry that is being written: until its
@@ -93,8 +93,8 @@ func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool,
 	if s == nil || s.cache == nil {
 		return flightcache.Entry[V]{}, false, errNoCache
 	}
-	if s.keys == keysIface {
-		if err := checkHashable(key); err != nil {
+	if s.keys == keys.Iface {
+		if err := keys.Hashable("otterstore", key); err != nil {
 			return flightcache.Entry[V]{}, false, err
 		}
 	}
@@ -118,9 +118,9 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 	if s == nil || s.cache == nil {
 		return errNoCache
 	}
-	if s.keys != keysPlain {
-		if s.keys == keysIface {
-			if err := checkHashable(key); err != nil {
+	if s.keys != keys.Plain {
+		if s.keys == keys.Iface {
+			if err := keys.Hashable("otterstore", key); err != nil {
 				return err
 			}
 		}
@@ -143,8 +143,8 @@ func (s *Store[K, V]) Delete(_ context.Context, key K) error {
 	if s == nil || s.cache == nil {
 		return errNoCache
 	}
-	if s.keys == keysIface {
-		if err := checkHashable(key); err != nil {
+	if s.keys == keys.Iface {
+		if err := keys.Hashable("otterstore", key); err != nil {
 			return err
 		}
 	}

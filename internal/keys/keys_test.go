@@ -1,0 +1,54 @@
+package keys
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/flightcache/flightcache/singleflight"
+)
+
+func TestOf(t *testing.T) {
+	type plain struct {
+		A string
+		B [2]int
+	}
+	type float struct {
+		A string
+		F float64
+	}
+	type iface struct {
+		F float32
+		I any
+	}
+	for _, c := range []struct {
+		name string
+		got  Kind
+		want Kind
+	}{
+		{"string", Of[string](), Plain},
+		{"struct of plain fields", Of[plain](), Plain},
+		{"[0]any", Of[[0]any](), Plain},
+		{"float64", Of[float64](), Float},
+		{"struct with a float", Of[float](), Float},
+		{"any", Of[any](), Iface},
+		{"[2]any", Of[[2]any](), Iface},
+		{"struct with a float and an interface", Of[iface](), Iface},
+	} {
+		if c.got != c.want {
+			t.Errorf("Of[%s]() = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestHashable(t *testing.T) {
+	for _, k := range []any{1, "x", struct{ A any }{2}} {
+		if err := Hashable("test", k); err != nil {
+			t.Errorf("Hashable(%v) = %v", k, err)
+		}
+	}
+	for _, k := range []any{[]int{1}, map[int]int{}, func() {}, struct{ A any }{[]byte("x")}} {
+		if err := Hashable("test", k); !errors.Is(err, singleflight.ErrUnhashableKey) {
+			t.Errorf("Hashable(%T) = %v, want ErrUnhashableKey", k, err)
+		}
+	}
+}
