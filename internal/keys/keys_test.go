@@ -1,11 +1,15 @@
 package keys
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
 
 	"github.com/flightcache/flightcache/singleflight"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestOf(t *testing.T) {
 	type plain struct {
@@ -34,21 +38,15 @@ func TestOf(t *testing.T) {
 		{"[2]any", Of[[2]any](), Iface},
 		{"struct with a float and an interface", Of[iface](), Iface},
 	} {
-		if c.got != c.want {
-			t.Errorf("Of[%s]() = %d, want %d", c.name, c.got, c.want)
-		}
+		assert.Equal(t, c.want, c.got, c.name)
 	}
 }
 
 func TestHashable(t *testing.T) {
 	for _, k := range []any{1, "x", struct{ A any }{2}} {
-		if err := Hashable("test", k); err != nil {
-			t.Errorf("Hashable(%v) = %v", k, err)
-		}
+		assert.NoError(t, Hashable("test", k), "%v", k)
 	}
 	for _, k := range []any{[]int{1}, map[int]int{}, func() {}, struct{ A any }{[]byte("x")}} {
-		if err := Hashable("test", k); !errors.Is(err, singleflight.ErrUnhashableKey) {
-			t.Errorf("Hashable(%T) = %v, want ErrUnhashableKey", k, err)
-		}
+		assert.ErrorIs(t, Hashable("test", k), singleflight.ErrUnhashableKey, "%T", k)
 	}
 }
