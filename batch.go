@@ -123,7 +123,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		return nil, err
 	}
 	uniq := uniqueKeys(keys)
-	found := l.fill.read(ctx, uniq, true)
+	found := l.fill.read(ctx, uniq, false)
 	now := l.clock.now()
 
 	values := make(map[K]V, len(uniq))

@@ -339,7 +339,7 @@ func (j *job[K, V]) end() {
 // the callers of this one missed it, and another instance of a fleet may
 // have stored it while this one waited for its lease.
 func (j *job[K, V]) lookAgain(idx []int) []int {
-	found := j.f.read(j.ctx, j.keysAt(idx), false)
+	found := j.f.read(j.ctx, j.keysAt(idx), true)
 	now := j.f.clock.now()
 	todo := idx[:0:0]
 	for n, i := range idx {
@@ -385,11 +385,14 @@ type lookup[V any] struct {
 
 // read reads keys from the Store, in one call when it is a BatchStore and
 // there is more than one key, and returns what it holds for each, in the
-// order of keys. A failed read reads as misses, counted and logged; with
-// wait, the line is waited for as long as ctx allows (see reporter.warn).
-func (f *filler[K, V]) read(ctx context.Context, keys []K, wait bool) []lookup[V] {
+// order of keys. A failed read reads as misses, counted and logged. A fill's
+// read (byFill) also reads each key's Version over a Fencer, in the same
+// round trip; a caller's read waits for its log line as long as ctx allows
+// (see reporter.warn).
+func (f *filler[K, V]) read(ctx context.Context, keys []K, byFill bool) []lookup[V] {
+	wait := !byFill
 	out := make([]lookup[V], len(keys))
-	if f.fencer != nil {
+	if f.fencer != nil && byFill {
 		f.readVersioned(ctx, keys, wait, out)
 		return out
 	}
