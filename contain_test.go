@@ -371,6 +371,19 @@ func TestDurationsAsLongAsTheyGoMeanAtLeastThatLong(t *testing.T) {
 }
 
 func TestABatchOfManyKeysCostsABoundedNumberOfGoroutines(t *testing.T) {
+	// fillGoroutines counts the goroutines working for fills: those with a
+	// frame of the fill pipeline, or of a singleflight call, in their stack.
+	// (runtime.NumGoroutine would count whatever else the test binary runs.)
+	fillGoroutines := func() int {
+		buf := make([]byte, 4<<20)
+		n := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "flightcache.(*job[") || strings.Contains(g, "singleflight.(*Group[") {
+				n++
+			}
+		}
+		return n
+	}
 	for _, maxBatch := range []int{0, 10} {
 		l := newLoader(t, newMemStore[string](), &flightcache.Options{MaxBatch: maxBatch})
 		const n = 100_000
@@ -378,12 +391,13 @@ func TestABatchOfManyKeysCostsABoundedNumberOfGoroutines(t *testing.T) {
 		for i := range keys {
 			keys[i] = itoa(i)
 		}
-		before := runtime.NumGoroutine()
-		peak := 0
+		peak, calls := 0, 0
 		var mu sync.Mutex
 		got, err := l.GetOrLoadMany(context.Background(), keys, func(_ context.Context, keys []string) (map[string]string, error) {
 			mu.Lock()
-			peak = max(peak, runtime.NumGoroutine()-before)
+			if calls++; calls%500 == 1 {
+				peak = max(peak, fillGoroutines())
+			}
 			mu.Unlock()
 			out := make(map[string]string, len(keys))
 			for _, k := range keys {
@@ -393,7 +407,8 @@ func TestABatchOfManyKeysCostsABoundedNumberOfGoroutines(t *testing.T) {
 		})
 		require.NoError(t, err)
 		assert.Len(t, got, n)
-		assert.LessOrEqual(t, peak, 10, "MaxBatch %d: goroutines for a batch of %d keys", maxBatch, n)
+		assert.Positive(t, peak, "the count sees the fill's goroutines")
+		assert.LessOrEqual(t, peak, 5, "MaxBatch %d: goroutines for a batch of %d keys", maxBatch, n)
 	}
 }
 
