@@ -258,27 +258,32 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 	} else {
 		err = fmt.Errorf("flightcache: fill of %s: %w", j.describe(), singleflight.ErrGoexit)
 	}
-	told := 0
-	tell := func(i int) {
-		if j.tickets[i].Finish(Entry[V]{}, err) {
-			told++
+	var left []int
+	pick := func(i int) {
+		if !j.tickets[i].Ended() {
+			left = append(left, i)
 		}
 	}
 	if idx == nil {
 		for i := range j.keys {
-			tell(i)
+			pick(i)
 		}
 	}
 	for _, i := range idx {
-		tell(i)
+		pick(i)
 	}
+	// Counted before the keys hear of it, so that their callers see the
+	// count.
 	switch {
 	case p == nil:
-		j.f.rep.contain("Recorder", func() { j.f.rep.recordLoad(0, told, err) })
-	case told == 0:
+		j.f.rep.contain("Recorder", func() { j.f.rep.recordLoad(0, len(left), err) })
+	case len(left) == 0:
 		j.f.rep.panicked("a Store, Recorder or lease", p)
 	default:
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
+	}
+	for _, i := range left {
+		j.finish(i, Entry[V]{}, err)
 	}
 }
 
@@ -293,21 +298,26 @@ func (j *job[K, V]) expire() {
 	for _, kw := range j.kws {
 		kw.advance()
 	}
-	n := 0
-	for i, k := range j.keys {
-		err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, k, context.DeadlineExceeded)
-		if j.tickets[i].Finish(Entry[V]{}, err) {
-			n++
+	var left []int
+	for i, t := range j.tickets {
+		if !t.Ended() {
+			left = append(left, i)
 		}
+	}
+	if len(left) > 0 {
+		// Counted before the keys hear of it, so that their callers see
+		// the count.
+		j.f.rep.contain("Recorder", func() {
+			j.f.rep.recordLoad(j.f.timeout, len(left), ErrLoadTimeout)
+		})
+	}
+	for _, i := range left {
+		err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, j.keys[i], context.DeadlineExceeded)
+		j.finish(i, Entry[V]{}, err)
 	}
 	// Set once every key has its result: a pipeline that sees it has
 	// nothing left to give.
 	j.expired.Store(true)
-	if n > 0 {
-		j.f.rep.contain("Recorder", func() {
-			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
-		})
-	}
 	// Whatever the pipeline is stuck in (a load, a Store call, a lease's
 	// release), the fill is over for Close at its deadline.
 	j.end()
