@@ -103,6 +103,42 @@ func countingSource(c redis.UniversalClient, prefix string, took time.Duration) 
 	}
 }
 
+// countingBatchSource is countingSource for batches: one round trip of
+// took, and every key counted.
+func countingBatchSource(c redis.UniversalClient, prefix string, took time.Duration) flightcache.BatchLoadFunc[string, string] {
+	return func(ctx context.Context, keys []string) (map[string]string, error) {
+		out := make(map[string]string, len(keys))
+		for _, key := range keys {
+			if err := c.Incr(ctx, prefix+"loads:"+key).Err(); err != nil {
+				return nil, err
+			}
+			out[key] = "value-" + key
+		}
+		time.Sleep(took)
+		return out, nil
+	}
+}
+
+// hammerMany sends goroutines callers through in, all at once, each asking
+// GetOrLoadMany for every key.
+func hammerMany(t testing.TB, in *instance, load flightcache.BatchLoadFunc[string, string], keys, goroutines int, start <-chan struct{}) {
+	all := make([]string, keys)
+	for k := range all {
+		all[k] = fmt.Sprintf("key-%d", k)
+	}
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			<-start
+			got, err := in.loader.GetOrLoadMany(context.Background(), all, load)
+			if assert.NoError(t, err) {
+				assert.Len(t, got, keys)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func fleetLoads(t testing.TB, c redis.UniversalClient, prefix string, keys int) (total int, worst int) {
 	for k := range keys {
 		n, err := c.Get(context.Background(), fmt.Sprintf("%sloads:key-%d", prefix, k)).Int()
@@ -165,14 +201,16 @@ func TestAFleetOfProcessesLoadsEachColdKeyOnce(t *testing.T) {
 	addr := redistest.Addr(t)
 	c := redistest.Client(t)
 	const processes, keys = 4, 20
-	for _, lease := range []bool{true, false} {
-		t.Run(fmt.Sprintf("lease=%v", lease), func(t *testing.T) {
+	for _, c2 := range []struct{ lease, batch bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		lease, batch := c2.lease, c2.batch
+		t.Run(fmt.Sprintf("lease=%v/batch=%v", lease, batch), func(t *testing.T) {
 			prefix := redistest.Prefix(t)
 			var cmds []*exec.Cmd
 			for range processes {
 				cmd := exec.Command(os.Args[0], "-test.run=^$")
 				cmd.Env = append(os.Environ(), "FLEET_CHILD=1", "REDIS_ADDR="+addr, "FLEET_PREFIX="+prefix,
-					"FLEET_LEASE="+strconv.FormatBool(lease), "FLEET_KEYS="+strconv.Itoa(keys))
+					"FLEET_LEASE="+strconv.FormatBool(lease), "FLEET_KEYS="+strconv.Itoa(keys),
+					"FLEET_BATCH="+strconv.FormatBool(batch))
 				cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 				require.NoError(t, cmd.Start())
 				cmds = append(cmds, cmd)
@@ -187,7 +225,7 @@ func TestAFleetOfProcessesLoadsEachColdKeyOnce(t *testing.T) {
 				require.NoError(t, cmd.Wait())
 			}
 			total, worst := fleetLoads(t, c, prefix, keys)
-			t.Logf("lease=%v: %d processes × 200 goroutines on %d cold keys: %d source loads (worst key %d)", lease, processes, keys, total, worst)
+			t.Logf("lease=%v batch=%v: %d processes × 200 goroutines on %d cold keys: %d keys loaded (worst key %d)", lease, batch, processes, keys, total, worst)
 			if lease {
 				assert.Equal(t, keys, total, "one load per key for the whole fleet")
 			}
@@ -217,7 +255,11 @@ func runFleetChild() bool {
 		}
 		close(start)
 	}()
-	hammer(t, in, countingSource(c, prefix, 30*time.Millisecond), keys, 200, start)
+	if batch, _ := strconv.ParseBool(os.Getenv("FLEET_BATCH")); batch {
+		hammerMany(t, in, countingBatchSource(c, prefix, 30*time.Millisecond), keys, 200, start)
+	} else {
+		hammer(t, in, countingSource(c, prefix, 30*time.Millisecond), keys, 200, start)
+	}
 	t.cleanup()
 	if t.failed.Load() {
 		os.Exit(1)
