@@ -248,9 +248,9 @@ func (j *job[K, V]) finish(i int, e Entry[V], err error) {
 
 // recovered handles a pipeline goroutine that is unwinding from a panic
 // with value p, or from runtime.Goexit (p nil), while it worked on the keys
-// at idx (nil: every key): those that have no result yet get an error; a Goexit counts as a
-// failed load; a panic is counted, and logged when no key was left to hear
-// of it.
+// at idx (nil: every key): those that have no result yet get an error; a
+// Goexit counts as a failed load; a panic is counted, and logged when no key
+// was left to hear of it.
 func (j *job[K, V]) recovered(p any, idx []int) {
 	var err error
 	if p != nil {
