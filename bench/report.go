@@ -177,3 +177,26 @@ func writeTargets(w io.Writer, ts []target) {
 	fmt.Fprintf(w, "## Targets\n\n%d of %d met.\n\n", met, len(ts))
 	t.write(w)
 }
+
+// writeReference16 writes the reference figures measured on a 16-core
+// machine (GOMAXPROCS 16) before the rebuild of the Loader's core, as
+// issue 16 quotes them. They are not measured by this run; they stay here,
+// marked, so that a 2-core table can be read against what wide machines
+// show.
+func writeReference16(w io.Writer) {
+	fmt.Fprint(w, `## Reference: 16 cores (not measured by this run)
+
+Figures from a 16-core machine (GOMAXPROCS 16), measured side by side in one run before the Loader's core was rebuilt (issue 16), quoted as they were reported; they are not produced by this program on this machine.
+
+| what | flightcache | peer |
+|---|---|---|
+| singleflight `+"`Do`"+`, uncontended, context.Background() | 1.1–1.4µs, 2 allocs | x/sync/singleflight 0.20–0.27µs, 1 alloc |
+| singleflight `+"`Do`"+`, uncontended, cancellable context | 1.6–1.7µs, 4 allocs | x/sync/singleflight 0.20–0.27µs, 1 alloc |
+| hit, 16 goroutines, lrustore | 1.54× raw golang-lru | – |
+| hit, 16 goroutines, otterstore | 12.6ns | otter v2 3.7ns (no expiry configured) |
+| hit, 16 goroutines, 1,000 keys, ristrettostore | 1.36× raw ristretto | – |
+| Zipf (1M requests, 100k keys, capacity 10k), otterstore | 478k requests/s, p99 356µs | otter v2 305k requests/s, p99 1,065µs |
+| expiry storm, refresh mode, 16 readers, otterstore | p99 ≈ 50µs, 7.5M requests/s | otter v2 refresh mode p99 0.5µs, 39M requests/s |
+| expiry storm, refresh mode, 16 readers, lrustore | p99 ≈ 140µs | – |
+`)
+}
