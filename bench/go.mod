@@ -22,3 +22,12 @@ require (
 	github.com/zeebo/xxh3 v1.0.2 // indirect
 	golang.org/x/sys v0.36.0 // indirect
 )
+
+// Development: our own modules come from this checkout, so that the module
+// builds and tidies alone (go mod tidy ignores go.work). A replace applies
+// only to the main module: users of this one never see it.
+replace (
+	github.com/flightcache/flightcache => ..
+	github.com/flightcache/flightcache/adapters/otterstore => ../adapters/otterstore
+	github.com/flightcache/flightcache/adapters/ristrettostore => ../adapters/ristrettostore
+)

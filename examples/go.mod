@@ -23,3 +23,15 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.36.0 // indirect
 )
+
+// Development: our own modules come from this checkout, so that the module
+// builds and tidies alone (go mod tidy ignores go.work). A replace applies
+// only to the main module: users of this one never see it.
+replace (
+	github.com/flightcache/flightcache => ..
+	github.com/flightcache/flightcache/adapters/otterstore => ../adapters/otterstore
+	github.com/flightcache/flightcache/adapters/redisstore => ../adapters/redisstore
+	github.com/flightcache/flightcache/adapters/ristrettostore => ../adapters/ristrettostore
+	github.com/flightcache/flightcache/adapters/tiered => ../adapters/tiered
+	github.com/flightcache/flightcache/internal/redistest => ../internal/redistest
+)

@@ -16,3 +16,8 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.36.0 // indirect
 )
+
+// Development: our own modules come from this checkout, so that the module
+// builds and tidies alone (go mod tidy ignores go.work). A replace applies
+// only to the main module: users of this one never see it.
+replace github.com/flightcache/flightcache => ../..

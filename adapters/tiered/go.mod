@@ -20,3 +20,12 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
+
+// Development: our own modules come from this checkout, so that the module
+// builds and tidies alone (go mod tidy ignores go.work). A replace applies
+// only to the main module: users of this one never see it.
+replace (
+	github.com/flightcache/flightcache => ../..
+	github.com/flightcache/flightcache/adapters/redisstore => ../redisstore
+	github.com/flightcache/flightcache/internal/redistest => ../../internal/redistest
+)

@@ -23,3 +23,11 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )
+
+// Development: our own modules come from this checkout, so that the module
+// builds and tidies alone (go mod tidy ignores go.work). A replace applies
+// only to the main module: users of this one never see it.
+replace (
+	github.com/flightcache/flightcache => ../..
+	github.com/flightcache/flightcache/exporters/flightprom => ../../exporters/flightprom
+)
