@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,18 +248,8 @@ var farPast = time.Unix(0, 0)
 func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[string, string]) {
 	const readers = 16
 	ctx := context.Background()
-	parallel := func(b *testing.B, body func() error) {
-		procs := runtime.GOMAXPROCS(0)
-		b.SetParallelism((readers + procs - 1) / procs)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := body(); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	parallel := func(b *testing.B, read func() error) {
+		readInParallel(b, readers, func() func() error { return read })
 	}
 	store := open(b)
 	fresh, err := flightcache.New(store, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Hour, LoadTimeout: time.Hour})

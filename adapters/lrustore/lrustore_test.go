@@ -258,44 +258,35 @@ func TestConcurrentUse(t *testing.T) {
 // to the values (impl=bare), which is what a cache without timestamps would
 // keep. Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
-	ctx := context.Background()
-	for _, shape := range getShapes {
-		keys, values := hotKeys(shape.keys)
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=adapter", func(b *testing.B) {
-			st, err := lrustore.New[string, *payload](10_000)
+	storetest.BenchmarkGets(b,
+		storetest.StoreGets("adapter", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
+			s, err := lrustore.New[string, *storetest.Payload](10_000)
+			require.NoError(b, err)
+			return s
+		}),
+		storetest.GetImpl{Name: "backend", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
+			c, err := lru.New[string, flightcache.Entry[*storetest.Payload]](10_000)
 			require.NoError(b, err)
 			for k, v := range values {
-				require.NoError(b, st.Set(ctx, k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}))
+				c.Add(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
 			}
-			var s flightcache.Store[string, *payload] = st
-			benchGets(b, shape.readers, keys, func(k string) bool {
-				e, ok, err := s.Get(ctx, k)
-				return ok && err == nil && e.Value != nil
-			})
-		})
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
-			c, err := lru.New[string, flightcache.Entry[*payload]](10_000)
-			require.NoError(b, err)
-			for k, v := range values {
-				c.Add(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
-			}
-			benchGets(b, shape.readers, keys, func(k string) bool {
+			return func(k string) bool {
 				e, ok := c.Get(k)
 				return ok && e.Value != nil
-			})
-		})
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
-			c, err := lru.New[string, *payload](10_000)
+			}
+		}},
+		storetest.GetImpl{Name: "bare", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
+			c, err := lru.New[string, *storetest.Payload](10_000)
 			require.NoError(b, err)
 			for k, v := range values {
 				c.Add(k, v)
 			}
-			benchGets(b, shape.readers, keys, func(k string) bool {
+			return func(k string) bool {
 				v, ok := c.Get(k)
 				return ok && v != nil
-			})
-		})
-	}
+			}
+		}},
+	)
 }
 
 func BenchmarkSet(b *testing.B) {

@@ -185,44 +185,34 @@ func TestGetAllocatesNothing(t *testing.T) {
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
 // Loader calls it (impl=adapter), with otter's own GetIfPresent on a cache of
-// the same size with a per-entry expiry as the Store's, holding the same
-// entries (impl=backend) and holding bare pointers to the values
-// (impl=bare). Compare with benchstat -col /impl.
+// the same size and per-entry expiry holding the same entries (impl=backend)
+// and holding bare pointers to the values (impl=bare). Compare with
+// benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
-	ctx := context.Background()
-	for _, shape := range getShapes {
-		keys, values := hotKeys(shape.keys)
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=adapter", func(b *testing.B) {
-			st := newStore[string, *payload](b, 10_000)
-			for k, v := range values {
-				require.NoError(b, st.Set(ctx, k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}))
-			}
-			var s flightcache.Store[string, *payload] = st
-			benchGets(b, shape.readers, keys, func(k string) bool {
-				e, ok, err := s.Get(ctx, k)
-				return ok && err == nil && e.Value != nil
-			})
-		})
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
-			c := otter.Must(&otter.Options[string, flightcache.Entry[*payload]]{
+	storetest.BenchmarkGets(b,
+		storetest.StoreGets("adapter", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
+			return newStore[string, *storetest.Payload](b, 10_000)
+		}),
+		storetest.GetImpl{Name: "backend", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
+			c := otter.Must(&otter.Options[string, flightcache.Entry[*storetest.Payload]]{
 				MaximumSize: 10_000,
-				ExpiryCalculator: otter.ExpiryWritingFunc(func(oe otter.Entry[string, flightcache.Entry[*payload]]) time.Duration {
+				ExpiryCalculator: otter.ExpiryWritingFunc(func(oe otter.Entry[string, flightcache.Entry[*storetest.Payload]]) time.Duration {
 					return time.Duration(oe.Value.ExpiresAt.UnixNano() - oe.SnapshotAtNano)
 				}),
 			})
 			b.Cleanup(func() { c.StopAllGoroutines() })
 			for k, v := range values {
-				c.Set(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
+				c.Set(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
 			}
-			benchGets(b, shape.readers, keys, func(k string) bool {
+			return func(k string) bool {
 				e, ok := c.GetIfPresent(k)
 				return ok && e.Value != nil
-			})
-		})
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
-			c := otter.Must(&otter.Options[string, *payload]{
+			}
+		}},
+		storetest.GetImpl{Name: "bare", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
+			c := otter.Must(&otter.Options[string, *storetest.Payload]{
 				MaximumSize: 10_000,
-				ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[string, *payload]) time.Duration {
+				ExpiryCalculator: otter.ExpiryWritingFunc(func(otter.Entry[string, *storetest.Payload]) time.Duration {
 					return time.Hour
 				}),
 			})
@@ -230,12 +220,12 @@ func BenchmarkGet(b *testing.B) {
 			for k, v := range values {
 				c.Set(k, v)
 			}
-			benchGets(b, shape.readers, keys, func(k string) bool {
+			return func(k string) bool {
 				v, ok := c.GetIfPresent(k)
 				return ok && v != nil
-			})
-		})
-	}
+			}
+		}},
+	)
 }
 
 func BenchmarkSet(b *testing.B) {

@@ -472,44 +472,32 @@ func TestConcurrentUse(t *testing.T) {
 // same entries (impl=backend) and holding bare pointers to the values
 // (impl=bare). Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
-	ctx := context.Background()
-	for _, shape := range getShapes {
-		keys, values := hotKeys(shape.keys)
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=adapter", func(b *testing.B) {
-			st := newStore[string, *payload](b, 10_000)
-			for k, v := range values {
-				require.NoError(b, st.Set(ctx, k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}))
-			}
-			var s flightcache.Store[string, *payload] = st
-			benchGets(b, shape.readers, keys, func(k string) bool {
-				e, ok, err := s.Get(ctx, k)
-				return ok && err == nil && e.Value != nil
-			})
-		})
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=backend", func(b *testing.B) {
-			c, err := ristretto.NewCache(&ristretto.Config[string, flightcache.Entry[*payload]]{
-				NumCounters:        10 * 10_000,
-				MaxCost:            10_000,
-				BufferItems:        64,
-				IgnoreInternalCost: true,
+	// config is how New configures ristretto for a store of 10,000 entries.
+	config := func() (numCounters, maxCost, bufferItems int64) { return 10 * 10_000, 10_000, 64 }
+	storetest.BenchmarkGets(b,
+		storetest.StoreGets("adapter", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
+			return newStore[string, *storetest.Payload](b, 10_000)
+		}),
+		storetest.GetImpl{Name: "backend", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
+			n, m, items := config()
+			c, err := ristretto.NewCache(&ristretto.Config[string, flightcache.Entry[*storetest.Payload]]{
+				NumCounters: n, MaxCost: m, BufferItems: items, IgnoreInternalCost: true,
 			})
 			require.NoError(b, err)
 			b.Cleanup(c.Close)
 			for k, v := range values {
-				c.SetWithTTL(k, flightcache.Entry[*payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}, 1, time.Hour)
+				c.SetWithTTL(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}, 1, time.Hour)
 				c.Wait()
 			}
-			benchGets(b, shape.readers, keys, func(k string) bool {
+			return func(k string) bool {
 				e, ok := c.Get(k)
 				return ok && e.Value != nil
-			})
-		})
-		b.Run(shapeName(shape.keys, shape.readers)+"/impl=bare", func(b *testing.B) {
-			c, err := ristretto.NewCache(&ristretto.Config[string, *payload]{
-				NumCounters:        10 * 10_000,
-				MaxCost:            10_000,
-				BufferItems:        64,
-				IgnoreInternalCost: true,
+			}
+		}},
+		storetest.GetImpl{Name: "bare", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
+			n, m, items := config()
+			c, err := ristretto.NewCache(&ristretto.Config[string, *storetest.Payload]{
+				NumCounters: n, MaxCost: m, BufferItems: items, IgnoreInternalCost: true,
 			})
 			require.NoError(b, err)
 			b.Cleanup(c.Close)
@@ -517,12 +505,12 @@ func BenchmarkGet(b *testing.B) {
 				c.SetWithTTL(k, v, 1, time.Hour)
 				c.Wait()
 			}
-			benchGets(b, shape.readers, keys, func(k string) bool {
+			return func(k string) bool {
 				v, ok := c.Get(k)
 				return ok && v != nil
-			})
-		})
-	}
+			}
+		}},
+	)
 }
 
 // BenchmarkSet measures a Set, which waits for ristretto to apply it.
