@@ -13,6 +13,10 @@ func ReadsInFlight[K comparable, V any](s Store[K, V]) int {
 		st = s.store
 	case *leasingFencingStore[K, V]:
 		st = s.store
+	case *batchLeasingStore[K, V]:
+		st = s.store
+	case *batchLeasingFencingStore[K, V]:
+		st = s.store
 	}
 	st.gens.mu.Lock()
 	defer st.gens.mu.Unlock()

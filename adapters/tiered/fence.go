@@ -71,6 +71,9 @@ func (s *fencingStore[K, V]) SetIfVersion(ctx context.Context, key K, e flightca
 // tier, in one call when it is a flightcache.BatchFencer, and copies found
 // entries into the local tier as GetVersioned does.
 func (s *fencingStore[K, V]) GetManyVersioned(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], map[K]flightcache.Version, error) {
+	if err := s.gens.hashable(keys); err != nil {
+		return nil, nil, err
+	}
 	toks := make([]token, len(keys))
 	for i, k := range keys {
 		toks[i] = s.gens.begin(k)

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/internal/keys"
 )
 
 // Notifier tells the other instances of a fleet that a key changed, so that
@@ -103,7 +104,7 @@ func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V]
 // their local tiers (with redisstore, they learn of it through
 // redisstore.Store.Subscribe). A nil n notifies no one.
 func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V], n Notifier[K]) Store[K, V] {
-	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}}}
+	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}, kind: keys.Of[K]()}}
 	l, leases := shared.(flightcache.Leaser[K, V])
 	bl, batchLeases := shared.(flightcache.BatchLeaser[K, V])
 	f, fences := shared.(flightcache.Fencer[K, V])
@@ -192,6 +193,7 @@ type gens[K comparable] struct {
 	mu    sync.Mutex
 	epoch uint64
 	m     map[K]*slot
+	kind  keys.Kind // what K can hold; see tracked
 }
 
 type slot struct {
@@ -199,11 +201,40 @@ type slot struct {
 	gen     uint64
 }
 
-// token is what a read began with.
-type token struct{ epoch, gen uint64 }
+// token is what a read began with. An untracked read never copies.
+type token struct {
+	epoch, gen uint64
+	untracked  bool
+}
+
+// tracked reports whether key can go in the map: a key Go cannot hash would
+// panic there, under the lock, and one that does not equal itself (a NaN)
+// could never be found again. Such keys are never tracked; the tiers answer
+// them as they do (lrustore with an error), and nothing is copied.
+func (g *gens[K]) tracked(key K) bool {
+	return g.kind == keys.Plain || (keys.Hashable("tiered", key) == nil && key == key)
+}
+
+// hashable returns an error wrapping singleflight.ErrUnhashableKey when one
+// of ks is a key Go cannot hash, which would panic in the maps a batch
+// builds.
+func (g *gens[K]) hashable(ks []K) error {
+	if g.kind != keys.Iface {
+		return nil
+	}
+	for _, k := range ks {
+		if err := keys.Hashable("tiered", k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // begin registers a shared read of key.
 func (g *gens[K]) begin(key K) token {
+	if !g.tracked(key) {
+		return token{untracked: true}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	sl := g.m[key]
@@ -212,12 +243,15 @@ func (g *gens[K]) begin(key K) token {
 		g.m[key] = sl
 	}
 	sl.readers++
-	return token{g.epoch, sl.gen}
+	return token{epoch: g.epoch, gen: sl.gen}
 }
 
 // end ends a shared read of key begun with tok, calling copyLocal first,
 // under the lock, when nothing changed key since the read began.
 func (g *gens[K]) end(key K, tok token, copyLocal func()) {
+	if tok.untracked {
+		return
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	sl := g.m[key]
@@ -232,10 +266,13 @@ func (g *gens[K]) end(key K, tok token, copyLocal func()) {
 // write runs writeLocal, the local tier's side of a change to key, and
 // advances key's generation, in one step.
 func (g *gens[K]) write(key K, writeLocal func() error) error {
+	tracked := g.tracked(key)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if sl := g.m[key]; sl != nil {
-		sl.gen++
+	if tracked {
+		if sl := g.m[key]; sl != nil {
+			sl.gen++
+		}
 	}
 	return writeLocal()
 }
@@ -336,6 +373,9 @@ func (s *store[K, V]) notify(ctx context.Context, key K) error {
 // ones, then the rest from the shared tier in one call when it is a
 // BatchStore, each the newer of its two copies.
 func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
+	if err := s.gens.hashable(keys); err != nil {
+		return nil, err
+	}
 	out := make(map[K]flightcache.Entry[V], len(keys))
 	now := time.Now()
 	stale := map[K]flightcache.Entry[V]{}

@@ -3,6 +3,7 @@ package tiered_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/adapters/tiered"
+	"github.com/flightcache/flightcache/singleflight"
 	"github.com/flightcache/flightcache/storetest"
 )
 
@@ -192,4 +194,38 @@ type batchLeasing struct {
 func (b *batchLeasing) LeaseMany(_ context.Context, keys []string) ([]string, func(), error) {
 	b.calls++
 	return keys, func() {}, nil
+}
+
+// TestKeysGoCannotUseNeverWedgeTheTiers: a key Go cannot hash, or one that
+// does not equal itself, neither panics under tiered's lock nor leaves
+// anything behind; the tiers answer it as they do (lrustore: an error), and
+// every other key keeps working (issue 12, rule 11).
+func TestKeysGoCannotUseNeverWedgeTheTiers(t *testing.T) {
+	ctx := context.Background()
+	newAny := func() *lrustore.Store[any, string] {
+		s, err := lrustore.New[any, string](100)
+		require.NoError(t, err)
+		return s
+	}
+	s := tiered.New[any, string](newAny(), newAny())
+	e := flightcache.Entry[string]{Value: "v"}
+	for _, bad := range []any{[]int{1}, map[int]int{}, struct{ A any }{[]byte("x")}, math.NaN()} {
+		assert.NotPanics(t, func() {
+			_, ok, _ := s.Get(ctx, bad)
+			assert.False(t, ok)
+			_ = s.Set(ctx, bad, e)
+			_ = s.Delete(ctx, bad)
+			_, err := s.GetMany(ctx, []any{bad, "ok"})
+			if _, isFloat := bad.(float64); !isFloat {
+				assert.ErrorIs(t, err, singleflight.ErrUnhashableKey, "GetMany")
+			}
+			_ = s.SetMany(ctx, map[any]flightcache.Entry[string]{math.NaN(): e})
+		}, "%T", bad)
+	}
+	require.NoError(t, s.Set(ctx, "fine", e))
+	got, ok, err := s.Get(ctx, "fine")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "v", got.Value)
+	assert.Zero(t, tiered.ReadsInFlight(s), "nothing left behind")
 }
