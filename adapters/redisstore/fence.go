@@ -172,6 +172,9 @@ func (s *Store[K, V]) SetIfVersion(ctx context.Context, key K, e flightcache.Ent
 // GetManyVersioned returns the entries and versions of keys in one round
 // trip per Redis node. See flightcache.BatchFencer.
 func (s *Store[K, V]) GetManyVersioned(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], map[K]flightcache.Version, error) {
+	if err := s.hashable(keys); err != nil {
+		return nil, nil, err
+	}
 	entries := make(map[K]flightcache.Entry[V], len(keys))
 	versions := make(map[K]flightcache.Version, len(keys))
 	if len(keys) == 0 {

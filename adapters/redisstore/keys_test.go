@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
 	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/singleflight"
 )
 
 // hashTag is what Redis Cluster hashes of key: the text between the first
@@ -116,5 +118,23 @@ func TestAKeyCannotTakeAnotherKeysLease(t *testing.T) {
 				assert.Equal(t, a, v, "the entry and version of %q share a slot", k)
 			}
 		}
+	})
+}
+
+// TestABatchReadOfAKeyGoCannotHashIsAnError: the maps a batch read returns
+// would panic on such a key; the Store says so with an error instead
+// (issue 12, rule 11).
+func TestABatchReadOfAKeyGoCannotHashIsAnError(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
+		s := newStore[any, string](t, c, &redisstore.Options[any, string]{Key: func(k any) string { return fmt.Sprint(k) }})
+		for _, bad := range []any{[]int{1}, map[string]int{}, struct{ A any }{[]byte("x")}} {
+			_, err := s.GetMany(context.Background(), []any{"ok", bad})
+			assert.ErrorIs(t, err, singleflight.ErrUnhashableKey, "GetMany %T", bad)
+			_, _, err = s.GetManyVersioned(context.Background(), []any{bad})
+			assert.ErrorIs(t, err, singleflight.ErrUnhashableKey, "GetManyVersioned %T", bad)
+		}
+		got, err := s.GetMany(context.Background(), []any{"ok", 1})
+		require.NoError(t, err)
+		assert.Empty(t, got)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/internal/keys"
 )
 
 // Defaults of Options.
@@ -97,6 +98,7 @@ type Store[K comparable, V any] struct {
 	parseKey  func(string) (K, error)
 	codec     Codec[V]
 	fp        fingerprint // of V's shape, stored beside each value
+	keyKind   keys.Kind   // what K can hold, for hashable
 	timeout   time.Duration
 	leaseTTL  time.Duration
 	logger    *slog.Logger
@@ -172,7 +174,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	s := &Store[K, V]{
 		closing: make(chan struct{}),
 		client:  client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
-		timeout: o.Timeout, leaseTTL: o.LeaseTTL, logger: o.Logger,
+		timeout: o.Timeout, leaseTTL: o.LeaseTTL, logger: o.Logger, keyKind: keys.Of[K](),
 	}
 	format, parse, builtin := builtinKey[K]()
 	if s.key == nil {
@@ -342,6 +344,9 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
 // (a Ring, a Cluster, a wrapper) a pipeline of GETs, which the client
 // routes key by key to the shard or node that holds it.
 func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
+	if err := s.hashable(keys); err != nil {
+		return nil, err
+	}
 	out := make(map[K]flightcache.Entry[V], len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -405,6 +410,21 @@ func (s *Store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Ent
 	}
 	if _, err := s.pipelineWrites(ctx, len(ops), func(i int) ([]string, []any) { return ops[i].keys, ops[i].args }); err != nil {
 		return fmt.Errorf("redisstore: set %d keys: %w", len(entries), err)
+	}
+	return nil
+}
+
+// hashable returns an error wrapping singleflight.ErrUnhashableKey when one
+// of ks is a key Go cannot hash, which would panic in the map a batch read
+// returns. Key types that cannot hold an interface cost nothing.
+func (s *Store[K, V]) hashable(ks []K) error {
+	if s.keyKind != keys.Iface {
+		return nil
+	}
+	for _, k := range ks {
+		if err := keys.Hashable("redisstore", k); err != nil {
+			return err
+		}
 	}
 	return nil
 }
