@@ -15,7 +15,7 @@ import (
 
 // Compare the rows of one store with benchstat:
 //
-//	go test -run x -bench Hit -benchmem -count 10 . | tee hit.txt
+//	go test -run x -bench Loader -benchmem -count 10 . | tee hit.txt
 //	benchstat -col /via hit.txt
 
 func openLRU(b *testing.B) flightcache.Store[string, string] {
