@@ -38,6 +38,7 @@ package tiered
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"time"
 
@@ -94,7 +95,8 @@ var (
 )
 
 // New returns a Store that keeps entries in local and in shared. It is a
-// flightcache.Leaser when shared is one.
+// flightcache.Leaser when shared is one. A nil tier (or a nil pointer in
+// one) gives a Store every call of which returns an error naming it.
 func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V] {
 	return NewWithNotifier[K, V](local, shared, nil)
 }
@@ -104,6 +106,12 @@ func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V]
 // their local tiers (with redisstore, they learn of it through
 // redisstore.Store.Subscribe). A nil n notifies no one.
 func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V], n Notifier[K]) Store[K, V] {
+	switch {
+	case isNil(local):
+		return invalid[K, V]{errors.New("tiered: the local tier is nil")}
+	case isNil(shared):
+		return invalid[K, V]{errors.New("tiered: the shared tier is nil")}
+	}
 	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}, kind: keys.Of[K]()}}
 	l, leases := shared.(flightcache.Leaser[K, V])
 	bl, batchLeases := shared.(flightcache.BatchLeaser[K, V])
@@ -466,3 +474,29 @@ func (s *store[K, V]) ResetLocal(context.Context) error {
 	}
 	return s.gens.reset(func() error { p.Purge(); return nil })
 }
+
+// isNil reports whether st is nil, or a nil pointer in an interface.
+func isNil(st any) bool {
+	if st == nil {
+		return true
+	}
+	v := reflect.ValueOf(st)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// invalid is what New returns for a nil tier: a Store each of whose calls
+// returns the error that names the tier, rather than one that panics on its
+// first call.
+type invalid[K comparable, V any] struct{ err error }
+
+func (s invalid[K, V]) Get(context.Context, K) (flightcache.Entry[V], bool, error) {
+	return flightcache.Entry[V]{}, false, s.err
+}
+func (s invalid[K, V]) Set(context.Context, K, flightcache.Entry[V]) error { return s.err }
+func (s invalid[K, V]) Delete(context.Context, K) error                    { return s.err }
+func (s invalid[K, V]) GetMany(context.Context, []K) (map[K]flightcache.Entry[V], error) {
+	return nil, s.err
+}
+func (s invalid[K, V]) SetMany(context.Context, map[K]flightcache.Entry[V]) error { return s.err }
+func (s invalid[K, V]) EvictLocal(context.Context, K) error                       { return s.err }
+func (s invalid[K, V]) ResetLocal(context.Context) error                          { return s.err }

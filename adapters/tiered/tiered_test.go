@@ -229,3 +229,21 @@ func TestKeysGoCannotUseNeverWedgeTheTiers(t *testing.T) {
 	assert.Equal(t, "v", got.Value)
 	assert.Zero(t, tiered.ReadsInFlight(s), "nothing left behind")
 }
+
+func TestANilTierIsAnErrorThatNamesIt(t *testing.T) {
+	ctx := context.Background()
+	var nilLRU *lrustore.Store[string, string]
+	for name, s := range map[string]tiered.Store[string, string]{
+		"local":  tiered.New[string, string](nil, newLRU[string](t)),
+		"shared": tiered.New[string, string](newLRU[string](t), nilLRU),
+	} {
+		assert.NotPanics(t, func() {
+			_, _, err := s.Get(ctx, "k")
+			assert.ErrorContains(t, err, name+" tier is nil")
+			assert.ErrorContains(t, s.Set(ctx, "k", flightcache.Entry[string]{}), name)
+			assert.ErrorContains(t, s.Delete(ctx, "k"), name)
+			_, err = s.GetMany(ctx, []string{"k"})
+			assert.ErrorContains(t, err, name)
+		}, name)
+	}
+}
