@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -93,11 +94,11 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 	}
 	if !e.FreshUntil.IsZero() {
 		b[2] |= flagFreshUntil
-		binary.BigEndian.PutUint64(b[3:], uint64(e.FreshUntil.UnixNano()))
+		binary.BigEndian.PutUint64(b[3:], uint64(unixNanos(e.FreshUntil)))
 	}
 	if !e.ExpiresAt.IsZero() {
 		b[2] |= flagExpiresAt
-		binary.BigEndian.PutUint64(b[11:], uint64(e.ExpiresAt.UnixNano()))
+		binary.BigEndian.PutUint64(b[11:], uint64(unixNanos(e.ExpiresAt)))
 	}
 	binary.BigEndian.PutUint64(b[19:], uint64(e.LoadDuration))
 	if fp.ok {
@@ -218,4 +219,17 @@ func shape(b *strings.Builder, t reflect.Type, seen map[reflect.Type]int) {
 	default:
 		b.WriteString(t.Kind().String())
 	}
+}
+
+// unixNanos returns t as Unix nanoseconds, saturated at the int64 range: a
+// time past 2262 (a FreshFor of 250 years, say) is stored as the latest time
+// the envelope can hold, never wrapped into the past (DESIGN rule 12).
+func unixNanos(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s >= math.MaxInt64/int64(time.Second):
+		return math.MaxInt64
+	case s <= math.MinInt64/int64(time.Second):
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -306,9 +307,12 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 	if e.ExpiresAt.IsZero() {
 		return 0, true
 	}
-	d = time.Until(e.ExpiresAt)
+	d = time.Until(e.ExpiresAt) // saturates at the longest Duration
 	if d <= 0 {
 		return 0, false
+	}
+	if d > math.MaxInt64-time.Millisecond {
+		return d.Truncate(time.Millisecond), true // rounding up would wrap
 	}
 	return (d + time.Millisecond - 1).Truncate(time.Millisecond), true
 }
