@@ -130,7 +130,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	// Keys to load, each with the old value that may stand in for a
 	// failed load, if any.
 	var missing []K
-	var fallbacks []V
+	var fallbacks []Entry[V]
 	var hasFallback []bool
 	// Keys to refresh in the background, each with the FreshUntil of an
 	// entry that does not count as refreshed (early refresh).
@@ -154,7 +154,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 			values[k] = e.Value
 			refresh, replacing = append(refresh, k), append(replacing, time.Time{})
 		default:
-			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, e.Value), append(hasFallback, v == verdictFallback)
+			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, e), append(hasFallback, v == verdictFallback)
 		}
 	}
 	if len(refresh) > 0 {
@@ -163,6 +163,42 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	if len(missing) == 0 {
 		return values, nil
 	}
+
+	// fallback returns the old entry of missing[i] that may stand in for a
+	// failed load, or nil.
+	fallback := func(i int) *Entry[V] {
+		if hasFallback[i] {
+			return &fallbacks[i]
+		}
+		return nil
+	}
+	var failed map[K]error
+	// settle gives missing[i] what settle says it gets.
+	settle := func(i int, e Entry[V], err error) {
+		var r Result[V]
+		switch err := l.settle(e, err, fallback(i), &r); {
+		case err == nil:
+			values[missing[i]] = r.Value
+		case isNotFound(err):
+		default:
+			if failed == nil {
+				failed = make(map[K]error)
+			}
+			failed[missing[i]] = err
+		}
+	}
+
+	// Keys whose loads the failure throttle holds back are settled now.
+	n := 0
+	for i, k := range missing {
+		if err := l.throttled(k); err != nil {
+			settle(i, Entry[V]{}, err)
+			continue
+		}
+		missing[n], fallbacks[n], hasFallback[n] = k, fallbacks[i], hasFallback[i]
+		n++
+	}
+	missing, fallbacks, hasFallback = missing[:n], fallbacks[:n], hasFallback[:n]
 
 	tickets, started, err := l.fill.claim(missing)
 	if err != nil {
@@ -191,23 +227,19 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		soft = timer.C
 	}
 	softOver := false
-	var failed map[K]error
 	for i, t := range tickets {
-		k := missing[i]
 		var until <-chan time.Time
 		if hasFallback[i] && !softOver {
 			until = soft
 		}
 		if hasFallback[i] && softOver && !t.Ended() {
-			l.rep.settled(true)
-			values[k] = fallbacks[i]
+			settle(i, Entry[V]{}, ErrSoftTimeout)
 			continue
 		}
 		e, err, patient := l.wait(ctx, t, until)
 		if !patient {
 			softOver = true
-			l.rep.settled(true)
-			values[k] = fallbacks[i]
+			settle(i, Entry[V]{}, ErrSoftTimeout)
 			continue
 		}
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -218,17 +250,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 			}
 			return nil, err // the caller left; the loads go on
 		}
-		v, err := l.settle(e, err, fallbacks[i], hasFallback[i])
-		switch {
-		case err == nil:
-			values[k] = v
-		case isNotFound(err):
-		default:
-			if failed == nil {
-				failed = make(map[K]error)
-			}
-			failed[k] = err
-		}
+		settle(i, e, err)
 	}
 	if failed != nil {
 		return values, &BatchError[K]{Failed: failed}

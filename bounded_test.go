@@ -63,7 +63,7 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "old", v)
 		if i%1000 == 0 {
-			peak = max(peak, l.refresh.keys.Size())
+			peak = max(peak, l.refresh.running.Size()+l.fill.throttle.keys.Size())
 		}
 	}
 	grown := int64(heap()) - int64(base)
@@ -71,12 +71,14 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 
 	s := rec.Snapshot()
 	t.Logf("%d keys: %d refreshes, %d failed; at most %d keys remembered; heap grew %d bytes", n, s.Refreshes, s.RefreshErrors, peak, grown)
-	assert.Greater(t, s.RefreshErrors, uint64(2*maxBackoffKeys), "enough failures to test the bound")
-	assert.LessOrEqual(t, peak, maxBackoffKeys+DefaultMaxRefreshes, "keys remembered by the refresher")
+	assert.Greater(t, s.RefreshErrors, uint64(2*maxThrottledKeys), "enough failures to test the bound")
+	assert.LessOrEqual(t, peak, maxThrottledKeys+DefaultMaxRefreshes, "keys remembered by the refresher and the throttle")
 	assert.Less(t, grown, int64(16<<20), "heap growth over %d keys: %d bytes", n, grown)
 	assert.Zero(t, l.writes.keys.Size(), "write order entries left")
 	assert.Zero(t, l.refresh.slots.Load(), "refresh slots held")
-	assert.LessOrEqual(t, l.refresh.keys.Size(), maxBackoffKeys, "only keys backing off are remembered")
+	assert.Zero(t, l.refresh.running.Size(), "keys marked as refreshing")
+	assert.LessOrEqual(t, l.fill.throttle.keys.Size(), maxThrottledKeys, "only keys backing off are remembered")
+	assert.Equal(t, int64(l.fill.throttle.keys.Size()), l.fill.throttle.size.Load(), "the throttle's count")
 }
 
 // TestKeysThatDoNotEqualThemselvesLeaveNothingBehind: a NaN key is refused
@@ -95,7 +97,8 @@ func TestKeysThatDoNotEqualThemselvesLeaveNothingBehind(t *testing.T) {
 		assert.ErrorIs(t, l.Invalidate(context.Background(), math.NaN()), ErrInvalidKey)
 	}
 	assert.Zero(t, l.writes.keys.Size())
-	assert.Zero(t, l.refresh.keys.Size())
+	assert.Zero(t, l.refresh.running.Size())
+	assert.Zero(t, l.fill.throttle.keys.Size())
 }
 
 type floatStore struct{}

@@ -15,8 +15,17 @@ type Entry[V any] struct {
 	// Missing marks a negative entry: the source said the key does not exist.
 	Missing bool
 
-	// FreshUntil is the time until which Value is served as it is.
+	// FreshUntil is the time until which Value is served as it is. The zero
+	// time means for ever.
 	FreshUntil time.Time
+
+	// StaleUntil is the end of the entry's stale-while-revalidate window:
+	// from FreshUntil until then, Value is served while a background refresh
+	// loads a new one. From StaleUntil to ExpiresAt, Value only stands in for
+	// a load that fails (stale-if-error). The Loader sets it on every entry
+	// it builds; an entry without it gets the windows of the Loader's
+	// Options.
+	StaleUntil time.Time
 
 	// ExpiresAt is the time after which Value is never served. The zero time
 	// means never. Stores may use it as their time to live.

@@ -48,10 +48,14 @@ type filler[K comparable, V any] struct {
 	fencer   Fencer[K, V]      // store, when it is one
 	bfencer  BatchFencer[K, V] // store, when it is one
 	policy   *policy
+	throttle *throttle[K]
 	clock    clock
 	timeout  time.Duration
 	maxBatch int
 	rep      *reporter
+	// keysMayFail: keys a load names to its hooks must be checked (see
+	// keysMayFail).
+	keysMayFail bool
 
 	group  singleflight.Group[K, Entry[V]]
 	writes *writeOrder[K]
@@ -103,6 +107,9 @@ type fillOptions[K comparable] struct {
 	// onEnd, when not nil, is called with each key's error once every key
 	// has its result and the fill is over (or has timed out).
 	onEnd func(keys []K, errs []error)
+	// background marks a refresh, whose failures the throttle keeps even
+	// when loads a caller waits for are not throttled.
+	background bool
 }
 
 // submit starts the fill of keys, whose calls the caller started with
@@ -122,8 +129,9 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 	f.jobs.Add(1)
 	f.mu.RUnlock()
 
-	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd}
-	j.ctx, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
+	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd,
+		throttled: o.background || f.throttle.callers}
+	j.Context, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
 	// The fill's place in each key's write order is taken now, before its
 	// deadline can pass.
 	j.kws = make([]*keyWrites, len(keys))
@@ -164,12 +172,14 @@ type job[K comparable, V any] struct {
 	replacing []time.Time
 	force     bool
 	onEnd     func(keys []K, errs []error)
+	throttled bool // a failed load blocks its key in the throttle
 
-	// ctx carries the values of the caller that started the fill, not its
-	// cancellation, and ends at the fill's deadline, LoadTimeout after it
-	// began: the store calls, leases, loads and writes of the fill all end
-	// by then.
-	ctx    context.Context
+	// Context carries the values of the caller that started the fill, not
+	// its cancellation, and ends at the fill's deadline, LoadTimeout after
+	// it began: the store calls, leases, loads and writes of the fill all
+	// end by then. The job itself is the context its loads get: it adds
+	// the load hooks (see Value).
+	context.Context
 	cancel context.CancelFunc
 	expiry *time.Timer // runs expire at the deadline
 
@@ -182,6 +192,13 @@ type job[K comparable, V any] struct {
 	// whose Store panics counts as failed.
 	writePanic atomic.Pointer[error]
 	over       atomic.Bool // the fill has ended for Close and onEnd
+
+	// The load hooks' state (see loadhooks.go), guarded by hooks.
+	hooks    sync.Mutex
+	prev     []lookup[V]   // what the Store held for each key when the fill looked; nil: nothing yet
+	policies []EntryPolicy // set by SetPolicy; nil until the first
+	set      []bool        // which policies are set
+	index    map[K]int     // each key's index, built for fills of many keys on the first hook call
 }
 
 // run is the pipeline. Whatever happens in it (a panic in a Store or a
@@ -213,11 +230,9 @@ func (j *job[K, V]) run() {
 	if j.f.fencer != nil {
 		j.versions = make([]Version, len(j.keys))
 	}
-	todo := all
-	if !j.force || j.versions != nil {
-		// A forced fill (Loader.Refresh) looks only for the Versions.
-		todo = j.lookAgain(all)
-	}
+	// A forced fill (Loader.Refresh) looks too, for the entry it replaces
+	// (Previous) and the Versions, but loads whatever it finds.
+	todo := j.lookAgain(all)
 	if len(todo) > 0 {
 		if j.f.leaser != nil {
 			j.leaseAndLoad(todo)
@@ -241,9 +256,18 @@ func (j *job[K, V]) describe() string {
 	return fmt.Sprintf("%d keys", len(j.keys))
 }
 
-// finish gives key i its result, unless it has one already.
+// finish gives key i its result, unless it has one already, and tells the
+// throttle how its load went.
 func (j *job[K, V]) finish(i int, e Entry[V], err error) {
-	j.tickets[i].Finish(e, err)
+	if !j.tickets[i].Finish(e, err) {
+		return
+	}
+	switch {
+	case !refreshFailed(err):
+		j.f.throttle.succeeded(j.keys[i])
+	case j.throttled:
+		j.f.throttle.failed(j.keys[i], err, j.f.clock.now())
+	}
 }
 
 // recovered handles a pipeline goroutine that is unwinding from a panic
@@ -349,7 +373,7 @@ func (j *job[K, V]) end() {
 // the callers of this one missed it, and another instance of a fleet may
 // have stored it while this one waited for its lease.
 func (j *job[K, V]) lookAgain(idx []int) []int {
-	found := j.f.read(j.ctx, j.keysAt(idx), true)
+	found := j.f.read(j.Context, j.keysAt(idx), true)
 	now := j.f.clock.now()
 	todo := idx[:0:0]
 	for n, i := range idx {
@@ -360,6 +384,7 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 			// nothing written since (rule 9).
 			j.versions[i] = found[n].v
 		}
+		j.remember(i, &found[n])
 		if ok && !j.force && j.usable(i, &e, now) {
 			var err error
 			if e.Missing {
@@ -473,7 +498,7 @@ func (j *job[K, V]) keysAt(idx []int) []K {
 func (j *job[K, V]) leaseAndLoad(idx []int) {
 	if j.f.bleaser != nil && len(idx) > 1 {
 		keys := j.keysAt(idx)
-		taken, release, err := j.f.bleaser.LeaseMany(j.ctx, keys)
+		taken, release, err := j.f.bleaser.LeaseMany(j.Context, keys)
 		if err != nil {
 			if release != nil {
 				j.f.rep.contain("lease release", release)
@@ -518,7 +543,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 // waitLease loads key i under its lease, waiting while another instance
 // holds it; when that instance stores the entry, key i gets it instead.
 func (j *job[K, V]) waitLease(i int) {
-	for round := 0; j.ctx.Err() == nil; round++ {
+	for round := 0; j.Context.Err() == nil; round++ {
 		if round == maxLeaseRounds {
 			// A Leaser that answers "held elsewhere" without waiting
 			// would spin here until the deadline.
@@ -526,9 +551,9 @@ func (j *job[K, V]) waitLease(i int) {
 			j.load([]int{i})
 			return
 		}
-		release, err := j.f.leaser.Lease(j.ctx, j.keys[i])
+		release, err := j.f.leaser.Lease(j.Context, j.keys[i])
 		if err != nil {
-			if j.ctx.Err() != nil {
+			if j.Context.Err() != nil {
 				return // the deadline gives the key its error
 			}
 			j.leaseFailed(j.keys[i], err)
@@ -550,7 +575,7 @@ func (j *job[K, V]) waitLease(i int) {
 
 func (j *job[K, V]) leaseFailed(keys any, err error) {
 	j.f.rep.record(stats.StoreError)
-	j.f.rep.warn(j.ctx, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
+	j.f.rep.warn(j.Context, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
 }
 
 // load loads the keys at idx, in calls of at most MaxBatch keys for a batch
@@ -608,7 +633,7 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	case err == nil:
 	case errors.As(err, &pe):
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-	case j.ctx.Err() == context.DeadlineExceeded:
+	case j.Context.Err() == context.DeadlineExceeded:
 		// A load that honours its context ends at the fill's deadline:
 		// its callers learn it timed out, as those of a load that does not.
 		err = fmt.Errorf("%w after %v (%s): %w", ErrLoadTimeout, j.f.timeout, j.describe(), err)
@@ -624,20 +649,54 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	loadedAt := start.Add(elapsed)
 	entries := make([]Entry[V], len(idx))
 	write := make([]bool, len(idx))
-	for n, o := range outs {
-		switch {
-		case o.err == nil:
-			entries[n] = valueEntry(j.f.policy, o.v, loadedAt, elapsed, rand.Float64())
-			write[n] = true
-		case isNotFound(o.err):
-			entries[n] = missingEntry[V](j.f.policy, loadedAt, elapsed, rand.Float64())
-			write[n] = true
+	var stored []Entry[V] // what is written, when it differs from entries (NoStore)
+	for n, i := range idx {
+		entries[n], outs[n].err, write[n] = j.build(i, outs[n], loadedAt, elapsed)
+		if p := j.policyOf(i); p.NoStore {
+			if stored == nil {
+				stored = slices.Clone(entries)
+			}
+			// The result is not kept, and what the Store held is
+			// dropped: it would otherwise be served stale in its place.
+			_, had := j.previousOf(i)
+			stored[n], write[n] = goneEntry[V](), had
+		} else if stored != nil {
+			stored[n] = entries[n]
 		}
 	}
-	j.write(idx, entries, write)
+	if stored == nil {
+		stored = entries
+	}
+	j.write(idx, stored, write)
 	for n, i := range idx {
 		j.finish(i, entries[n], outs[n].err)
 	}
+}
+
+// build returns the entry for key i, whose load answered o at loadedAt
+// after took, the error its callers get, and whether the entry is to be
+// stored. A "not modified" answer keeps the previous entry's value (or its
+// "not found") under the new policy.
+func (j *job[K, V]) build(i int, o outcome[V], loadedAt time.Time, took time.Duration) (e Entry[V], err error, store bool) {
+	p, ep := j.f.policy, j.policyOf(i)
+	if o.err != nil && errors.Is(o.err, ErrNotModified) {
+		prev, ok := j.previousOf(i)
+		switch {
+		case !ok:
+			return Entry[V]{}, fmt.Errorf("flightcache: load of key %v answered %w, but the Store held no entry to keep", j.keys[i], o.err), false
+		case prev.Missing:
+			o = outcome[V]{err: ErrNotFound}
+		default:
+			o = outcome[V]{v: prev.Value}
+		}
+	}
+	switch {
+	case o.err == nil:
+		return valueEntry(p, ep, o.v, loadedAt, took, rand.Float64()), nil, true
+	case isNotFound(o.err):
+		return missingEntry[V](p, ep, loadedAt, took, rand.Float64()), o.err, true
+	}
+	return Entry[V]{}, o.err, false
 }
 
 // call calls the source for the keys at idx. An error fails every key; a
@@ -655,14 +714,14 @@ func (j *job[K, V]) call(idx []int) (outs []outcome[V], err error) {
 	if j.src.one != nil {
 		// A single-key source has chunks of one key.
 		i := idx[0]
-		v, err := j.src.one(j.ctx, j.keys[i])
-		if err != nil && !isNotFound(err) {
+		v, err := j.src.one(j, j.keys[i])
+		if err != nil && !isNotFound(err) && !errors.Is(err, ErrNotModified) {
 			return nil, err
 		}
 		outs[0] = outcome[V]{v, err}
 		return outs, nil
 	}
-	vals, err := j.src.many(j.ctx, j.keysAt(idx))
+	vals, err := j.src.many(j, j.keysAt(idx))
 	if err != nil {
 		return nil, err
 	}
@@ -692,12 +751,12 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		return
 	}
 	if len(kws) == 1 {
-		if kws[0].lock(j.ctx) != nil {
+		if kws[0].lock(j.Context) != nil {
 			return // the deadline passed; the key has its timeout
 		}
 		defer kws[0].unlock()
 	} else {
-		unlock, err := lockAll(j.ctx, kws)
+		unlock, err := lockAll(j.Context, kws)
 		if err != nil {
 			return // the deadline passed; the keys have their timeout
 		}
@@ -714,7 +773,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	if j.f.batch == nil || len(kws) == 1 {
 		for n, i := range idx {
 			if write[n] && j.kws[i].current(j.gens[i]) {
-				j.storeWrite(j.keys[i], func() error { return j.f.store.Set(j.ctx, j.keys[i], entries[n]) })
+				j.storeWrite(j.keys[i], func() error { return j.f.store.Set(j.Context, j.keys[i], entries[n]) })
 			}
 		}
 		return
@@ -726,7 +785,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		}
 	}
 	if len(many) > 0 {
-		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j.ctx, many) })
+		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j.Context, many) })
 	}
 }
 
@@ -747,7 +806,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 		}
 		if len(many) > 0 {
 			j.storeWrite(j.keysAt(idx), func() error {
-				_, err := j.f.bfencer.SetManyIfVersion(j.ctx, many, versions)
+				_, err := j.f.bfencer.SetManyIfVersion(j.Context, many, versions)
 				return err
 			})
 		}
@@ -756,7 +815,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 	for n, i := range idx {
 		if write[n] && j.kws[i].current(j.gens[i]) {
 			j.storeWrite(j.keys[i], func() error {
-				_, err := j.f.fencer.SetIfVersion(j.ctx, j.keys[i], entries[n], j.versions[i])
+				_, err := j.f.fencer.SetIfVersion(j.Context, j.keys[i], entries[n], j.versions[i])
 				return err
 			})
 		}
@@ -777,7 +836,7 @@ func (j *job[K, V]) storeWrite(keys any, set func() error) {
 		return set()
 	}()
 	if err != nil {
-		j.f.rep.storeFailed(j.ctx, false, "set", keys, err)
+		j.f.rep.storeFailed(j.Context, false, "set", keys, err)
 	}
 }
 

@@ -67,11 +67,14 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 	l.fill = &filler[K, V]{
 		store:    store,
 		policy:   &l.policy,
+		throttle: newThrottle[K](o.FailureBackoff),
 		clock:    l.clock,
 		timeout:  o.LoadTimeout,
 		maxBatch: o.MaxBatch,
 		rep:      l.rep,
 		writes:   l.writes,
+
+		keysMayFail: l.keysMayFail,
 	}
 	l.fill.batch, _ = store.(BatchStore[K, V])
 	l.fill.leaser, _ = store.(Leaser[K, V])
@@ -125,14 +128,33 @@ func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
 // nil ctx or load, or a key that cannot be used (ErrInvalidKey), is an
 // error.
 func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]) (V, error) {
-	var zero V
+	var r Result[V]
+	err := l.get(ctx, key, load, &r)
+	return r.Value, err
+}
+
+// GetOrLoadResult is GetOrLoad that also says how the value was served:
+// fresh, stale while a refresh runs, loaded, or an old value standing in for
+// a load that failed, was throttled or passed SoftTimeout (with the reason
+// in Result.Err), with the times of the entry served. It returns the errors
+// GetOrLoad returns, and on a hit allocates nothing either.
+func (l *Loader[K, V]) GetOrLoadResult(ctx context.Context, key K, load LoadFunc[K, V]) (Result[V], error) {
+	var r Result[V]
+	err := l.get(ctx, key, load, &r)
+	return r, err
+}
+
+// get is GetOrLoad and GetOrLoadResult, which read r.Value or r.
+func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *Result[V]) error {
 	if err := l.admit(ctx, key); err != nil {
-		return zero, err
+		return err
 	}
 	if load == nil {
-		return zero, errNilLoad
+		return errNilLoad
 	}
-	e, ok, err := l.store.Get(ctx, key)
+	var ok bool
+	var err error
+	r.Entry, ok, err = l.store.Get(ctx, key)
 	if err != nil {
 		l.rep.storeFailed(ctx, true, "get", key, err)
 		ok = false
@@ -141,40 +163,52 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 	var now int64
 	if ok {
 		now = l.clock.now()
-		v = judge(&l.policy, &e, now, rand.Float64)
+		v = judge(&l.policy, &r.Entry, now, rand.Float64)
 	}
 	l.rep.judged(v)
 	switch v {
 	case verdictFresh:
-		return e.Value, nil
+		r.Served = ServedFresh
+		return nil
 	case verdictMissing:
-		return zero, ErrNotFound
+		r.Served = ServedFresh
+		return ErrNotFound
 	case verdictRefreshEarly:
-		l.refresh.start(ctx, key, load, e.FreshUntil, now)
-		return e.Value, nil
+		r.Served = ServedFresh
+		l.refresh.start(ctx, key, load, r.FreshUntil, now)
+		return nil
 	case verdictStale:
+		r.Served = ServedStale
 		l.refresh.start(ctx, key, load, time.Time{}, now)
-		return e.Value, nil
+		return nil
 	}
-	return l.miss(ctx, key, load, e.Value, v == verdictFallback)
+	return l.miss(ctx, key, load, v == verdictFallback, r)
 }
 
-// miss loads key and waits for it, on behalf of a GetOrLoad that found
-// nothing to serve. fallback is the old value that may stand in for a
-// failed load, when hasFallback. It is a function of its own so that the
-// hit path's stack frame stays small.
-func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], fallback V, hasFallback bool) (V, error) {
-	var zero V
+// miss loads key and waits for it, on behalf of a call that found nothing
+// to serve, and sets r. r holds what the Store had for key: when
+// hasFallback, an old value that may stand in for a failed load. It is a
+// function of its own so that the hit path's stack frame stays small.
+func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], hasFallback bool, r *Result[V]) error {
+	var fallback *Entry[V]
+	if hasFallback {
+		old := r.Entry
+		fallback = &old
+	}
+	*r = Result[V]{}
 	if err := ctx.Err(); err != nil {
 		if hasFallback {
 			l.rep.settled(false)
 		}
-		return zero, err // a caller that has left starts nothing
+		return err // a caller that has left starts nothing
+	}
+	if err := l.throttled(key); err != nil {
+		return l.settle(Entry[V]{}, err, fallback, r)
 	}
 
 	t, started, err := l.fill.group.Claim(key)
 	if err != nil {
-		return zero, err
+		return err
 	}
 	if started {
 		l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load}, fillOptions[K]{})
@@ -189,16 +223,33 @@ func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], fal
 	}
 	loaded, err, patient := l.wait(ctx, t, soft)
 	if !patient {
-		l.rep.settled(true)
-		return fallback, nil // the old value stands in; the load goes on
+		return l.settle(Entry[V]{}, ErrSoftTimeout, fallback, r) // the load goes on
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		if hasFallback {
 			l.rep.settled(false)
 		}
-		return zero, err // the caller left; the load goes on
+		return err // the caller left; the load goes on
 	}
-	return l.settle(loaded, err, fallback, hasFallback)
+	return l.settle(loaded, err, fallback, r)
+}
+
+// throttled returns, when the failure throttle holds back loads of key, the
+// error that says so, wrapping ErrThrottled and the last load's error, and
+// nil otherwise. A call refused with no old value to serve is counted.
+func (l *Loader[K, V]) throttled(key K) error {
+	th := l.fill.throttle
+	if !th.callers {
+		return nil
+	}
+	last, left, blocked := th.blocked(key, l.clock.now())
+	if !blocked {
+		return nil
+	}
+	if last == nil {
+		return fmt.Errorf("%w: key %v, for %v more", ErrThrottled, key, left)
+	}
+	return fmt.Errorf("%w: key %v, for %v more: %w", ErrThrottled, key, left, last)
 }
 
 // wait waits for the result of t as long as ctx allows, and reports
@@ -219,28 +270,32 @@ func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan tim
 	return e, err, true
 }
 
-// settle returns what a caller gets for a key whose fill ended with e and
-// err. fallback is the old value that may stand in for a failed load, when
-// hasFallback: the caller then gets it and a nil error.
-func (l *Loader[K, V]) settle(e Entry[V], err error, fallback V, hasFallback bool) (V, error) {
-	var zero V
+// settle sets r to what a caller gets for a key whose load ended with e and
+// err (or was not started: throttled, or waited for past SoftTimeout), and
+// returns the caller's error. fallback, when not nil, is the old entry that
+// stands in for a failed load: the caller then gets it and a nil error.
+func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
 	if err != nil {
-		served := hasFallback && !isNotFound(err) && !errors.Is(err, ErrClosed)
-		if hasFallback {
+		served := fallback != nil && !isNotFound(err) && !errors.Is(err, ErrClosed)
+		if fallback != nil {
 			l.rep.settled(served)
+		} else if errors.Is(err, ErrThrottled) {
+			l.rep.record(stats.Throttled)
 		}
 		if served {
-			return fallback, nil
+			*r = Result[V]{Entry: *fallback, Served: ServedStandIn, Err: err}
+			return nil
 		}
-		return zero, err
+		return err
 	}
-	if hasFallback {
+	if fallback != nil {
 		l.rep.settled(false)
 	}
+	*r = Result[V]{Entry: e, Served: ServedLoaded}
 	if e.Missing {
-		return zero, ErrNotFound
+		return ErrNotFound
 	}
-	return e.Value, nil
+	return nil
 }
 
 // Set stores value for key as if it had just been loaded: fresh for
@@ -254,7 +309,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, value, time.Now(), 0, rand.Float64())
+		e := valueEntry(&l.policy, &l.policy.def, value, time.Now(), 0, rand.Float64())
 		return l.store.Set(ctx, key, e)
 	})
 	if err != nil && !errors.Is(err, ctx.Err()) {
@@ -306,7 +361,7 @@ func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) 
 		return err
 	}
 	if err := l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load},
-		fillOptions[K]{force: true, onEnd: l.refresh.ended}); err != nil {
+		fillOptions[K]{force: true, onEnd: l.refresh.ended, background: true}); err != nil {
 		return err
 	}
 	l.rep.record(stats.Refresh)

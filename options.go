@@ -63,6 +63,17 @@ type Options struct {
 	// needs StaleIfError.
 	SoftTimeout time.Duration
 
+	// FailureBackoff throttles loads of a key whose last load failed: no
+	// new load of it starts until the backoff's wait has passed, and
+	// meanwhile a caller gets the old value where one is usable (inside
+	// StaleFor or StaleIfError), counted as a stale hit, and otherwise an
+	// error wrapping ErrThrottled and the last load's error, counted as
+	// stats.Throttled. A load that succeeds, or finds the key gone, ends
+	// it. Loader.Refresh is not throttled. The zero Backoff throttles
+	// only background refreshes, by a wait of 1s doubling up to 1m
+	// without jitter; a Backoff set here applies to them too.
+	FailureBackoff Backoff
+
 	// MaxRefreshes bounds the background refreshes that run at once; a
 	// batch refresh of many keys counts once. When every slot is taken, a
 	// stale read still returns the stale value and leaves the refresh to a
@@ -87,7 +98,7 @@ type Options struct {
 
 // validate returns o with defaults filled in, or an error naming the first
 // field that is not valid.
-func (o Options) validate() (Options, error) {
+func (o Options) validate() (_ Options, err error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -131,6 +142,9 @@ func (o Options) validate() (Options, error) {
 		// Only an old value inside StaleIfError can stand in for a slow
 		// load: the setting would silently do nothing.
 		return o, errors.New("flightcache: Options.SoftTimeout needs Options.StaleIfError > 0")
+	}
+	if o.FailureBackoff, err = o.FailureBackoff.validate("FailureBackoff"); err != nil {
+		return o, err
 	}
 	if o.Recorder != nil && isNil(o.Recorder) {
 		return o, errors.New("flightcache: Options.Recorder is a nil pointer in an interface; use a nil Recorder to record nothing")

@@ -35,26 +35,27 @@ const (
 // 1/earlyRefreshWindow of FreshFor.
 const earlyRefreshWindow = 10
 
-// policy holds the Options that decide freshness. Its zero value caches
-// values for ever and nothing else.
+// policy holds the Options that decide freshness; newPolicy builds it.
 type policy struct {
-	freshFor     time.Duration
-	staleFor     time.Duration
-	staleIfError time.Duration
-	missingFor   time.Duration
-	jitter       float64
-	beta         float64 // XFetch's beta; 0: no early refresh
+	// def is the EntryPolicy of entries whose load set none: the Options'
+	// durations, with a FreshFor of 0 (never stale) as Forever.
+	def      EntryPolicy
+	freshFor time.Duration // Options.FreshFor; bounds how early a refresh may start
+	jitter   float64
+	beta     float64 // XFetch's beta; 0: no early refresh
 }
 
 func newPolicy(o *Options) policy {
-	return policy{
-		freshFor:     o.FreshFor,
-		staleFor:     o.StaleFor,
-		staleIfError: o.StaleIfError,
-		missingFor:   o.MissingFor,
-		jitter:       o.Jitter,
-		beta:         o.EarlyRefresh,
+	def := EntryPolicy{
+		FreshFor:     o.FreshFor,
+		StaleFor:     o.StaleFor,
+		StaleIfError: o.StaleIfError,
+		MissingFor:   o.MissingFor,
 	}
+	if def.FreshFor == 0 {
+		def.FreshFor = Forever
+	}
+	return policy{def: def, freshFor: o.FreshFor, jitter: o.Jitter, beta: o.EarlyRefresh}
 }
 
 // judge says what e is good for at now (Unix nanoseconds). rnd returns a
@@ -105,10 +106,20 @@ func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) ver
 	if e.Missing {
 		return verdictMiss
 	}
-	if now < addNanos(freshUntil, p.staleFor) {
+	if !e.StaleUntil.IsZero() {
+		// The entry carries its own windows: stale until StaleUntil, then
+		// a fallback until ExpiresAt, which has not passed.
+		if now < unixNanos(e.StaleUntil) {
+			return verdictStale
+		}
+		return verdictFallback
+	}
+	// An entry stored without StaleUntil (by hand, or by an older version)
+	// has the Options' windows.
+	if now < addNanos(freshUntil, p.def.StaleFor) {
 		return verdictStale
 	}
-	if now < addNanos(freshUntil, p.staleIfError) {
+	if now < addNanos(freshUntil, p.def.StaleIfError) {
 		return verdictFallback
 	}
 	return verdictMiss
@@ -145,28 +156,38 @@ func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) 
 	return -math.Log(1-rnd())*scale >= g
 }
 
-// valueEntry builds the entry for v, loaded at loadedAt by a load that took
-// took. r is uniform in [0, 1) and places the entry in the jitter range.
-func valueEntry[V any](p *policy, v V, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
+// valueEntry builds the entry for v under ep, loaded at loadedAt by a load
+// that took took. r is uniform in [0, 1) and places the entry in the jitter
+// range. The entry carries its own windows: FreshUntil, StaleUntil (the end of
+// StaleFor) and ExpiresAt (the end of the longer of StaleFor and
+// StaleIfError).
+func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
 	e := Entry[V]{Value: v, LoadDuration: took}
-	if p.freshFor == 0 {
+	if ep.FreshFor == Forever {
 		return e // fresh until evicted or invalidated
 	}
-	e.FreshUntil = addTime(loadedAt, jittered(p.freshFor, p.jitter, r))
-	e.ExpiresAt = addTime(e.FreshUntil, max(p.staleFor, p.staleIfError))
+	e.FreshUntil = addTime(loadedAt, jittered(ep.FreshFor, p.jitter, r))
+	e.StaleUntil = addTime(e.FreshUntil, ep.StaleFor)
+	e.ExpiresAt = addTime(e.FreshUntil, max(ep.StaleFor, ep.StaleIfError))
 	return e
 }
 
-// missingEntry builds what a fill stores for a key the source does not have:
-// a negative entry for MissingFor, or, without negative caching, an entry
-// that has already expired, which makes the Store drop whatever old value it
-// kept (every Store treats a Set of an expired entry so).
-func missingEntry[V any](p *policy, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
-	if p.missingFor == 0 {
-		return Entry[V]{Missing: true, FreshUntil: longAgo, ExpiresAt: longAgo}
+// missingEntry builds what a fill stores, under ep, for a key the source
+// does not have: a negative entry for MissingFor, or, without negative
+// caching, an entry that has already expired (see goneEntry).
+func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
+	if ep.MissingFor == 0 {
+		return goneEntry[V]()
 	}
-	until := addTime(loadedAt, jittered(p.missingFor, p.jitter, r))
-	return Entry[V]{Missing: true, FreshUntil: until, ExpiresAt: until, LoadDuration: took}
+	until := addTime(loadedAt, jittered(ep.MissingFor, p.jitter, r))
+	return Entry[V]{Missing: true, FreshUntil: until, StaleUntil: until, ExpiresAt: until, LoadDuration: took}
+}
+
+// goneEntry is an entry that has already expired: storing it makes the Store
+// drop whatever it kept for the key (every Store treats a Set of an expired
+// entry so), with the fencing and write order of any other write.
+func goneEntry[V any]() Entry[V] {
+	return Entry[V]{Missing: true, FreshUntil: longAgo, StaleUntil: longAgo, ExpiresAt: longAgo}
 }
 
 // longAgo is the time of entries that have expired already: long enough ago

@@ -12,7 +12,7 @@ func TestJudge(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return base.Add(d) }
 	now := base.UnixNano()
-	swr := policy{freshFor: time.Minute, staleFor: time.Minute, staleIfError: 2 * time.Minute}
+	swr := pol(Options{FreshFor: time.Minute, StaleFor: time.Minute, StaleIfError: 2 * time.Minute})
 	never := func() float64 { return 0 }  // -ln(1-0) = 0: no early refresh
 	always := func() float64 { return 1 } // -ln(0) = +Inf: early refresh whenever allowed
 	for _, tc := range []struct {
@@ -32,16 +32,19 @@ func TestJudge(t *testing.T) {
 		{"past StaleFor, inside StaleIfError", swr, Entry[string]{FreshUntil: at(-90 * time.Second), ExpiresAt: at(time.Hour)}, never, verdictFallback},
 		{"past both", swr, Entry[string]{FreshUntil: at(-3 * time.Minute), ExpiresAt: at(time.Hour)}, never, verdictMiss},
 		{"past ExpiresAt", swr, Entry[string]{FreshUntil: at(-time.Second), ExpiresAt: at(-time.Millisecond)}, never, verdictMiss},
-		{"StaleFor as long as it goes", policy{freshFor: time.Minute, staleFor: math.MaxInt64},
+		{"own windows: inside StaleUntil", policy{}, Entry[string]{FreshUntil: at(-time.Second), StaleUntil: at(time.Second), ExpiresAt: at(time.Hour)}, never, verdictStale},
+		{"own windows: past StaleUntil, before ExpiresAt", swr, Entry[string]{FreshUntil: at(-time.Second), StaleUntil: at(-time.Millisecond), ExpiresAt: at(time.Hour)}, never, verdictFallback},
+		{"own windows win over the Options'", swr, Entry[string]{FreshUntil: at(-time.Second), StaleUntil: at(-time.Second), ExpiresAt: at(-time.Second)}, never, verdictMiss},
+		{"StaleFor as long as it goes", pol(Options{FreshFor: time.Minute, StaleFor: math.MaxInt64}),
 			Entry[string]{FreshUntil: at(-100 * 365 * 24 * time.Hour)}, never, verdictStale},
 		{"FreshUntil past what UnixNano can hold", policy{}, Entry[string]{FreshUntil: farFuture}, never, verdictFresh},
-		{"early refresh near the end", policy{freshFor: time.Minute, beta: 1},
+		{"early refresh near the end", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
 			Entry[string]{FreshUntil: at(time.Second), LoadDuration: time.Second}, always, verdictRefreshEarly},
-		{"early refresh not before the last tenth", policy{freshFor: time.Minute, beta: 1},
+		{"early refresh not before the last tenth", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
 			Entry[string]{FreshUntil: at(7 * time.Second), LoadDuration: time.Second}, always, verdictFresh},
-		{"early refresh needs a load time", policy{freshFor: time.Minute, beta: 1},
+		{"early refresh needs a load time", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
 			Entry[string]{FreshUntil: at(time.Second)}, always, verdictFresh},
-		{"early refresh by chance only", policy{freshFor: time.Minute, beta: 1},
+		{"early refresh by chance only", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
 			Entry[string]{FreshUntil: at(time.Second), LoadDuration: time.Second}, func() float64 { return 0.5 }, verdictFresh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,25 +56,32 @@ func TestJudge(t *testing.T) {
 
 func TestEntriesSaturate(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, p := range []policy{
-		{freshFor: math.MaxInt64},
-		{freshFor: math.MaxInt64, jitter: 0.5},
-		{freshFor: math.MaxInt64, staleFor: math.MaxInt64, staleIfError: math.MaxInt64},
-		{freshFor: 200 * 365 * 24 * time.Hour, jitter: 0.5},
+	for _, o := range []Options{
+		{FreshFor: math.MaxInt64 - 1},
+		{FreshFor: math.MaxInt64 - 1, Jitter: 0.5},
+		{FreshFor: math.MaxInt64 - 1, StaleFor: math.MaxInt64, StaleIfError: math.MaxInt64},
+		{FreshFor: 200 * 365 * 24 * time.Hour, Jitter: 0.5},
 	} {
+		p := pol(o)
 		for _, r := range []float64{0, 0.5, 0.999999} {
-			e := valueEntry(&p, "v", now, time.Millisecond, r)
+			e := valueEntry(&p, &p.def, "v", now, time.Millisecond, r)
 			assert.True(t, e.FreshUntil.After(now), "%+v r=%v: FreshUntil %v", p, r, e.FreshUntil)
 			assert.False(t, e.ExpiresAt.Before(e.FreshUntil), "%+v: ExpiresAt %v", p, e.ExpiresAt)
+			assert.False(t, e.StaleUntil.Before(e.FreshUntil) || e.StaleUntil.After(e.ExpiresAt), "%+v: StaleUntil %v", p, e.StaleUntil)
 			assert.False(t, e.ExpiresAt.After(farFuture))
 			assert.Equal(t, verdictFresh, judge(&p, &e, now.UnixNano(), func() float64 { return 0 }))
 		}
 	}
-	m := missingEntry[string](&policy{missingFor: math.MaxInt64, jitter: 1}, now, 0, 0.99)
+	mp := pol(Options{MissingFor: math.MaxInt64, Jitter: 1})
+	m := missingEntry[string](&mp, &mp.def, now, 0, 0.99)
 	assert.True(t, m.FreshUntil.After(now))
-	gone := missingEntry[string](&policy{}, now, 0, 0)
+	var zero policy
+	gone := missingEntry[string](&zero, &zero.def, now, 0, 0)
 	assert.True(t, gone.ExpiresAt.Before(now), "without MissingFor, an entry that has expired already")
 }
+
+// pol is the policy of o.
+func pol(o Options) policy { return newPolicy(&o) }
 
 func TestJitterSpreadsWithinItsFraction(t *testing.T) {
 	d := time.Hour
@@ -103,4 +113,46 @@ func TestIsBeforeAgreesWithUnixNanos(t *testing.T) {
 			assert.Equal(t, now < unixNanos(tt), isBefore(now, tt), "now %d, t %v", now, tt)
 		}
 	}
+}
+
+func TestEntryPolicyBuildsEntriesWithTheirOwnWindows(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := pol(Options{FreshFor: time.Hour, StaleFor: time.Hour})
+	for _, tc := range []struct {
+		name                      string
+		ep                        EntryPolicy
+		fresh, stale, expires     time.Duration
+		forever                   bool
+		atFresh, atStale, atLater verdict
+	}{
+		{name: "fresh, then stale, then a fallback", ep: EntryPolicy{FreshFor: time.Minute, StaleFor: time.Minute, StaleIfError: 5 * time.Minute},
+			fresh: time.Minute, stale: 2 * time.Minute, expires: 6 * time.Minute, atFresh: verdictFresh, atStale: verdictStale, atLater: verdictFallback},
+		{name: "stale-if-error shorter than stale-while-revalidate", ep: EntryPolicy{FreshFor: time.Minute, StaleFor: 5 * time.Minute, StaleIfError: time.Minute},
+			fresh: time.Minute, stale: 6 * time.Minute, expires: 6 * time.Minute, atFresh: verdictFresh, atStale: verdictStale, atLater: verdictStale},
+		{name: "max-age=0: stale at once", ep: EntryPolicy{StaleFor: time.Minute},
+			fresh: 0, stale: time.Minute, expires: time.Minute, atFresh: verdictStale, atStale: verdictMiss, atLater: verdictMiss},
+		{name: "nothing: expired at once", ep: EntryPolicy{},
+			atFresh: verdictMiss, atStale: verdictMiss, atLater: verdictMiss},
+		{name: "Forever", ep: EntryPolicy{FreshFor: Forever, StaleFor: time.Minute}, forever: true,
+			atFresh: verdictFresh, atStale: verdictFresh, atLater: verdictFresh},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valueEntry(&p, &tc.ep, "v", now, 0, 0.5)
+			if tc.forever {
+				assert.True(t, e.FreshUntil.IsZero() && e.StaleUntil.IsZero() && e.ExpiresAt.IsZero(), "%+v", e)
+			} else {
+				assert.Equal(t, now.Add(tc.fresh), e.FreshUntil)
+				assert.Equal(t, now.Add(tc.stale), e.StaleUntil)
+				assert.Equal(t, now.Add(tc.expires), e.ExpiresAt)
+			}
+			never := func() float64 { return 0 }
+			at := func(d time.Duration) int64 { return now.Add(d).UnixNano() }
+			assert.Equal(t, tc.atFresh, judge(&p, &e, at(0), never), "as it is stored")
+			assert.Equal(t, tc.atStale, judge(&p, &e, at(90*time.Second), never), "after 90s")
+			assert.Equal(t, tc.atLater, judge(&p, &e, at(5*time.Minute), never), "after 5m")
+		})
+	}
+	m := missingEntry[string](&p, &EntryPolicy{MissingFor: time.Minute}, now, 0, 0.5)
+	assert.Equal(t, verdictMissing, judge(&p, &m, now.UnixNano(), noRefresh))
+	assert.Equal(t, verdictMiss, judge(&p, &m, now.Add(time.Minute).UnixNano(), noRefresh))
 }

@@ -16,50 +16,31 @@ import (
 // Options.MaxRefreshes is 0.
 const DefaultMaxRefreshes = 32
 
-// Backoff of a key whose background refresh failed: the first retry waits
-// refreshBackoffMin, each further failure doubles the wait, up to
-// refreshBackoffMax. Reads in the meantime serve the old value.
-const (
-	refreshBackoffMin = time.Second
-	refreshBackoffMax = time.Minute
-)
-
-// maxBackoffKeys bounds the keys the refresher remembers as backing off. A
-// key it cannot remember is refreshed again at its next stale read, within
-// the bound of MaxRefreshes: forgetting costs some refreshes, never memory.
-const maxBackoffKeys = 1 << 14
-
-// refresher owns the background refreshes: which keys are refreshing or
-// backing off after a failure, and the refresh slots. Refreshes run as
-// fills (see filler), which Close waits for.
+// refresher owns the background refreshes: which keys are refreshing, and
+// the refresh slots. A key whose last load failed backs off as the fill's
+// throttle says. Refreshes run as fills (see filler), which Close waits for.
 //
-// A stale read asks due first: it reads the key's state and the slot count
+// A stale read asks due first: it reads the key's marks and the slot count
 // with atomic loads, and takes no lock, reads no clock and allocates
 // nothing when the key is refreshing or backing off or every slot is taken.
 // Only a read that starts a refresh writes (per key, inside the map's
 // Compute). Safe for concurrent use.
 type refresher[K comparable, V any] struct {
-	fill  *filler[K, V]
-	rep   *reporter
-	clock clock
+	fill     *filler[K, V]
+	throttle *throttle[K]
+	rep      *reporter
+	clock    clock
 
-	max   int64
-	slots atomic.Int64 // refreshes running; at most max
-	keys  *xsync.Map[K, *refreshState]
-}
-
-// refreshState is the refresh state of one key.
-type refreshState struct {
-	running   atomic.Bool
-	notBefore atomic.Int64 // Unix nanoseconds; backing off until then
-	failures  int          // changed only inside the map's Compute
+	max     int64
+	slots   atomic.Int64            // refreshes running; at most max
+	running *xsync.Map[K, struct{}] // keys refreshing
 }
 
 func newRefresher[K comparable, V any](f *filler[K, V], rep *reporter, c clock, maxRefreshes int) *refresher[K, V] {
 	if maxRefreshes == 0 {
 		maxRefreshes = DefaultMaxRefreshes
 	}
-	return &refresher[K, V]{fill: f, rep: rep, clock: c, max: int64(maxRefreshes), keys: xsync.NewMap[K, *refreshState]()}
+	return &refresher[K, V]{fill: f, throttle: f.throttle, rep: rep, clock: c, max: int64(maxRefreshes), running: xsync.NewMap[K, struct{}]()}
 }
 
 // due reports whether a refresh of key may start at now: none is running or
@@ -68,10 +49,11 @@ func (r *refresher[K, V]) due(key K, now int64) bool {
 	if r.slots.Load() >= r.max {
 		return false
 	}
-	if st, ok := r.keys.Load(key); ok && (st.running.Load() || now < st.notBefore.Load()) {
+	if _, ok := r.running.Load(key); ok {
 		return false
 	}
-	return true
+	_, _, blocked := r.throttle.blocked(key, now)
+	return !blocked
 }
 
 // start refreshes key in the background unless a refresh of it is running
@@ -158,7 +140,7 @@ func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], r
 		r.slots.Add(-1)
 		return
 	}
-	if err := r.fill.submit(ctx, mine, tickets, src, fillOptions[K]{replacing: rep, onEnd: r.end}); err != nil {
+	if err := r.fill.submit(ctx, mine, tickets, src, fillOptions[K]{replacing: rep, onEnd: r.end, background: true}); err != nil {
 		r.release(mine, nil)
 		r.slots.Add(-1)
 		return
@@ -170,18 +152,11 @@ func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], r
 
 // claimKey marks key as refreshing, unless it is already or is backing off.
 func (r *refresher[K, V]) claimKey(key K, now int64) bool {
-	claimed := false
-	r.keys.Compute(key, func(st *refreshState, loaded bool) (*refreshState, xsync.ComputeOp) {
-		if !loaded {
-			st = new(refreshState)
-		} else if st.running.Load() || now < st.notBefore.Load() {
-			return st, xsync.CancelOp
-		}
-		st.running.Store(true)
-		claimed = true
-		return st, xsync.UpdateOp
-	})
-	return claimed
+	if _, _, blocked := r.throttle.blocked(key, now); blocked {
+		return false
+	}
+	_, running := r.running.LoadOrStore(key, struct{}{})
+	return !running
 }
 
 // takeSlot takes a refresh slot if one is free.
@@ -238,58 +213,13 @@ func refreshFailed(err error) bool {
 }
 
 // release ends the refresh of keys, whose refreshes ended with errs (nil:
-// none ran), and returns how many failed. A key whose refresh failed backs
-// off; the others are forgotten.
+// none ran), and returns how many failed. The fill has told the throttle.
 func (r *refresher[K, V]) release(keys []K, errs []error) (failed int) {
-	now := time.Now().UnixNano()
 	for i, k := range keys {
-		fail := errs != nil && refreshFailed(errs[i])
-		if fail {
+		if errs != nil && refreshFailed(errs[i]) {
 			failed++
 		}
-		r.keys.Compute(k, func(st *refreshState, loaded bool) (*refreshState, xsync.ComputeOp) {
-			if !loaded {
-				return st, xsync.CancelOp
-			}
-			st.running.Store(false)
-			if !fail {
-				if now >= st.notBefore.Load() {
-					return st, xsync.DeleteOp
-				}
-				return st, xsync.UpdateOp
-			}
-			st.failures++
-			wait := min(refreshBackoffMax, refreshBackoffMin<<min(st.failures-1, 16))
-			st.notBefore.Store(addNanos(now, wait))
-			return st, xsync.UpdateOp
-		})
-	}
-	if failed > 0 && r.keys.Size() > maxBackoffKeys {
-		r.sweep(now)
+		r.running.Delete(k)
 	}
 	return failed
-}
-
-// sweep forgets keys that are not refreshing and whose backoff ended, then,
-// if the map is still too large, other keys that are not refreshing, in no
-// particular order, so that the refresher remembers about maxBackoffKeys
-// keys however many it has seen.
-func (r *refresher[K, V]) sweep(now int64) {
-	r.keys.DeleteMatching(func(_ K, st *refreshState) (bool, bool) {
-		return !st.running.Load() && now >= st.notBefore.Load(), false
-	})
-	excess := r.keys.Size() - maxBackoffKeys/2
-	if excess <= 0 {
-		return
-	}
-	r.keys.DeleteMatching(func(_ K, st *refreshState) (bool, bool) {
-		if excess <= 0 {
-			return false, true
-		}
-		if st.running.Load() {
-			return false, false
-		}
-		excess--
-		return true, false
-	})
 }

@@ -35,6 +35,10 @@ const (
 	// KeysLoaded is keys asked of the source: one for each load of one key,
 	// and every key of a batch load.
 	KeysLoaded
+	// Throttled is a call that found its key's loads throttled after a
+	// failure (Options.FailureBackoff) and had no old value to fall back
+	// on: it got the last load's error without a load.
+	Throttled
 
 	numEvents
 )
@@ -68,6 +72,7 @@ type Stats struct {
 	RefreshErrors uint64
 	StoreErrors   uint64
 	Panics        uint64
+	Throttled     uint64 // calls refused a load by the failure throttle
 
 	// LoadBuckets is the histogram of load latencies: one [Bucket] for each
 	// of [LoadBucketBounds], in increasing order, each counting the loads that
@@ -153,6 +158,7 @@ func (s Stats) Sub(old Stats) Stats {
 		RefreshErrors: sub(s.RefreshErrors, old.RefreshErrors),
 		StoreErrors:   sub(s.StoreErrors, old.StoreErrors),
 		Panics:        sub(s.Panics, old.Panics),
+		Throttled:     sub(s.Throttled, old.Throttled),
 	}
 	if s.LoadBuckets != nil {
 		d.LoadBuckets = make([]Bucket, len(s.LoadBuckets))
@@ -226,7 +232,8 @@ type stripe struct {
 	loadErrors  atomic.Uint64
 	loadNanos   atomic.Int64
 	loadBuckets [numLoadBuckets]atomic.Uint64 // per bucket, not cumulative
-	_           [(128 - stripeWords*8%128) % 128]byte
+	// Never empty: a zero-size last field would be padded to a word.
+	_ [128 - stripeWords*8%128]byte
 }
 
 // Counter is a [Recorder] that counts every [Event], and every load in a
@@ -302,6 +309,7 @@ func (c *Counter) Snapshot() Stats {
 	st.StoreErrors = ev[StoreError]
 	st.Panics = ev[Panic]
 	st.KeysLoaded = ev[KeysLoaded]
+	st.Throttled = ev[Throttled]
 
 	st.LoadBuckets = make([]Bucket, len(loadBounds))
 	var cumulative uint64

@@ -156,6 +156,8 @@ var counterInstruments = []counterInstrument{
 		func(s stats.Stats) uint64 { return s.Refreshes }},
 	{"flightcache.store_errors", "{error}", "Store calls that failed.",
 		func(s stats.Stats) uint64 { return s.StoreErrors }},
+	{"flightcache.throttled", "{call}", "Calls refused a load by the failure throttle.",
+		func(s stats.Stats) uint64 { return s.Throttled }},
 }
 
 // Recorder is a [stats.Recorder] that counts a Loader's events in a

@@ -19,6 +19,7 @@
 //	flightcache_refresh_errors_total   background refreshes that failed
 //	flightcache_store_errors_total     failed Store calls
 //	flightcache_panics_total           loads that panicked
+//	flightcache_throttled_total        calls refused a load by the failure throttle
 //	flightcache_load_duration_seconds  histogram of the time loads took
 //
 // Every series carries a constant label name, the Loader's name, so that the
@@ -82,6 +83,8 @@ var counterMetrics = []counterMetric{
 		func(s stats.Stats) uint64 { return s.StoreErrors }},
 	{"panics_total", "Loads that panicked.",
 		func(s stats.Stats) uint64 { return s.Panics }},
+	{"throttled_total", "Calls refused a load by the failure throttle.",
+		func(s stats.Stats) uint64 { return s.Throttled }},
 }
 
 // namespace prefixes every metric name.

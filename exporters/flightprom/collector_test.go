@@ -37,6 +37,7 @@ var counterNames = []string{
 	"flightcache_refresh_errors_total",
 	"flightcache_store_errors_total",
 	"flightcache_panics_total",
+	"flightcache_throttled_total",
 }
 
 // fixed returns a snapshot function that always returns s.
@@ -50,7 +51,7 @@ func TestCollectorReportsEveryField(t *testing.T) {
 	c := flightprom.New("users", fixed(stats.Stats{
 		Hits: 1, Misses: 2, MissingHits: 3, StaleHits: 4, Coalesced: 5,
 		Loads: 6, KeysLoaded: 7, LoadErrors: 8, LoadTime: 1500 * time.Millisecond,
-		Refreshes: 9, RefreshErrors: 10, StoreErrors: 11, Panics: 12,
+		Refreshes: 9, RefreshErrors: 10, StoreErrors: 11, Panics: 12, Throttled: 13,
 		LoadBuckets: []stats.Bucket{
 			{UpperBound: 250 * time.Microsecond, Count: 1},
 			{UpperBound: 500 * time.Millisecond, Count: 4},
@@ -95,6 +96,9 @@ flightcache_store_errors_total{name="users"} 11
 # HELP flightcache_panics_total Loads that panicked.
 # TYPE flightcache_panics_total counter
 flightcache_panics_total{name="users"} 12
+# HELP flightcache_throttled_total Calls refused a load by the failure throttle.
+# TYPE flightcache_throttled_total counter
+flightcache_throttled_total{name="users"} 13
 # HELP flightcache_load_duration_seconds Time calls of the source took, failed ones included.
 # TYPE flightcache_load_duration_seconds histogram
 flightcache_load_duration_seconds_bucket{name="users",le="0.00025"} 1
@@ -105,7 +109,7 @@ flightcache_load_duration_seconds_sum{name="users"} 1.5
 flightcache_load_duration_seconds_count{name="users"} 6
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want)))
-	assert.Equal(t, 13, testutil.CollectAndCount(c), "twelve counters and a histogram")
+	assert.Equal(t, 14, testutil.CollectAndCount(c), "thirteen counters and a histogram")
 }
 
 // TestHistogramFromCounter checks the histogram built from a real Counter:
@@ -179,7 +183,7 @@ flightcache_loads_total{name="users"} 0
 
 	count, err := testutil.GatherAndCount(reg)
 	require.NoError(t, err)
-	assert.Equal(t, 26, count, "thirteen metrics for each Loader")
+	assert.Equal(t, 28, count, "fourteen metrics for each Loader")
 }
 
 func TestSameNameTwiceIsRejected(t *testing.T) {

@@ -1,0 +1,137 @@
+package flightcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Forever is the EntryPolicy.FreshFor of an entry that never goes stale: it
+// stays until the Store evicts it or it is invalidated.
+const Forever time.Duration = math.MaxInt64
+
+// EntryPolicy is how long one loaded entry is served: the Options' FreshFor,
+// StaleFor, StaleIfError and MissingFor, decided by the load for its own
+// result, as an HTTP response's Cache-Control decides for it (RFC 9111,
+// RFC 5861). A load sets it with [SetPolicy]; Options.Jitter and
+// Options.EarlyRefresh apply on top. The entry keeps its windows, so a
+// hit costs the same whatever policy built it.
+//
+// Every duration means what it says: unlike Options.FreshFor, a FreshFor of
+// 0 makes the entry stale as soon as it is stored (HTTP's max-age=0 or
+// no-cache), and [Forever] keeps it fresh for ever. No duration may be
+// negative.
+type EntryPolicy struct {
+	// FreshFor is how long the value is served as it is.
+	FreshFor time.Duration
+
+	// StaleFor is how long after FreshFor the value is still served while
+	// a background refresh loads a new one (stale-while-revalidate).
+	StaleFor time.Duration
+
+	// StaleIfError is how long after FreshFor the value stands in for a
+	// load that fails (stale-if-error).
+	StaleIfError time.Duration
+
+	// MissingFor is how long a "not found" answer is cached, when the load
+	// returns ErrNotFound.
+	MissingFor time.Duration
+
+	// NoStore keeps the result out of the Store: the callers of this load
+	// get it, and the Store drops what it held for the key (HTTP's
+	// no-store).
+	NoStore bool
+}
+
+// validate returns an error naming the first duration that is negative.
+func (p *EntryPolicy) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"FreshFor", p.FreshFor},
+		{"StaleFor", p.StaleFor},
+		{"StaleIfError", p.StaleIfError},
+		{"MissingFor", p.MissingFor},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("flightcache: EntryPolicy.%s is negative (%v)", d.name, d.v)
+		}
+	}
+	return nil
+}
+
+// ErrNotModified is what a LoadFunc returns, wrapped or not, to say that the
+// value of the entry it replaces (see [Previous]) is still current, as an
+// HTTP server answers 304 Not Modified to a conditional request
+// (RFC 9110, section 15.4.5). The Loader keeps that value, fresh again under
+// the policy of this load, and its callers get it with a nil error; the
+// value is not loaded, copied or decoded again. A load that answers
+// ErrNotModified for a key with no previous entry fails with an error
+// wrapping it. A BatchLoadFunc says the same of a key by returning the
+// previous value for it.
+var ErrNotModified = errors.New("flightcache: not modified")
+
+// errNotInLoad is the error of SetPolicy and Previous outside a load.
+var errNotInLoad = errors.New("flightcache: not called with the context of a load of this key")
+
+// fillKey is the context key under which a load's context holds its fill.
+type fillKey struct{}
+
+// loadHooks is what a load's context lets the load see and say of the keys
+// it loads.
+type loadHooks[K comparable, V any] interface {
+	setPolicy(key K, p EntryPolicy) error
+	previous(key K) (Entry[V], bool)
+}
+
+// policyHooks is loadHooks without the value type, which SetPolicy does not
+// know.
+type policyHooks[K comparable] interface {
+	setPolicy(key K, p EntryPolicy) error
+}
+
+// SetPolicy sets the policy of the entry built for key from the result of
+// the load whose context is ctx, in place of the Options' durations. A
+// LoadFunc or a BatchLoadFunc calls it with the context it was given, and
+// key one of the keys it loads, before it returns; a later call wins, and
+// calls after the load returned change nothing. It returns an error, and
+// changes nothing, when p has a negative duration or ctx is not the context
+// of a load of key (of the Loader's key type). Safe for concurrent use.
+func SetPolicy[K comparable](ctx context.Context, key K, p EntryPolicy) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	if err := p.validate(); err != nil {
+		return err
+	}
+	h, ok := ctx.Value(fillKey{}).(policyHooks[K])
+	if !ok {
+		return fmt.Errorf("flightcache: SetPolicy of key %v: %w", key, errNotInLoad)
+	}
+	return h.setPolicy(key, p)
+}
+
+// Previous returns the entry that the load whose context is ctx replaces for
+// key: the stale, expired or refreshed entry the Store held when the load
+// began, so that the load can revalidate it, sending its validators
+// (an ETag in If-None-Match, a Last-Modified date in If-Modified-Since) and
+// answering [ErrNotModified] when the source says it has not changed. The
+// bool is false when the Store held no entry for key (a cold miss), and when
+// ctx is not the context of a load of key. Keep validators in V: the Entry
+// says when the value goes stale, not when it was loaded. Safe for
+// concurrent use.
+//
+// V must be given, as in flightcache.Previous[User](ctx, id).
+func Previous[V any, K comparable](ctx context.Context, key K) (Entry[V], bool) {
+	if ctx == nil {
+		return Entry[V]{}, false
+	}
+	h, ok := ctx.Value(fillKey{}).(loadHooks[K, V])
+	if !ok {
+		return Entry[V]{}, false
+	}
+	return h.previous(key)
+}
