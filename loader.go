@@ -275,8 +275,17 @@ func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan tim
 // returns the caller's error. fallback, when not nil, is the old entry that
 // stands in for a failed load: the caller then gets it and a nil error.
 func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
+	if err != nil && isNotFound(err) {
+		// The source said the key does not exist: that is the answer,
+		// whatever old value there was.
+		if fallback != nil {
+			l.rep.settled(false)
+		}
+		*r = Result[V]{Entry: e, Served: ServedLoaded}
+		return err
+	}
 	if err != nil {
-		served := fallback != nil && !isNotFound(err) && !errors.Is(err, ErrClosed)
+		served := fallback != nil && !errors.Is(err, ErrClosed)
 		if fallback != nil {
 			l.rep.settled(served)
 		} else if errors.Is(err, ErrThrottled) {

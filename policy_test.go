@@ -156,3 +156,18 @@ func TestEntryPolicyBuildsEntriesWithTheirOwnWindows(t *testing.T) {
 	assert.Equal(t, verdictMissing, judge(&p, &m, now.UnixNano(), noRefresh))
 	assert.Equal(t, verdictMiss, judge(&p, &m, now.Add(time.Minute).UnixNano(), noRefresh))
 }
+
+func TestBackoffWaitDoublesUpToMaxWithinItsJitter(t *testing.T) {
+	b := Backoff{Initial: time.Second, Max: 10 * time.Second}
+	for n, want := range []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+		if n > 0 {
+			assert.Equal(t, want, b.wait(n, 0.3), "failure %d", n)
+		}
+	}
+	assert.Equal(t, 10*time.Second, b.wait(1000, 0.5), "no overflow however many failures")
+	assert.Equal(t, time.Duration(math.MaxInt64), (&Backoff{Initial: time.Hour, Max: math.MaxInt64}).wait(80, 0))
+	j := Backoff{Initial: time.Second, Max: time.Minute, Jitter: 0.5}
+	assert.Equal(t, 2*time.Second, j.wait(2, 0.5), "the middle of the range")
+	assert.Equal(t, time.Second, j.wait(2, 0), "down by half")
+	assert.Equal(t, time.Minute, j.wait(10, 0.99), "never past Max")
+}
