@@ -259,15 +259,18 @@ func (j *job[K, V]) describe() string {
 // finish gives key i its result, unless it has one already, and tells the
 // throttle how its load went.
 func (j *job[K, V]) finish(i int, e Entry[V], err error) {
-	if !j.tickets[i].Finish(e, err) {
+	if j.tickets[i].Ended() {
 		return
 	}
+	// Told before the callers hear of it, so that none of them starts a
+	// load the throttle would hold back.
 	switch {
 	case !refreshFailed(err):
 		j.f.throttle.succeeded(j.keys[i])
 	case j.throttled:
 		j.f.throttle.failed(j.keys[i], err, j.f.clock.now())
 	}
+	j.tickets[i].Finish(e, err)
 }
 
 // recovered handles a pipeline goroutine that is unwinding from a panic

@@ -2,6 +2,9 @@ package flightcache_test
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -91,4 +94,54 @@ func TestSoftTimeoutNeedsStaleIfError(t *testing.T) {
 	assert.ErrorContains(t, err, "Options.SoftTimeout")
 	_, err = flightcache.New[string, string](newMemStore[string](), &flightcache.Options{SoftTimeout: -1})
 	assert.ErrorContains(t, err, "Options.SoftTimeout")
+}
+
+// TestSoftTimeoutAgainstASourceThatHangs measures, in a bubble's fake time,
+// what 100 callers a second for a minute see of a source whose every load
+// hangs for 10 s: upstream calls and the callers' p99, with SoftTimeout
+// 50 ms and without. The figures are quoted in issue 14's closing note.
+func TestSoftTimeoutAgainstASourceThatHangs(t *testing.T) {
+	for _, soft := range []time.Duration{0, 50 * time.Millisecond} {
+		t.Run("SoftTimeout="+soft.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int64
+				hangs := func(ctx context.Context, key string) (string, error) {
+					calls.Add(1)
+					time.Sleep(10 * time.Second)
+					return "v", nil
+				}
+				l := newLoader(t, newMemStore[string](), &flightcache.Options{
+					FreshFor: 20 * time.Second, StaleIfError: time.Hour, SoftTimeout: soft,
+				})
+				require.NoError(t, l.Set(context.Background(), "k", "old"))
+				time.Sleep(21 * time.Second) // past its freshness: the next read loads
+
+				var mu sync.Mutex
+				var waits []time.Duration
+				var wg sync.WaitGroup
+				for range 60 * 100 {
+					wg.Go(func() {
+						start := time.Now()
+						_, err := l.GetOrLoad(context.Background(), "k", hangs)
+						assert.NoError(t, err)
+						mu.Lock()
+						waits = append(waits, time.Since(start))
+						mu.Unlock()
+					})
+					time.Sleep(10 * time.Millisecond)
+				}
+				wg.Wait()
+				slices.Sort(waits)
+				p99 := waits[len(waits)*99/100]
+				t.Logf("SoftTimeout %v: %d upstream calls in 60s, caller p50 %v, p99 %v, max %v",
+					soft, calls.Load(), waits[len(waits)/2], p99, waits[len(waits)-1])
+				if soft > 0 {
+					assert.LessOrEqual(t, p99, soft)
+				} else {
+					assert.GreaterOrEqual(t, p99, 9*time.Second)
+				}
+				assert.LessOrEqual(t, calls.Load(), int64(3), "one load at a time, each stored for FreshFor")
+			})
+		})
+	}
 }

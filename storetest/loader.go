@@ -242,7 +242,9 @@ var farPast = time.Unix(0, 0)
 
 // BenchmarkLoader compares, with 16 goroutines reading one key, a Get from
 // the Store with a fresh hit through a Loader over it ("via=store",
-// "via=loader"), and a stale hit whose refresh is running ("via=stale").
+// "via=loader"), a fresh hit of an entry whose load set its own
+// EntryPolicy ("via=policy"), the same through GetOrLoadResult
+// ("via=result"), and a stale hit whose refresh is running ("via=stale").
 // The Loader adds a clock read and a few comparisons to a Get: the rows
 // should be within a few percent, with no allocation.
 func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[string, string]) {
@@ -290,6 +292,31 @@ func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[str
 			v, err := fresh.GetOrLoad(ctx, "hot", load)
 			if err == nil && len(v) == 0 {
 				return fmt.Errorf("GetOrLoad: an empty value")
+			}
+			return err
+		})
+	})
+	own := func(ctx context.Context, key string) (string, error) {
+		err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: 2 * time.Hour, StaleFor: time.Hour, StaleIfError: time.Hour})
+		return "v", err
+	}
+	if _, err := fresh.GetOrLoad(ctx, "own", own); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("via=policy", func(b *testing.B) {
+		parallel(b, func() error {
+			v, err := fresh.GetOrLoad(ctx, "own", own)
+			if err == nil && len(v) == 0 {
+				return fmt.Errorf("GetOrLoad: an empty value")
+			}
+			return err
+		})
+	})
+	b.Run("via=result", func(b *testing.B) {
+		parallel(b, func() error {
+			r, err := fresh.GetOrLoadResult(ctx, "own", own)
+			if err == nil && r.Served != flightcache.ServedFresh {
+				return fmt.Errorf("GetOrLoadResult: served %v", r.Served)
 			}
 			return err
 		})
