@@ -211,8 +211,10 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 			mine, mineTickets = append(mine, k), append(mineTickets, tickets[i])
 		}
 	}
+	keepSoft := l.softTimeout > 0 && slices.Contains(hasFallback, true)
 	if len(mine) > 0 {
-		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load}, fillOptions[K]{})
+		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load},
+			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
 	}
 	// Counted once the fill owns the keys: a Recorder that panics here
 	// leaves no key without its fill.
@@ -221,7 +223,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	// Keys holding an old value wait for their loads no longer than
 	// SoftTimeout from here, all together.
 	var soft <-chan time.Time
-	if l.softTimeout > 0 && slices.Contains(hasFallback, true) {
+	if keepSoft {
 		timer := time.NewTimer(l.softTimeout)
 		defer timer.Stop()
 		soft = timer.C

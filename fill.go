@@ -110,11 +110,17 @@ type fillOptions[K comparable] struct {
 	// background marks a refresh, whose failures the throttle keeps even
 	// when loads a caller waits for are not throttled.
 	background bool
+	// inline runs the fill on the caller's goroutine, and submit returns
+	// once it has ended: for a caller that could not leave before the fill
+	// ends anyway (its ctx can never end, and it has no SoftTimeout to
+	// keep), which a hand-off to another goroutine would only slow down.
+	// Other callers of its keys are still freed at the deadline.
+	inline bool
 }
 
 // submit starts the fill of keys, whose calls the caller started with
-// claim, on a goroutine of its own, and returns at once; the tickets receive
-// the results. After Close, submit finishes the tickets with ErrClosed and
+// claim, on a goroutine of its own, and returns at once (or, inline, runs it
+// and returns when it ends); the tickets receive the results. After Close, submit finishes the tickets with ErrClosed and
 // returns it. The fill keeps keys; the caller must not change them
 // afterwards.
 func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K, V], src source[K, V], o fillOptions[K]) error {
@@ -130,7 +136,7 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 	f.mu.RUnlock()
 
 	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd,
-		throttled: o.background || f.throttle.callers}
+		throttled: o.background || f.throttle.callers, inline: o.inline}
 	j.Context, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
 	// The fill's place in each key's write order is taken now, before its
 	// deadline can pass.
@@ -140,7 +146,11 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 		j.kws[i], j.gens[i] = f.writes.begin(k)
 	}
 	j.expiry = time.AfterFunc(f.timeout, j.expire)
-	go j.run()
+	if o.inline {
+		j.run()
+	} else {
+		go j.run()
+	}
 	return nil
 }
 
@@ -173,6 +183,7 @@ type job[K comparable, V any] struct {
 	force     bool
 	onEnd     func(keys []K, errs []error)
 	throttled bool // a failed load blocks its key in the throttle
+	inline    bool // the fill runs on its caller's goroutine
 
 	// Context carries the values of the caller that started the fill, not
 	// its cancellation, and ends at the fill's deadline, LoadTimeout after
@@ -504,7 +515,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 		taken, release, err := j.f.bleaser.LeaseMany(j.Context, keys)
 		if err != nil {
 			if release != nil {
-				j.f.rep.contain("lease release", release)
+				j.release(release)
 			}
 			j.leaseFailed(keys, err)
 			j.load(idx)
@@ -525,7 +536,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 		if len(mine) > 0 {
 			func() {
 				if release != nil {
-					defer j.f.rep.contain("lease release", release)
+					defer j.release(release)
 				}
 				// Another instance may have stored some keys and
 				// released their leases since this fill looked.
@@ -534,7 +545,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 				}
 			}()
 		} else if release != nil {
-			j.f.rep.contain("lease release", release)
+			j.release(release)
 		}
 		idx = others
 	}
@@ -564,7 +575,7 @@ func (j *job[K, V]) waitLease(i int) {
 			return
 		}
 		if release != nil {
-			defer j.f.rep.contain("lease release", release)
+			defer j.release(release)
 			if len(j.lookAgain([]int{i})) > 0 {
 				j.load([]int{i})
 			}
@@ -574,6 +585,17 @@ func (j *job[K, V]) waitLease(i int) {
 			return
 		}
 	}
+}
+
+// release calls a lease's release function, on a goroutine of its own when
+// the fill runs on its caller's (inline): the caller has its result by then,
+// and a release that blocks must not hold it.
+func (j *job[K, V]) release(release func()) {
+	if j.inline {
+		go j.f.rep.contain("lease release", release)
+		return
+	}
+	j.f.rep.contain("lease release", release)
 }
 
 func (j *job[K, V]) leaseFailed(keys any, err error) {

@@ -117,7 +117,10 @@ func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
 // caller gets that error; with Options.MissingFor set, the answer is cached
 // and later callers get ErrNotFound itself until it expires. Other errors
 // are returned as they are and not cached. A panic in load reaches every
-// waiting caller as an error wrapping *singleflight.PanicError.
+// waiting caller as an error wrapping *singleflight.PanicError. A caller
+// whose ctx can never end runs load on its own goroutine (see
+// Options.LoadTimeout): a runtime.Goexit in load then ends that goroutine,
+// and the other callers get an error wrapping singleflight.ErrGoexit.
 //
 // A hit costs one Store.Get and a clock comparison: no allocation, no lock
 // of the Loader's and no goroutine. (A method value such as db.LoadUser
@@ -210,13 +213,15 @@ func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], has
 	if err != nil {
 		return err
 	}
+	keepSoft := hasFallback && l.softTimeout > 0
 	if started {
-		l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load}, fillOptions[K]{})
+		l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load},
+			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
 	} else {
 		l.rep.record(stats.Coalesced)
 	}
 	var soft <-chan time.Time
-	if hasFallback && l.softTimeout > 0 {
+	if keepSoft {
 		timer := time.NewTimer(l.softTimeout)
 		defer timer.Stop()
 		soft = timer.C

@@ -258,13 +258,45 @@ func TestPanicReachesEveryWaiter(t *testing.T) {
 	})
 }
 
+// TestGoexitInLoadBecomesError: a caller that could leave (its ctx can end)
+// had its load run elsewhere, and gets an error.
 func TestGoexitInLoadBecomesError(t *testing.T) {
 	l := newLoader(t, newMemStore[string](), nil)
-	_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
 		runtime.Goexit()
 		return "", nil
 	})
 	assert.ErrorIs(t, err, singleflight.ErrGoexit)
+}
+
+// TestGoexitInALoadRunOnItsCallersGoroutine: a caller whose ctx can never
+// end runs the load itself, as x/sync/singleflight does; a Goexit in it ends
+// that caller's goroutine, and the callers that joined get ErrGoexit.
+func TestGoexitInALoadRunOnItsCallersGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), nil)
+		exiting := make(chan struct{})
+		returned := false
+		go func() {
+			defer close(exiting)
+			_, _ = l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+				time.Sleep(time.Second)
+				runtime.Goexit()
+				return "", nil
+			})
+			returned = true
+		}()
+		synctest.Wait()
+		_, err := l.GetOrLoad(context.Background(), "k", newSource().load)
+		assert.ErrorIs(t, err, singleflight.ErrGoexit, "the joiner")
+		<-exiting
+		assert.False(t, returned, "the caller's goroutine ended")
+		v, err := l.GetOrLoad(context.Background(), "k", newSource().load)
+		require.NoError(t, err, "the key loads again")
+		assert.Equal(t, "value-k", v)
+	})
 }
 
 func TestCallerCancellationReturnsPromptlyAndLoadIsStored(t *testing.T) {
@@ -328,7 +360,11 @@ func TestLoadTimeoutEndsAHungLoad(t *testing.T) {
 		hang := make(chan struct{})
 		defer close(hang)
 		start := time.Now()
-		_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+		// A caller whose ctx can end: the load runs on a goroutine of the
+		// Loader's, and the caller gets the timeout at the deadline.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
 			<-hang // ignores its context
 			return "late", nil
 		})
@@ -340,6 +376,35 @@ func TestLoadTimeoutEndsAHungLoad(t *testing.T) {
 		v, err := l.GetOrLoad(context.Background(), "k", newSource().load)
 		require.NoError(t, err, "the key loads again after a hung load timed out")
 		assert.Equal(t, "value-k", v)
+	})
+}
+
+// TestLoadTimeoutOfALoadRunOnItsCallersGoroutine: a caller whose ctx can
+// never end runs the load itself; when the load ignores its context, the
+// callers that joined get the timeout at the deadline, and that caller when
+// the load returns, its late result dropped.
+func TestLoadTimeoutOfALoadRunOnItsCallersGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		l := newLoader(t, store, &flightcache.Options{LoadTimeout: 2 * time.Second})
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+				time.Sleep(5 * time.Second) // ignores its context
+				return "late", nil
+			})
+			done <- err
+		}()
+		synctest.Wait()
+		_, err := l.GetOrLoad(context.Background(), "k", newSource().load)
+		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "the joiner")
+		assert.Equal(t, 2*time.Second, time.Since(start))
+		err = <-done
+		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "the caller that ran the load")
+		assert.Equal(t, 5*time.Second, time.Since(start))
+		_, ok := store.entry("k")
+		assert.False(t, ok, "the late result is dropped")
 	})
 }
 

@@ -51,7 +51,12 @@ type Options struct {
 	// LoadTimeout bounds one load. The load runs on a context detached from
 	// its callers that ends after LoadTimeout; if the load has not returned
 	// by then, its callers get an error wrapping ErrLoadTimeout and the key
-	// can be loaded again. 0 means DefaultLoadTimeout.
+	// can be loaded again. A caller whose ctx can never end (ctx.Done()
+	// returns nil, as for context.Background()) and who holds no old value
+	// for SoftTimeout runs the load on its own goroutine, as
+	// golang.org/x/sync/singleflight does, since it could not leave
+	// earlier anyway: it gets that error when a load that ignores its
+	// context returns. 0 means DefaultLoadTimeout.
 	LoadTimeout time.Duration
 
 	// SoftTimeout bounds how long a caller that holds a usable old value
