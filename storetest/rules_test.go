@@ -1,11 +1,95 @@
 package storetest
 
-import "testing"
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestEveryCheckQuotesARule(t *testing.T) {
 	for _, c := range cases {
 		if rules[c.name] == "" {
 			t.Errorf("check %q has no rule to quote", c.name)
+		}
+	}
+}
+
+// otherValue returns a value for a field of type typ that differs from v,
+// or false for a type the test does not know, which a new Entry field would
+// bring: the test then fails, so that diff and format are taught the field.
+func otherValue(typ reflect.Type, v reflect.Value) (reflect.Value, bool) {
+	o := reflect.New(typ).Elem()
+	switch {
+	case typ == reflect.TypeFor[time.Time]():
+		o.Set(reflect.ValueOf(v.Interface().(time.Time).Add(time.Nanosecond)))
+	case typ == reflect.TypeFor[time.Duration]():
+		o.SetInt(v.Int() + 1)
+	case typ.Kind() == reflect.Bool:
+		o.SetBool(!v.Bool())
+	case typ.Kind() == reflect.String:
+		o.SetString(v.String() + "x")
+	default:
+		return o, false
+	}
+	return o, true
+}
+
+// TestDiffSeesEveryField makes sure the round-trip checks compare, and their
+// messages show, every field of flightcache.Entry, including any added after
+// this suite was written: a Store that drops a field must fail.
+func TestDiffSeesEveryField(t *testing.T) {
+	s := &suite{base: baseTime()}
+	base := s.positive("value", 1)
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		changed := base
+		fv := reflect.ValueOf(&changed).Elem().Field(i)
+		o, ok := otherValue(f.Type, fv)
+		if !ok {
+			t.Errorf("Entry field %s has type %s, which diff and this test do not know", f.Name, f.Type)
+			continue
+		}
+		fv.Set(o)
+		d := diff(changed, base)
+		if d == "" || !strings.Contains(d, f.Name) {
+			t.Errorf("diff of entries that differ only in %s = %q, want a difference naming %s", f.Name, d, f.Name)
+		}
+		if !strings.Contains(format(base), f.Name+":") {
+			t.Errorf("format(%s) does not show field %s", format(base), f.Name)
+		}
+	}
+}
+
+// TestEntriesSetEveryField makes sure the entries the checks store give
+// every field of flightcache.Entry a value of its own, so that a Store that
+// drops a field, or stores one in another's place, is caught.
+func TestEntriesSetEveryField(t *testing.T) {
+	s := &suite{base: baseTime()}
+	for _, e := range []entry{s.positive("value", 1), s.negative(1)} {
+		v := reflect.ValueOf(e)
+		for i := range v.NumField() {
+			name := v.Type().Field(i).Name
+			if name == "Missing" && !e.Missing || name == "Value" && e.Missing {
+				continue // the negative entry sets Missing, the positive Value
+			}
+			if v.Field(i).IsZero() {
+				t.Errorf("%s leaves %s zero", format(e), name)
+			}
+		}
+		times := map[time.Time]string{}
+		for _, f := range []struct {
+			name string
+			t    time.Time
+		}{{"FreshUntil", e.FreshUntil}, {"StaleUntil", e.StaleUntil}, {"ExpiresAt", e.ExpiresAt}} {
+			if other, ok := times[f.t]; ok {
+				t.Errorf("%s gives %s and %s the same time", format(e), other, f.name)
+			}
+			times[f.t] = f.name
+		}
+		if !(e.FreshUntil.Before(e.StaleUntil) && e.StaleUntil.Before(e.ExpiresAt)) {
+			t.Errorf("%s: want FreshUntil < StaleUntil < ExpiresAt, as the Loader builds them", format(e))
 		}
 	}
 }

@@ -115,12 +115,16 @@ func (s *suite) key(name string) string { return s.prefix + name }
 
 // positive returns a positive entry for value whose every field depends on n,
 // so entries made with different n differ in every field. It is fresh for
-// a minute or more and expires in an hour or more.
+// a minute or more, served stale while it refreshes for ten minutes or more,
+// and expires in an hour or more. Its times differ from one another in
+// their nanoseconds too, so a Store that stores one time in another's place
+// is caught.
 func (s *suite) positive(value string, n int) entry {
 	return entry{
 		Value:        value,
 		FreshUntil:   s.base.Add(time.Minute + time.Duration(n)*time.Millisecond),
-		ExpiresAt:    s.base.Add(time.Hour + time.Duration(n)*time.Millisecond),
+		StaleUntil:   s.base.Add(10*time.Minute + time.Duration(n)*time.Millisecond + 3),
+		ExpiresAt:    s.base.Add(time.Hour + time.Duration(n)*time.Millisecond + 5),
 		LoadDuration: time.Duration(n+1)*time.Microsecond + 7,
 	}
 }
@@ -190,6 +194,9 @@ func diff(got, want entry) string {
 	if !got.FreshUntil.Equal(want.FreshUntil) {
 		d = append(d, fmt.Sprintf("FreshUntil %s != %s", formatTime(got.FreshUntil), formatTime(want.FreshUntil)))
 	}
+	if !got.StaleUntil.Equal(want.StaleUntil) {
+		d = append(d, fmt.Sprintf("StaleUntil %s != %s", formatTime(got.StaleUntil), formatTime(want.StaleUntil)))
+	}
 	if !got.ExpiresAt.Equal(want.ExpiresAt) {
 		d = append(d, fmt.Sprintf("ExpiresAt %s != %s", formatTime(got.ExpiresAt), formatTime(want.ExpiresAt)))
 	}
@@ -200,8 +207,8 @@ func diff(got, want entry) string {
 }
 
 func format(e entry) string {
-	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s ExpiresAt:%s LoadDuration:%s}",
-		e.Value, e.Missing, formatTime(e.FreshUntil), formatTime(e.ExpiresAt), e.LoadDuration)
+	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s StaleUntil:%s ExpiresAt:%s LoadDuration:%s}",
+		e.Value, e.Missing, formatTime(e.FreshUntil), formatTime(e.StaleUntil), formatTime(e.ExpiresAt), e.LoadDuration)
 }
 
 func formatTime(t time.Time) string {
@@ -221,6 +228,22 @@ func checkGetAfterSet(t *testing.T, s *suite) {
 	s.set(t, k, e)
 	s.wantEntry(t, k, e, "after Set")
 	s.wantEntry(t, k, e, "read a second time")
+
+	// An Entry need not carry every time. One without StaleUntil (an
+	// Entry the Loader did not build, judged by the Loader's Options) must
+	// come back without it, not with one filled in; one whose only time is
+	// StaleUntil must keep it.
+	k = s.key("no-stale-until")
+	e = s.positive("no StaleUntil", 2)
+	e.StaleUntil = time.Time{}
+	s.set(t, k, e)
+	s.wantEntry(t, k, e, "after Set of an entry with a zero StaleUntil")
+
+	k = s.key("only-stale-until")
+	e = entry{Value: "only StaleUntil", StaleUntil: s.base.Add(time.Minute)}
+	s.set(t, k, e)
+	s.wantEntry(t, k, e, "after Set of an entry whose only time is StaleUntil")
+	s.delete(t, k) // it never expires, so remove it from a shared backend
 }
 
 func checkZeroEntry(t *testing.T, s *suite) {
@@ -358,6 +381,16 @@ func checkStaleButNotExpired(t *testing.T, s *suite) {
 	e.FreshUntil = s.base.Add(-time.Hour)
 	s.set(t, k, e)
 	s.wantEntry(t, k, e, "after Set of a negative entry past FreshUntil but an hour from ExpiresAt")
+
+	// Past the end of its stale-while-revalidate window, an entry may
+	// still stand in for a load that fails until it expires: the Store
+	// keeps it.
+	k = s.key("past-stale-until")
+	e = s.positive("stale-if-error value", 3)
+	e.FreshUntil = s.base.Add(-2 * time.Hour)
+	e.StaleUntil = s.base.Add(-time.Hour)
+	s.set(t, k, e)
+	s.wantEntry(t, k, e, "after Set of an entry past FreshUntil and StaleUntil but an hour from ExpiresAt")
 }
 
 // expiredAges are how long before the Set the expired entries of the
@@ -368,6 +401,9 @@ func expired(e entry, age time.Duration) entry {
 	e.ExpiresAt = time.Now().Round(0).Add(-age)
 	if e.FreshUntil.After(e.ExpiresAt) {
 		e.FreshUntil = e.ExpiresAt
+	}
+	if e.StaleUntil.After(e.ExpiresAt) {
+		e.StaleUntil = e.ExpiresAt
 	}
 	return e
 }

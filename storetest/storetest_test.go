@@ -73,6 +73,14 @@ func (s *mapStore) Set(ctx context.Context, key string, e entry) error {
 		if e.ExpiresAt.IsZero() {
 			e.ExpiresAt = time.Unix(0, 0)
 		}
+	case "dropsStaleUntil":
+		e.StaleUntil = time.Time{}
+	case "fillsStaleUntil":
+		if e.StaleUntil.IsZero() {
+			e.StaleUntil = e.ExpiresAt
+		}
+	case "staleUntilAsFreshUntil":
+		e.StaleUntil = e.FreshUntil
 	case "dropsMissing":
 		e.Missing = false
 	case "shortKeys":
@@ -302,19 +310,22 @@ func TestFlawedStore(t *testing.T) {
 // wrong, and checks that the suite fails and names the behaviour.
 func TestRunCatchesFlaws(t *testing.T) {
 	flaws := map[string][]string{
-		"lagging":            {"GetAfterSet", "ReadYourWrites", "SetReplaces"},
-		"storesExpired":      {"ExpiredSetNotStored", "ExpiredSetReplaces"},
-		"keepsOnExpiredSet":  {"ExpiredSetReplaces"},
-		"millisecondTimes":   {"GetAfterSet"},
-		"zeroTimeAsEpoch":    {"ZeroEntry"},
-		"dropsMissing":       {"NegativeEntry", "SetReplaces"},
-		"emptyIsMissing":     {"ZeroEntry", "SetReplaces"},
-		"shortKeys":          {"DistinctKeys"},
-		"crossed":            {"DistinctKeys"},
-		"judgesFreshness":    {"StaleButNotExpired"},
-		"panicsOnCanceled":   {"CanceledContext"},
-		"liesOnCanceled":     {"CanceledContext"},
-		"deleteMissingFails": {"DeleteMissing"},
+		"lagging":                {"GetAfterSet", "ReadYourWrites", "SetReplaces"},
+		"storesExpired":          {"ExpiredSetNotStored", "ExpiredSetReplaces"},
+		"keepsOnExpiredSet":      {"ExpiredSetReplaces"},
+		"millisecondTimes":       {"GetAfterSet"},
+		"zeroTimeAsEpoch":        {"ZeroEntry"},
+		"dropsMissing":           {"NegativeEntry", "SetReplaces"},
+		"dropsStaleUntil":        {"GetAfterSet", "NegativeEntry", "SetReplaces", "StaleButNotExpired", "ReadYourWrites", "Concurrent", "GetMany", "SetMany", "Fencing", "BatchFencing"},
+		"fillsStaleUntil":        {"GetAfterSet"},
+		"staleUntilAsFreshUntil": {"GetAfterSet", "StaleButNotExpired"},
+		"emptyIsMissing":         {"ZeroEntry", "SetReplaces"},
+		"shortKeys":              {"DistinctKeys"},
+		"crossed":                {"DistinctKeys"},
+		"judgesFreshness":        {"StaleButNotExpired"},
+		"panicsOnCanceled":       {"CanceledContext"},
+		"liesOnCanceled":         {"CanceledContext"},
+		"deleteMissingFails":     {"DeleteMissing"},
 		// The optional capabilities.
 		"getManyHalf":            {"GetMany"},
 		"getManyDropsNegative":   {"GetMany"},
@@ -329,6 +340,8 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"batchUsesLatestVersion": {"BatchFencing"},
 	}
 	rules := map[string]string{
+		"GetAfterSet":          "the rule: a Get that follows a Set of the same key returns exactly the Entry stored, every field of it",
+		"StaleButNotExpired":   "the rule: a Store never judges freshness; the Loader does, from the Entry's own timestamps",
 		"GetMany":              "the rule: BatchStore.GetMany returns, for each key, what Get returns",
 		"SetMany":              "the rule: BatchStore.SetMany stores each Entry as Set does",
 		"LeaseExclusive":       "the rule: Leaser: while one holder has key's lease, another Lease waits",

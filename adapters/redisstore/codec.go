@@ -44,25 +44,38 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 
 // The envelope around a value:
 //
-//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | codec bytes
+//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | StaleUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | codec bytes
 //
-// Times are Unix nanoseconds, big-endian; a flag says whether each is set, so
-// that the zero time survives the trip; another says whether the entry has a
-// fingerprint of its value type.
+// Times are Unix nanoseconds, big-endian, saturated at the int64 range (see
+// unixNanos); a flag says whether each is set, so that the zero time survives
+// the trip; another says whether the entry has a fingerprint of its value
+// type. A field whose flag is clear is written as zeros.
 //
 // Version 2 added the fingerprint (issue 13): bytes written for
 // struct{ID, Name string} decoded as struct{ID, DisplayName string;
 // VehicleType int} without an error, into a value with empty fields.
+// Version 3 added StaleUntil, the end of the entry's stale-while-revalidate
+// window (issue 14). An entry of any other version is a miss, counted and
+// logged as undecodable: during a rolling upgrade, instances of either
+// version load the keys the other wrote, never misread them.
 const (
 	envelopeMagic   = 0xFC
-	envelopeVersion = 2
-	envelopeHeader  = 3 + 4*8
+	envelopeVersion = 3
+	envelopeHeader  = 3 + 5*8
+
+	// The offsets of the header's fields.
+	offFreshUntil   = 3
+	offStaleUntil   = offFreshUntil + 8
+	offExpiresAt    = offStaleUntil + 8
+	offLoadDuration = offExpiresAt + 8
+	offFingerprint  = offLoadDuration + 8
 
 	flagMissing     = 1 << 0
 	flagFreshUntil  = 1 << 1
 	flagExpiresAt   = 1 << 2
 	flagFingerprint = 1 << 3
-	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint
+	flagStaleUntil  = 1 << 4
+	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint | flagStaleUntil
 )
 
 var (
@@ -92,40 +105,56 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 	if e.Missing {
 		b[2] |= flagMissing
 	}
-	if !e.FreshUntil.IsZero() {
-		b[2] |= flagFreshUntil
-		binary.BigEndian.PutUint64(b[3:], uint64(unixNanos(e.FreshUntil)))
-	}
-	if !e.ExpiresAt.IsZero() {
-		b[2] |= flagExpiresAt
-		binary.BigEndian.PutUint64(b[11:], uint64(unixNanos(e.ExpiresAt)))
-	}
-	binary.BigEndian.PutUint64(b[19:], uint64(e.LoadDuration))
+	putTime(b, offFreshUntil, flagFreshUntil, e.FreshUntil)
+	putTime(b, offStaleUntil, flagStaleUntil, e.StaleUntil)
+	putTime(b, offExpiresAt, flagExpiresAt, e.ExpiresAt)
+	binary.BigEndian.PutUint64(b[offLoadDuration:], uint64(e.LoadDuration))
 	if fp.ok {
 		b[2] |= flagFingerprint
-		binary.BigEndian.PutUint64(b[27:], fp.fp)
+		binary.BigEndian.PutUint64(b[offFingerprint:], fp.fp)
 	}
 	return append(b, payload...), nil
 }
 
+// putTime writes t into the header b at off and sets its flag, unless t is
+// the zero time.
+func putTime(b []byte, off int, flag byte, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	b[2] |= flag
+	binary.BigEndian.PutUint64(b[off:], uint64(unixNanos(t)))
+}
+
+// getTime reads the time at off in the header b: the zero time unless its
+// flag is set.
+func getTime(b []byte, off int, flag byte) time.Time {
+	if b[2]&flag == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b[off:])))
+}
+
 func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.Entry[V], error) {
 	var e flightcache.Entry[V]
-	if len(b) < envelopeHeader || b[0] != envelopeMagic || b[1] != envelopeVersion || b[2]&^knownFlags != 0 {
+	switch {
+	case len(b) < 2 || b[0] != envelopeMagic:
+		return e, errBadEnvelope
+	case b[1] != envelopeVersion:
+		return e, fmt.Errorf("%w (envelope version %d, want %d)", errBadEnvelope, b[1], envelopeVersion)
+	case len(b) < envelopeHeader || b[2]&^knownFlags != 0:
 		return e, errBadEnvelope
 	}
 	flags := b[2]
 	if flags&flagFingerprint != 0 && fp.ok {
-		if got := binary.BigEndian.Uint64(b[27:]); got != fp.fp {
+		if got := binary.BigEndian.Uint64(b[offFingerprint:]); got != fp.fp {
 			return e, fmt.Errorf("%w (fingerprint %016x, want %016x)", errOtherType, got, fp.fp)
 		}
 	}
-	if flags&flagFreshUntil != 0 {
-		e.FreshUntil = time.Unix(0, int64(binary.BigEndian.Uint64(b[3:])))
-	}
-	if flags&flagExpiresAt != 0 {
-		e.ExpiresAt = time.Unix(0, int64(binary.BigEndian.Uint64(b[11:])))
-	}
-	e.LoadDuration = time.Duration(binary.BigEndian.Uint64(b[19:]))
+	e.FreshUntil = getTime(b, offFreshUntil, flagFreshUntil)
+	e.StaleUntil = getTime(b, offStaleUntil, flagStaleUntil)
+	e.ExpiresAt = getTime(b, offExpiresAt, flagExpiresAt)
+	e.LoadDuration = time.Duration(binary.BigEndian.Uint64(b[offLoadDuration:]))
 	if flags&flagMissing != 0 {
 		if len(b) != envelopeHeader {
 			return e, errBadEnvelope

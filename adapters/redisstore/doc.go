@@ -42,9 +42,14 @@
 // # Values
 //
 // Entries are encoded by a Codec (JSON unless another is given) inside a
-// small versioned envelope that carries the Entry's timestamps; the Redis
-// TTL comes from ExpiresAt. Bytes that do not decode are a miss, counted and
-// logged, never a wrong value.
+// small versioned envelope that carries the rest of the Entry exactly:
+// Missing, FreshUntil, StaleUntil, ExpiresAt (each as Unix nanoseconds,
+// saturated past the year 2262, a zero time kept zero), LoadDuration, and a
+// fingerprint of the value type. The Redis TTL comes from ExpiresAt. Bytes
+// that do not decode are a miss, counted and logged, never a wrong value;
+// so is an entry written in another version of the envelope (version 3
+// added StaleUntil), so that during a rolling upgrade each version loads
+// the keys the other wrote rather than misread them.
 //
 // # Fleets
 //

@@ -31,3 +31,11 @@ func (s *Store[K, V]) WaitingForLeases() int {
 	}
 	return n
 }
+
+// EnvelopeHeader is the length of the envelope before the codec's bytes,
+// and EnvelopeVersion the version a Store writes, for tests that build or
+// take apart raw entries.
+const (
+	EnvelopeHeader  = envelopeHeader
+	EnvelopeVersion = envelopeVersion
+)

@@ -164,7 +164,7 @@ func TestUndecodableBytesAreACountedLoggedMiss(t *testing.T) {
 	otherVersion := append([]byte{}, good...)
 	otherVersion[1] = 9
 	otherType, _ := json.Marshal([]int{1, 2})
-	otherType = append(append([]byte{}, good[:35]...), otherType...) // the header, then JSON of another type
+	otherType = append(append([]byte{}, good[:redisstore.EnvelopeHeader]...), otherType...) // the header, then JSON of another type
 	for key, raw := range map[string][]byte{
 		"garbage": []byte("not an entry at all"), "short": {0xFC}, "version": otherVersion, "type": otherType,
 	} {

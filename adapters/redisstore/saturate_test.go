@@ -15,22 +15,23 @@ import (
 )
 
 // TestTimesAsLateAsTheyGoSurviveTheEnvelope: an entry fresh for
-// math.MaxInt64 (past 2262, where Unix nanoseconds end) or until the year
-// 9999 is stored and read back as still fresh, with a positive Redis TTL,
-// never wrapped into the past (DESIGN rule 12); through a Loader, such a key
-// is loaded once.
+// math.MaxInt64 (past 2262, where Unix nanoseconds end), or stale or
+// expiring in the year 9999, is stored and read back as still fresh, with a
+// positive Redis TTL, never wrapped into the past (DESIGN rule 12); through
+// a Loader, such a key is loaded once.
 func TestTimesAsLateAsTheyGoSurviveTheEnvelope(t *testing.T) {
 	redistest.ForEach(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
 		s := newStore[string, string](t, c, nil)
 		now := time.Now()
 		late := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-		require.NoError(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v", FreshUntil: now.Add(math.MaxInt64), ExpiresAt: late}))
+		require.NoError(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v", FreshUntil: now.Add(math.MaxInt64), StaleUntil: late.Add(-time.Hour), ExpiresAt: late}))
 		e, ok, err := s.Get(ctx, "k")
 		require.NoError(t, err)
 		require.True(t, ok, "stored, not deleted as if expired")
 		century := 100 * 365 * 24 * time.Hour
 		assert.True(t, e.FreshUntil.After(now.Add(2*century)), "FreshUntil %v", e.FreshUntil)
+		assert.True(t, e.StaleUntil.After(now.Add(2*century)), "StaleUntil %v", e.StaleUntil)
 		assert.True(t, e.ExpiresAt.After(now.Add(2*century)), "ExpiresAt %v", e.ExpiresAt)
 		d, err := c.PTTL(ctx, s.RedisKey("k")).Result()
 		require.NoError(t, err)

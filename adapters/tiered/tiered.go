@@ -27,7 +27,7 @@
 // only for a key it found nothing fresh for, and after which it looks at
 // the Store again, also reads the shared entry when the local copy is
 // stale, and puts it in the local tier when it is the newer of the two (the
-// later FreshUntil, then ExpiresAt). GetMany does the same for the stale
+// later FreshUntil, then StaleUntil, then ExpiresAt). GetMany does the same for the stale
 // local copies it finds, since batches take no leases. The Store does not
 // decide freshness for the Loader; it only picks the newer of its two
 // copies of one key, and only where the Loader has already found the local
@@ -299,21 +299,37 @@ func freshAt[V any](e flightcache.Entry[V], now time.Time) bool {
 	return e.FreshUntil.IsZero() || now.Before(e.FreshUntil)
 }
 
-// newer reports whether a is a later copy than b: fresh for longer, or as
-// long and kept for longer.
+// newer reports whether a is a later copy than b: fresh for longer (a zero
+// FreshUntil, never stale, beats any time); on a tie, served while it
+// refreshes for longer (StaleUntil, compared only when both copies have
+// one, since a zero StaleUntil leaves the window to the Loader's Options);
+// on a tie again, kept for longer (a zero ExpiresAt, never expiring, beats
+// any time).
 func newer[V any](a, b flightcache.Entry[V]) bool {
-	fa, fb := a.FreshUntil, b.FreshUntil
-	if fa.IsZero() != fb.IsZero() {
-		return fa.IsZero() // never stale beats any deadline
+	if c := later(a.FreshUntil, b.FreshUntil); c != 0 {
+		return c > 0
 	}
-	if !fa.Equal(fb) {
-		return fa.After(fb)
+	if !a.StaleUntil.IsZero() && !b.StaleUntil.IsZero() && !a.StaleUntil.Equal(b.StaleUntil) {
+		return a.StaleUntil.After(b.StaleUntil)
 	}
-	ea, eb := a.ExpiresAt, b.ExpiresAt
-	if ea.IsZero() != eb.IsZero() {
-		return ea.IsZero()
+	return later(a.ExpiresAt, b.ExpiresAt) > 0
+}
+
+// later compares two deadlines, where the zero time means never: 1 when a
+// is the later, -1 when b is, 0 when they are equal.
+func later(a, b time.Time) int {
+	switch {
+	case a.IsZero() != b.IsZero():
+		if a.IsZero() {
+			return 1
+		}
+		return -1
+	case a.Equal(b):
+		return 0
+	case a.After(b):
+		return 1
 	}
-	return ea.After(eb)
+	return -1
 }
 
 // Get returns the local entry for key, or else the shared one, which it

@@ -1,0 +1,109 @@
+package redisstore
+
+import (
+	"encoding/binary"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache"
+)
+
+// TestEnvelopeLayout pins the bytes of the envelope to the layout codec.go
+// documents, so that a change to it cannot ship without a new version.
+func TestEnvelopeLayout(t *testing.T) {
+	e := flightcache.Entry[string]{
+		Value:        "v",
+		FreshUntil:   time.Unix(0, 0x0102030405060708),
+		StaleUntil:   time.Unix(0, 0x1112131415161718),
+		ExpiresAt:    time.Unix(0, 0x2122232425262728),
+		LoadDuration: 0x3132333435363738,
+	}
+	b, err := encodeEntry(JSON[string]{}, fingerprint{0x4142434445464748, true}, e)
+	require.NoError(t, err)
+	want := []byte{
+		0xFC, 3, flagFreshUntil | flagStaleUntil | flagExpiresAt | flagFingerprint,
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // FreshUntil
+		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, // StaleUntil
+		0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, // ExpiresAt
+		0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, // LoadDuration
+		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, // fingerprint
+		'"', 'v', '"',
+	}
+	assert.Equal(t, want, b)
+	assert.Equal(t, byte(0b1_1110), want[2], "flags: FreshUntil 1<<1, ExpiresAt 1<<2, fingerprint 1<<3, StaleUntil 1<<4")
+}
+
+// TestEnvelopeKeepsEveryTimeApart: each of the three times survives the
+// trip whichever of the others are set, and a zero one stays zero.
+func TestEnvelopeKeepsEveryTimeApart(t *testing.T) {
+	base := time.Unix(1_800_000_000, 123456789)
+	for mask := range 8 {
+		var e flightcache.Entry[string]
+		e.Value, e.LoadDuration = "v", 42
+		if mask&1 != 0 {
+			e.FreshUntil = base.Add(time.Minute + 1)
+		}
+		if mask&2 != 0 {
+			e.StaleUntil = base.Add(10*time.Minute + 3)
+		}
+		if mask&4 != 0 {
+			e.ExpiresAt = base.Add(time.Hour + 5)
+		}
+		for _, missing := range []bool{false, true} {
+			in := e
+			if missing {
+				in.Value, in.Missing = "", true
+			}
+			b, err := encodeEntry(JSON[string]{}, fingerprint{7, true}, in)
+			require.NoError(t, err)
+			out, err := decodeEntry(JSON[string]{}, fingerprint{7, true}, b)
+			require.NoError(t, err)
+			assert.Equal(t, in.Value, out.Value, "mask %03b missing %t", mask, missing)
+			assert.Equal(t, in.Missing, out.Missing, "mask %03b missing %t", mask, missing)
+			assert.True(t, in.FreshUntil.Equal(out.FreshUntil), "mask %03b: FreshUntil %v, want %v", mask, out.FreshUntil, in.FreshUntil)
+			assert.True(t, in.StaleUntil.Equal(out.StaleUntil), "mask %03b: StaleUntil %v, want %v", mask, out.StaleUntil, in.StaleUntil)
+			assert.True(t, in.ExpiresAt.Equal(out.ExpiresAt), "mask %03b: ExpiresAt %v, want %v", mask, out.ExpiresAt, in.ExpiresAt)
+			assert.Equal(t, in.LoadDuration, out.LoadDuration)
+		}
+	}
+}
+
+// TestStaleUntilSaturates: a StaleUntil past 2262, or before 1678, is
+// stored as the latest (earliest) time Unix nanoseconds hold, as FreshUntil
+// and ExpiresAt are, never wrapped (DESIGN rule 12).
+func TestStaleUntilSaturates(t *testing.T) {
+	for _, c := range []struct {
+		in   time.Time
+		want int64
+	}{
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), math.MaxInt64},
+		{time.Now().Add(math.MaxInt64).Add(math.MaxInt64), math.MaxInt64},
+		{time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC), math.MinInt64},
+	} {
+		b, err := encodeEntry(JSON[string]{}, fingerprint{}, flightcache.Entry[string]{StaleUntil: c.in})
+		require.NoError(t, err)
+		assert.Equal(t, c.want, int64(binary.BigEndian.Uint64(b[offStaleUntil:])), "StaleUntil %v", c.in)
+		e, err := decodeEntry(JSON[string]{}, fingerprint{}, b)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, e.StaleUntil.UnixNano())
+	}
+}
+
+// TestOtherEnvelopeVersionsAreBadEnvelopes: bytes of any version but this
+// one, however sound otherwise, do not decode, and the error names the
+// version.
+func TestOtherEnvelopeVersionsAreBadEnvelopes(t *testing.T) {
+	b, err := encodeEntry(JSON[string]{}, fingerprint{}, flightcache.Entry[string]{Value: "v"})
+	require.NoError(t, err)
+	for _, v := range []byte{0, 1, 2, 4, 255} {
+		other := append([]byte{}, b...)
+		other[1] = v
+		_, err := decodeEntry(JSON[string]{}, fingerprint{}, other)
+		require.ErrorIs(t, err, errBadEnvelope, "version %d", v)
+		assert.Contains(t, err.Error(), "envelope version", "version %d", v)
+	}
+}

@@ -1,0 +1,85 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/adapters/redisstore"
+	"github.com/flightcache/flightcache/internal/redistest"
+)
+
+// version2Entry returns the bytes a Store of envelope version 2 wrote for a
+// positive string value: magic | 2 | flags | FreshUntil | ExpiresAt |
+// LoadDuration | fingerprint | JSON, with no StaleUntil.
+func version2Entry(value string, freshUntil, expiresAt time.Time) []byte {
+	const (
+		flagFreshUntil  = 1 << 1
+		flagExpiresAt   = 1 << 2
+		flagFingerprint = 1 << 3
+	)
+	b := []byte{0xFC, 2, flagFreshUntil | flagExpiresAt | flagFingerprint}
+	b = binary.BigEndian.AppendUint64(b, uint64(freshUntil.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(expiresAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(time.Millisecond))
+	b = binary.BigEndian.AppendUint64(b, redisstore.TypeFingerprint(reflect.TypeFor[string]()))
+	return append(b, `"`+value+`"`...)
+}
+
+// TestEntriesOfTheOldEnvelopeAreAMiss: an entry written by a Store of
+// envelope version 2, which had no StaleUntil, is read by every read (Get,
+// GetMany, GetVersioned) as a miss, counted and logged with its version,
+// never misread with ExpiresAt taken for StaleUntil; a Loader loads the key
+// again and writes it in the new envelope.
+func TestEntriesOfTheOldEnvelopeAreAMiss(t *testing.T) {
+	require.Equal(t, 3, redisstore.EnvelopeVersion, "this test knows the layout before version 3")
+	ctx := context.Background()
+	c := redistest.Client(t)
+	var logs bytes.Buffer
+	s := newStore[string, string](t, c, &redisstore.Options[string, string]{
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	now := time.Now()
+	old := version2Entry("old", now.Add(time.Hour), now.Add(2*time.Hour))
+	require.NoError(t, c.Set(ctx, s.RedisKey("k"), old, time.Hour).Err())
+
+	e, ok, err := s.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, ok, "an entry of the old envelope is a miss")
+	assert.Zero(t, e)
+	got, err := s.GetMany(ctx, []string{"k"})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	e, ok, _, err = s.GetVersioned(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Zero(t, e)
+	assert.Equal(t, uint64(3), s.DecodeErrors(), "each read counts it")
+	assert.Contains(t, logs.String(), "envelope version 2, want 3")
+
+	l, err := flightcache.New[string, string](s, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Minute})
+	require.NoError(t, err)
+	defer l.Close()
+	loads := 0
+	v, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { loads++; return "new", nil })
+	require.NoError(t, err)
+	assert.Equal(t, "new", v)
+	assert.Equal(t, 1, loads, "the old entry is not served")
+	raw, err := c.Get(ctx, s.RedisKey("k")).Bytes()
+	require.NoError(t, err)
+	require.Greater(t, len(raw), redisstore.EnvelopeHeader)
+	assert.Equal(t, byte(redisstore.EnvelopeVersion), raw[1], "rewritten in the new envelope")
+	e, ok, err = s.Get(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "new", e.Value)
+	assert.False(t, e.StaleUntil.IsZero(), "the Loader's entry keeps its StaleUntil")
+}
