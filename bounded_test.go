@@ -55,7 +55,12 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 	}
 	var base uint64
 	peak := 0
-	for i := range n {
+	// Reads go on past n until twice as many refreshes as the throttle
+	// remembers have failed (how many reads find a free refresh slot
+	// depends on the machine), at most 4n.
+	reads := 0
+	for i := 0; i < 4*n; i++ {
+		reads++
 		if i == n/10 {
 			base = heap()
 		}
@@ -64,14 +69,17 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 		require.Equal(t, "old", v)
 		if i%1000 == 0 {
 			peak = max(peak, l.refresh.running.Size()+l.fill.throttle.keys.Size())
+			if i >= n && rec.Snapshot().RefreshErrors > 2*maxThrottledKeys {
+				break
+			}
 		}
 	}
 	grown := int64(heap()) - int64(base)
 	require.NoError(t, l.Close())
 
 	s := rec.Snapshot()
-	t.Logf("%d keys: %d refreshes, %d failed; at most %d keys remembered; heap grew %d bytes", n, s.Refreshes, s.RefreshErrors, peak, grown)
-	assert.Greater(t, s.RefreshErrors, uint64(maxThrottledKeys), "enough failures to pass the bound")
+	t.Logf("%d keys: %d refreshes, %d failed; at most %d keys remembered; heap grew %d bytes", reads, s.Refreshes, s.RefreshErrors, peak, grown)
+	assert.Greater(t, s.RefreshErrors, uint64(2*maxThrottledKeys), "enough failures to test the bound")
 	assert.LessOrEqual(t, peak, maxThrottledKeys+DefaultMaxRefreshes, "keys remembered by the refresher and the throttle")
 	assert.Less(t, grown, int64(16<<20), "heap growth over %d keys: %d bytes", n, grown)
 	assert.Zero(t, l.writes.keys.Size(), "write order entries left")
