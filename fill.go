@@ -137,7 +137,7 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 
 	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd,
 		throttled: o.background || f.throttle.callers, inline: o.inline}
-	j.Context, j.cancel = context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
+	j.begin(ctx, time.Now().Add(f.timeout))
 	// The fill's place in each key's write order is taken now, before its
 	// deadline can pass.
 	j.kws = make([]*keyWrites, len(keys))
@@ -185,13 +185,10 @@ type job[K comparable, V any] struct {
 	throttled bool // a failed load blocks its key in the throttle
 	inline    bool // the fill runs on its caller's goroutine
 
-	// Context carries the values of the caller that started the fill, not
-	// its cancellation, and ends at the fill's deadline, LoadTimeout after
-	// it began: the store calls, leases, loads and writes of the fill all
-	// end by then. The job itself is the context its loads get: it adds
-	// the load hooks (see Value).
-	context.Context
-	cancel context.CancelFunc
+	// The job is the context of the fill's Store calls, leases, loads and
+	// writes (see fillctx.go), which ends at the fill's deadline,
+	// LoadTimeout after it began; it adds the load hooks (see Value).
+	fillCtx
 	expiry *time.Timer // runs expire at the deadline
 
 	kws      []*keyWrites // the write order of each key
@@ -218,7 +215,7 @@ func (j *job[K, V]) run() {
 	defer j.end()
 	defer func() {
 		j.expiry.Stop()
-		j.cancel()
+		j.fillCtx.end(ctxCanceled)
 	}()
 	normal := false
 	defer func() {
@@ -330,6 +327,7 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 // Close: a load that ignores its context may go on, but its result is
 // dropped.
 func (j *job[K, V]) expire() {
+	j.fillCtx.end(ctxDeadline)
 	// A load that returns late must not write over the fill that a caller
 	// may start now: its write order moves on without it, before the keys
 	// are freed.
@@ -387,7 +385,7 @@ func (j *job[K, V]) end() {
 // the callers of this one missed it, and another instance of a fleet may
 // have stored it while this one waited for its lease.
 func (j *job[K, V]) lookAgain(idx []int) []int {
-	found := j.f.read(j.Context, j.keysAt(idx), true)
+	found := j.f.read(j, j.keysAt(idx), true)
 	now := j.f.clock.now()
 	todo := idx[:0:0]
 	for n, i := range idx {
@@ -512,7 +510,7 @@ func (j *job[K, V]) keysAt(idx []int) []K {
 func (j *job[K, V]) leaseAndLoad(idx []int) {
 	if j.f.bleaser != nil && len(idx) > 1 {
 		keys := j.keysAt(idx)
-		taken, release, err := j.f.bleaser.LeaseMany(j.Context, keys)
+		taken, release, err := j.f.bleaser.LeaseMany(j, keys)
 		if err != nil {
 			if release != nil {
 				j.release(release)
@@ -557,7 +555,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 // waitLease loads key i under its lease, waiting while another instance
 // holds it; when that instance stores the entry, key i gets it instead.
 func (j *job[K, V]) waitLease(i int) {
-	for round := 0; j.Context.Err() == nil; round++ {
+	for round := 0; j.Err() == nil; round++ {
 		if round == maxLeaseRounds {
 			// A Leaser that answers "held elsewhere" without waiting
 			// would spin here until the deadline.
@@ -565,9 +563,9 @@ func (j *job[K, V]) waitLease(i int) {
 			j.load([]int{i})
 			return
 		}
-		release, err := j.f.leaser.Lease(j.Context, j.keys[i])
+		release, err := j.f.leaser.Lease(j, j.keys[i])
 		if err != nil {
-			if j.Context.Err() != nil {
+			if j.Err() != nil {
 				return // the deadline gives the key its error
 			}
 			j.leaseFailed(j.keys[i], err)
@@ -600,7 +598,7 @@ func (j *job[K, V]) release(release func()) {
 
 func (j *job[K, V]) leaseFailed(keys any, err error) {
 	j.f.rep.record(stats.StoreError)
-	j.f.rep.warn(j.Context, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
+	j.f.rep.warn(j, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
 }
 
 // load loads the keys at idx, in calls of at most MaxBatch keys for a batch
@@ -658,7 +656,7 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	case err == nil:
 	case errors.As(err, &pe):
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-	case j.Context.Err() == context.DeadlineExceeded:
+	case j.Err() == context.DeadlineExceeded:
 		// A load that honours its context ends at the fill's deadline:
 		// its callers learn it timed out, as those of a load that does not.
 		err = fmt.Errorf("%w after %v (%s): %w", ErrLoadTimeout, j.f.timeout, j.describe(), err)
@@ -776,12 +774,12 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		return
 	}
 	if len(kws) == 1 {
-		if kws[0].lock(j.Context) != nil {
+		if kws[0].lock(j) != nil {
 			return // the deadline passed; the key has its timeout
 		}
 		defer kws[0].unlock()
 	} else {
-		unlock, err := lockAll(j.Context, kws)
+		unlock, err := lockAll(j, kws)
 		if err != nil {
 			return // the deadline passed; the keys have their timeout
 		}
@@ -798,7 +796,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	if j.f.batch == nil || len(kws) == 1 {
 		for n, i := range idx {
 			if write[n] && j.kws[i].current(j.gens[i]) {
-				j.storeWrite(j.keys[i], func() error { return j.f.store.Set(j.Context, j.keys[i], entries[n]) })
+				j.storeWrite(j.keys[i], func() error { return j.f.store.Set(j, j.keys[i], entries[n]) })
 			}
 		}
 		return
@@ -810,7 +808,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		}
 	}
 	if len(many) > 0 {
-		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j.Context, many) })
+		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j, many) })
 	}
 }
 
@@ -831,7 +829,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 		}
 		if len(many) > 0 {
 			j.storeWrite(j.keysAt(idx), func() error {
-				_, err := j.f.bfencer.SetManyIfVersion(j.Context, many, versions)
+				_, err := j.f.bfencer.SetManyIfVersion(j, many, versions)
 				return err
 			})
 		}
@@ -840,7 +838,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 	for n, i := range idx {
 		if write[n] && j.kws[i].current(j.gens[i]) {
 			j.storeWrite(j.keys[i], func() error {
-				_, err := j.f.fencer.SetIfVersion(j.Context, j.keys[i], entries[n], j.versions[i])
+				_, err := j.f.fencer.SetIfVersion(j, j.keys[i], entries[n], j.versions[i])
 				return err
 			})
 		}
@@ -861,7 +859,7 @@ func (j *job[K, V]) storeWrite(keys any, set func() error) {
 		return set()
 	}()
 	if err != nil {
-		j.f.rep.storeFailed(j.Context, false, "set", keys, err)
+		j.f.rep.storeFailed(j, false, "set", keys, err)
 	}
 }
 

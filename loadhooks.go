@@ -14,7 +14,7 @@ func (j *job[K, V]) Value(key any) any {
 	if key == (fillKey{}) {
 		return j
 	}
-	return j.Context.Value(key)
+	return j.values.Value(key)
 }
 
 // indexOf returns the index of key among the fill's keys. Call with hooks
