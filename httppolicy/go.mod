@@ -18,4 +18,4 @@ require (
 // Development: our own modules come from this checkout, so that the module
 // builds and tidies alone (go mod tidy ignores go.work). A replace applies
 // only to the main module: users of this one never see it.
-replace github.com/flightcache/flightcache => ../
+replace github.com/flightcache/flightcache => ..
