@@ -62,8 +62,8 @@ type Options struct {
 	// Expires): the heuristic freshness that RFC 9111, section 4.2.2,
 	// lets a cache choose. Its current age is subtracted from it like
 	// from any other lifetime, except from [flightcache.Forever]. The
-	// default, 0, stores such a response stale at once, so that every
-	// read revalidates it (with its validators, see
+	// default, 0, makes such a response stale at once: it is never served
+	// without a new load, which may revalidate it (see
 	// [flightcache.Previous]); a negative value counts as 0. Choose it
 	// only for upstreams whose responses you know: section 4.2.2 suggests
 	// at most 10% of the time since Last-Modified.
@@ -87,7 +87,7 @@ type Options struct {
 //     5.3), else [Options.DefaultFreshFor]; less the response's current
 //     age, max(Age, now − Date) (section 4.2.3), floored at 0. no-cache,
 //     with or without field names, makes it 0 (section 5.2.2.4): the entry
-//     is stored only to be revalidated.
+//     is never served without a new load, which may revalidate it.
 //   - StaleFor: stale-while-revalidate (RFC 5861, section 3), less the
 //     time the response has already spent stale when its age exceeds its
 //     lifetime.
@@ -117,6 +117,12 @@ type Options struct {
 // directives are ignored (RFC 9111, section 5.2.3). An Age that is not a
 // non-negative integer is ignored, and of a list only the first member is
 // read (section 5.1). Pragma is ignored (section 5.4).
+//
+// For a 304 Not Modified, pass the 304's header: its server sends the
+// Cache-Control and Expires it would have sent with a 200 (RFC 9110,
+// section 15.4.5), and they replace the stored ones (RFC 9111, section
+// 4.3.4). A load that must cope with servers that leave them out keeps
+// the 200's header in its value and passes that instead.
 //
 // Policy does not look at the status code: the LoadFunc decides which
 // responses become values, which become ErrNotFound, and which are errors.
