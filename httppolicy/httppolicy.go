@@ -12,6 +12,11 @@
 //	...
 //	_ = flightcache.SetPolicy(ctx, url, httppolicy.Policy(resp.Header, time.Now(), httppolicy.Options{}))
 //
+// The Loader's Options.Jitter applies on top of the policy, by up to ± its
+// fraction: leave it at 0 for a Loader whose entries follow HTTP
+// freshness, or it serves some responses past their max-age. (Its
+// Options.EarlyRefresh only ever refreshes before, and is harmless.)
+//
 // The cache is a shared one by default (RFC 9111, section 1: a cache that
 // stores responses for more than one user), as a Loader in a server is;
 // set [Options.Private] for a cache that serves one user.
