@@ -8,8 +8,11 @@ require (
 	github.com/flightcache/flightcache/adapters/redisstore v0.1.0
 	github.com/flightcache/flightcache/adapters/ristrettostore v0.1.0
 	github.com/flightcache/flightcache/adapters/tiered v0.1.0
+	github.com/flightcache/flightcache/httppolicy v0.1.0
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/redis/go-redis/v9 v9.18.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (
@@ -18,9 +21,11 @@ require (
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/pquerna/cachecontrol v0.2.0 // indirect
 	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.36.0 // indirect
 )
 
@@ -33,5 +38,6 @@ replace (
 	github.com/flightcache/flightcache/adapters/redisstore => ../adapters/redisstore
 	github.com/flightcache/flightcache/adapters/ristrettostore => ../adapters/ristrettostore
 	github.com/flightcache/flightcache/adapters/tiered => ../adapters/tiered
+	github.com/flightcache/flightcache/httppolicy => ../httppolicy
 	github.com/flightcache/flightcache/internal/redistest => ../internal/redistest
 )

@@ -1,0 +1,21 @@
+module github.com/flightcache/flightcache/httppolicy
+
+go 1.25
+
+require (
+	github.com/flightcache/flightcache v0.1.0
+	github.com/pquerna/cachecontrol v0.2.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)
+
+// Development: our own modules come from this checkout, so that the module
+// builds and tidies alone (go mod tidy ignores go.work). A replace applies
+// only to the main module: users of this one never see it.
+replace github.com/flightcache/flightcache => ..
