@@ -15,9 +15,15 @@ const Forever time.Duration = math.MaxInt64
 // EntryPolicy is how long one loaded entry is served: the Options' FreshFor,
 // StaleFor, StaleIfError and MissingFor, decided by the load for its own
 // result, as an HTTP response's Cache-Control decides for it (RFC 9111,
-// RFC 5861). A load sets it with [SetPolicy]; Options.Jitter and
-// Options.EarlyRefresh apply on top. The entry keeps its windows, so a
-// hit costs the same whatever policy built it.
+// RFC 5861). A load sets it with [SetPolicy]. Options.EarlyRefresh applies
+// on top, and Options.Jitter shortens FreshFor and MissingFor by up to its
+// fraction but never lengthens them: the source's lifetime is a maximum, as
+// max-age is. The entry keeps its windows (FreshUntil, StaleUntil,
+// ExpiresAt), so a hit costs the same whatever policy built it.
+//
+// An entry is kept, for reads and for [Previous] alike, until its
+// ExpiresAt, the end of the longer of StaleFor and StaleIfError: an entry
+// with none of the three is not kept at all.
 //
 // Every duration means what it says: unlike Options.FreshFor, a FreshFor of
 // 0 makes the entry stale as soon as it is stored (HTTP's max-age=0 or

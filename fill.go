@@ -669,7 +669,9 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return
 	}
 
-	loadedAt := start.Add(elapsed)
+	// Stamped by the clock that judges the entry, so that an entry fresh
+	// for 0 is never read as fresh (the coarse clock lags by up to a tick).
+	loadedAt := time.Unix(0, j.f.clock.now())
 	entries := make([]Entry[V], len(idx))
 	write := make([]bool, len(idx))
 	var stored []Entry[V] // what is written, when it differs from entries (NoStore)

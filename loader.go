@@ -323,7 +323,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, time.Now(), 0, rand.Float64())
+		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.now()), 0, rand.Float64())
 		return l.store.Set(ctx, key, e)
 	})
 	if err != nil && !errors.Is(err, ctx.Err()) {

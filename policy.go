@@ -166,7 +166,7 @@ func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt time.Time, took
 	if ep.FreshFor == Forever {
 		return e // fresh until evicted or invalidated
 	}
-	e.FreshUntil = addTime(loadedAt, jittered(ep.FreshFor, p.jitter, r))
+	e.FreshUntil = addTime(loadedAt, p.spread(ep, ep.FreshFor, r))
 	e.StaleUntil = addTime(e.FreshUntil, ep.StaleFor)
 	e.ExpiresAt = addTime(e.FreshUntil, max(ep.StaleFor, ep.StaleIfError))
 	return e
@@ -179,7 +179,7 @@ func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt time.Time, took ti
 	if ep.MissingFor == 0 {
 		return goneEntry[V]()
 	}
-	until := addTime(loadedAt, jittered(ep.MissingFor, p.jitter, r))
+	until := addTime(loadedAt, p.spread(ep, ep.MissingFor, r))
 	return Entry[V]{Missing: true, FreshUntil: until, StaleUntil: until, ExpiresAt: until, LoadDuration: took}
 }
 
@@ -188,6 +188,17 @@ func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt time.Time, took ti
 // entry so), with the fencing and write order of any other write.
 func goneEntry[V any]() Entry[V] {
 	return Entry[V]{Missing: true, FreshUntil: longAgo, StaleUntil: longAgo, ExpiresAt: longAgo}
+}
+
+// spread applies Options.Jitter to d, a duration of ep, placed by r in
+// [0, 1): ± the fraction for the Options' own policy, and only downward for
+// a policy a load set, whose durations are the source's maximum (as
+// RFC 9111's max-age is: a response is not served fresh past it).
+func (p *policy) spread(ep *EntryPolicy, d time.Duration, r float64) time.Duration {
+	if ep == &p.def {
+		return jittered(d, p.jitter, r)
+	}
+	return jittered(d, p.jitter, r/2) // between (1-jitter)·d and d
 }
 
 // longAgo is the time of entries that have expired already: long enough ago

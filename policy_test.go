@@ -171,3 +171,20 @@ func TestBackoffWaitDoublesUpToMaxWithinItsJitter(t *testing.T) {
 	assert.Equal(t, time.Second, j.wait(2, 0), "down by half")
 	assert.Equal(t, time.Minute, j.wait(10, 0.99), "never past Max")
 }
+
+func TestJitterNeverLengthensAPolicyALoadSet(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := pol(Options{FreshFor: time.Hour, Jitter: 0.5})
+	own := EntryPolicy{FreshFor: time.Minute, MissingFor: time.Minute}
+	for _, r := range []float64{0, 0.25, 0.5, 0.999999} {
+		e := valueEntry(&p, &own, "v", now, 0, r)
+		assert.False(t, e.FreshUntil.After(now.Add(time.Minute)), "r=%v: %v past the load's FreshFor", r, e.FreshUntil.Sub(now))
+		assert.False(t, e.FreshUntil.Before(now.Add(30*time.Second)), "r=%v: within Jitter below it", r)
+		if r == 0 {
+			assert.Equal(t, now.Add(30*time.Second), e.FreshUntil, "the whole Jitter below it")
+		}
+		m := missingEntry[string](&p, &own, now, 0, r)
+		assert.False(t, m.FreshUntil.After(now.Add(time.Minute)), "r=%v", r)
+	}
+	assert.Equal(t, now.Add(90*time.Minute), valueEntry(&p, &p.def, "v", now, 0, 0.999999999).FreshUntil.Round(time.Second), "the Options' own: ±")
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -271,37 +270,3 @@ func TestPreviousWithTheWrongValueTypeSaysNothing(t *testing.T) {
 	})
 }
 
-// TestRevalidationAfterTheWindows shows a gap in the root package, for the
-// lead: a response whose policy has no window at all (no-cache, max-age=0
-// without RFC 5861 directives, or an Age past its lifetime) builds an entry
-// whose ExpiresAt is its load time, which every Store takes as a delete; so
-// the next load finds no Previous and sends an unconditional GET that
-// downloads the body again. (lrustore keeps other entries past ExpiresAt
-// until they are evicted, so max-age=60 alone revalidates here; Stores
-// with a TTL, such as redisstore, drop them at ExpiresAt, and then the same
-// happens to every response without stale windows.) RFC 9111, section 4.3,
-// revalidates stored stale responses; Varnish keeps them for beresp.keep.
-// Skipped until EntryPolicy can keep an entry for revalidation only; run it
-// with HTTPPOLICY_KEEP=1.
-func TestRevalidationAfterTheWindows(t *testing.T) {
-	if os.Getenv("HTTPPOLICY_KEEP") == "" {
-		t.Skip("root package: an entry with no window is never stored, so it is never revalidated; HTTPPOLICY_KEEP=1 runs this")
-	}
-	for _, cc := range []string{"no-cache", "max-age=0, must-revalidate", "max-age=60"} {
-		t.Run(cc, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				o := &origin{cc: map[string]string{"/p": cc}, version: map[string]int{}}
-				l, load := newHTTPLoader(t), fetcher(&http.Client{Transport: o})
-				const url = "http://origin.test/p"
-				_, err := read(t, l, load, url)
-				require.NoError(t, err)
-				time.Sleep(61 * time.Second)
-				r, err := read(t, l, load, url)
-				require.NoError(t, err)
-				assert.Equal(t, `"/p-v0"`, r.Value.ETag)
-				reqs, notMod := o.counts()
-				assert.Equal(t, []int{2, 1}, []int{reqs, notMod}, "the second GET is conditional, and answered 304")
-			})
-		})
-	}
-}

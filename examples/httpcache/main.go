@@ -234,20 +234,10 @@ func run(w io.Writer, n int) error {
 			if p.path == "/live" && i == n/2 {
 				up.change(p.path)
 			}
-			if p.path == "/live" {
-				// The Loader judges freshness by a clock that lags the
-				// time its loads are stamped with by about a millisecond:
-				// a read of a max-age=0 entry within that would find it
-				// fresh still. A pause keeps every read stale.
-				time.Sleep(20 * time.Millisecond)
-			}
 			before := store.written()
 			r, err := pages.GetOrLoadResult(ctx, url, load)
 			if err != nil && !errors.Is(err, flightcache.ErrNotFound) {
 				return err
-			}
-			if r.Served == 0 && errors.Is(err, flightcache.ErrNotFound) {
-				r.Served = flightcache.ServedLoaded // a loaded 404 comes with no Served
 			}
 			served[p.path][r.Served]++
 			if r.Served == flightcache.ServedStale {
