@@ -269,4 +269,3 @@ func TestPreviousWithTheWrongValueTypeSaysNothing(t *testing.T) {
 		assert.Error(t, policyErr, "the wrong K is an error")
 	})
 }
-
