@@ -120,14 +120,29 @@ type fillOptions[K comparable] struct {
 
 // submit starts the fill of keys, whose calls the caller started with
 // claim, on a goroutine of its own, and returns at once (or, inline, runs it
-// and returns when it ends); the tickets receive the results. After Close, submit finishes the tickets with ErrClosed and
-// returns it. The fill keeps keys; the caller must not change them
-// afterwards.
+// and returns when it ends); the tickets receive the results. After Close,
+// submit finishes the tickets with ErrClosed and returns it. The fill keeps
+// keys; the caller must not change them afterwards.
 func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K, V], src source[K, V], o fillOptions[K]) error {
+	j := &job[K, V]{keys: keys, tickets: tickets}
+	return f.start(ctx, j, src, o)
+}
+
+// submitOne is submit of one key, whose slices the job holds itself.
+func (f *filler[K, V]) submitOne(ctx context.Context, key K, t ticket[K, V], src source[K, V], o fillOptions[K]) error {
+	j := new(job[K, V])
+	j.one.key[0], j.one.ticket[0] = key, t
+	j.keys, j.tickets = j.one.key[:], j.one.ticket[:]
+	j.kws, j.gens = j.one.kw[:], j.one.gen[:]
+	return f.start(ctx, j, src, o)
+}
+
+// start is submit of the job j, which holds its keys and tickets.
+func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V], o fillOptions[K]) error {
 	f.mu.RLock()
 	if f.closed {
 		f.mu.RUnlock()
-		for _, t := range tickets {
+		for _, t := range j.tickets {
 			t.Finish(Entry[V]{}, ErrClosed)
 		}
 		return ErrClosed
@@ -135,14 +150,17 @@ func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K,
 	f.jobs.Add(1)
 	f.mu.RUnlock()
 
-	j := &job[K, V]{f: f, src: src, keys: keys, tickets: tickets, replacing: o.replacing, force: o.force, onEnd: o.onEnd,
-		throttled: o.background || f.throttle.callers, inline: o.inline}
+	j.f, j.src = f, src
+	j.replacing, j.force, j.onEnd = o.replacing, o.force, o.onEnd
+	j.throttled, j.inline = o.background || f.throttle.callers, o.inline
 	j.begin(ctx, time.Now().Add(f.timeout))
 	// The fill's place in each key's write order is taken now, before its
 	// deadline can pass.
-	j.kws = make([]*keyWrites, len(keys))
-	j.gens = make([]uint64, len(keys))
-	for i, k := range keys {
+	if j.kws == nil {
+		j.kws = make([]*keyWrites, len(j.keys))
+		j.gens = make([]uint64, len(j.keys))
+	}
+	for i, k := range j.keys {
 		j.kws[i], j.gens[i] = f.writes.begin(k)
 	}
 	j.expiry = time.AfterFunc(f.timeout, j.expire)
@@ -191,6 +209,19 @@ type job[K comparable, V any] struct {
 	fillCtx
 	expiry *time.Timer // runs expire at the deadline
 
+	// one holds the slices of a fill of one key, so that it needs no
+	// allocation of its own.
+	one struct {
+		key    [1]K
+		ticket [1]ticket[K, V]
+		kw     [1]*keyWrites
+		gen    [1]uint64
+		all    [1]int
+		found  [1]lookup[V]
+		out    [1]outcome[V]
+		entry  [1]Entry[V]
+		write  [1]bool
+	}
 	kws      []*keyWrites // the write order of each key
 	gens     []uint64     // each key's generation when the fill began
 	versions []Version    // over a Fencer, each key's Version when the fill last looked
@@ -231,9 +262,12 @@ func (j *job[K, V]) run() {
 		}
 	}()
 
-	all := make([]int, len(j.keys))
-	for i := range all {
-		all[i] = i
+	all := j.one.all[:]
+	if len(j.keys) > 1 {
+		all = make([]int, len(j.keys))
+		for i := range all {
+			all[i] = i
+		}
 	}
 	if j.f.fencer != nil {
 		j.versions = make([]Version, len(j.keys))
@@ -385,9 +419,15 @@ func (j *job[K, V]) end() {
 // the callers of this one missed it, and another instance of a fleet may
 // have stored it while this one waited for its lease.
 func (j *job[K, V]) lookAgain(idx []int) []int {
-	found := j.f.read(j, j.keysAt(idx), true)
+	var found []lookup[V]
+	if len(j.keys) == 1 {
+		found = j.one.found[:]
+		j.f.readInto(j, j.keys, true, found)
+	} else {
+		found = j.f.read(j, j.keysAt(idx), true)
+	}
 	now := j.f.clock.now()
-	todo := idx[:0:0]
+	todo := idx[:0] // filtered in place: idx is the caller's to give up
 	for n, i := range idx {
 		e, ok := found[n].e, found[n].ok
 		if j.versions != nil {
@@ -437,22 +477,28 @@ type lookup[V any] struct {
 // round trip; a caller's read waits for its log line as long as ctx allows
 // (see reporter.warn).
 func (f *filler[K, V]) read(ctx context.Context, keys []K, byFill bool) []lookup[V] {
-	wait := !byFill
 	out := make([]lookup[V], len(keys))
+	f.readInto(ctx, keys, byFill, out)
+	return out
+}
+
+// readInto is read into out, which has the length of keys.
+func (f *filler[K, V]) readInto(ctx context.Context, keys []K, byFill bool, out []lookup[V]) {
+	wait := !byFill
 	if f.fencer != nil && byFill {
 		f.readVersioned(ctx, keys, wait, out)
-		return out
+		return
 	}
 	if f.batch != nil && len(keys) > 1 {
 		found, err := f.batch.GetMany(ctx, slices.Clone(keys)) // a Store may change the slice
 		if err != nil {
 			f.rep.storeFailed(ctx, wait, "get", slices.Clone(keys), err)
-			return out
+			return
 		}
 		for n, k := range keys {
 			out[n].e, out[n].ok = found[k]
 		}
-		return out
+		return
 	}
 	for n, k := range keys {
 		e, ok, err := f.store.Get(ctx, k)
@@ -462,7 +508,7 @@ func (f *filler[K, V]) read(ctx context.Context, keys []K, byFill bool) []lookup
 		}
 		out[n] = lookup[V]{e: e, ok: ok}
 	}
-	return out
+	return
 }
 
 // readVersioned is read over a Fencer: it also reads each key's Version, in
@@ -488,6 +534,16 @@ func (f *filler[K, V]) readVersioned(ctx context.Context, keys []K, wait bool, o
 		}
 		out[n] = lookup[V]{e, ok, v}
 	}
+}
+
+// indexSlice returns a slice holding i alone, with no allocation for a fill
+// of one key.
+func (j *job[K, V]) indexSlice(i int) []int {
+	if len(j.keys) == 1 {
+		j.one.all[0] = i
+		return j.one.all[:]
+	}
+	return []int{i}
 }
 
 // keysAt returns a new slice of the keys at idx.
@@ -574,12 +630,12 @@ func (j *job[K, V]) waitLease(i int) {
 		}
 		if release != nil {
 			defer j.release(release)
-			if len(j.lookAgain([]int{i})) > 0 {
+			if len(j.lookAgain(j.indexSlice(i))) > 0 {
 				j.load([]int{i})
 			}
 			return
 		}
-		if len(j.lookAgain([]int{i})) == 0 {
+		if len(j.lookAgain(j.indexSlice(i))) == 0 {
 			return
 		}
 	}
@@ -651,10 +707,9 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	if j.expired.Load() {
 		return // the callers have the timeout; the result is dropped
 	}
-	var pe *singleflight.PanicError
 	switch {
 	case err == nil:
-	case errors.As(err, &pe):
+	case isPanic(err):
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
 	case j.Err() == context.DeadlineExceeded:
 		// A load that honours its context ends at the fill's deadline:
@@ -672,8 +727,10 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	// Stamped by the clock that judges the entry, so that an entry fresh
 	// for 0 is never read as fresh (the coarse clock lags by up to a tick).
 	loadedAt := time.Unix(0, j.f.clock.now())
-	entries := make([]Entry[V], len(idx))
-	write := make([]bool, len(idx))
+	entries, write := j.one.entry[:], j.one.write[:]
+	if len(j.keys) > 1 {
+		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))
+	}
 	var stored []Entry[V] // what is written, when it differs from entries (NoStore)
 	for n, i := range idx {
 		entries[n], outs[n].err, write[n] = j.build(i, outs[n], loadedAt, elapsed)
@@ -735,7 +792,11 @@ func (j *job[K, V]) call(idx []int) (outs []outcome[V], err error) {
 			outs, err = nil, fmt.Errorf("flightcache: load of %s: %w", j.describe(), newPanicError(p))
 		}
 	}()
-	outs = make([]outcome[V], len(idx))
+	if len(j.keys) == 1 {
+		outs = j.one.out[:]
+	} else {
+		outs = make([]outcome[V], len(idx))
+	}
 	if j.src.one != nil {
 		// A single-key source has chunks of one key.
 		i := idx[0]
@@ -798,7 +859,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	if j.f.batch == nil || len(kws) == 1 {
 		for n, i := range idx {
 			if write[n] && j.kws[i].current(j.gens[i]) {
-				j.storeWrite(j.keys[i], func() error { return j.f.store.Set(j, j.keys[i], entries[n]) })
+				j.storeWrite(idx[n:n+1], func() error { return j.f.store.Set(j, j.keys[i], entries[n]) })
 			}
 		}
 		return
@@ -810,7 +871,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		}
 	}
 	if len(many) > 0 {
-		j.storeWrite(j.keysAt(idx), func() error { return j.f.batch.SetMany(j, many) })
+		j.storeWrite(idx, func() error { return j.f.batch.SetMany(j, many) })
 	}
 }
 
@@ -830,7 +891,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 			}
 		}
 		if len(many) > 0 {
-			j.storeWrite(j.keysAt(idx), func() error {
+			j.storeWrite(idx, func() error {
 				_, err := j.f.bfencer.SetManyIfVersion(j, many, versions)
 				return err
 			})
@@ -839,7 +900,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 	}
 	for n, i := range idx {
 		if write[n] && j.kws[i].current(j.gens[i]) {
-			j.storeWrite(j.keys[i], func() error {
+			j.storeWrite(idx[n:n+1], func() error {
 				_, err := j.f.fencer.SetIfVersion(j, j.keys[i], entries[n], j.versions[i])
 				return err
 			})
@@ -847,25 +908,50 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 	}
 }
 
-// storeWrite runs a write to the Store. A write that fails, or panics, is a
-// lost write, counted and logged: the callers still get the loaded values.
-func (j *job[K, V]) storeWrite(keys any, set func() error) {
-	err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("flightcache: store write of %v: %w", keys, newPanicError(p))
-				j.writePanic.Store(&err)
-				j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-			}
-		}()
-		return set()
-	}()
-	if err != nil {
-		j.f.rep.storeFailed(j, false, "set", keys, err)
+// storeWrite runs a write to the Store of the keys at idx. A write that
+// fails, or panics, is a lost write, counted and logged: the callers still
+// get the loaded values.
+func (j *job[K, V]) storeWrite(idx []int, set func() error) {
+	if err := j.guardWrite(idx, set); err != nil {
+		j.f.rep.storeFailed(j, false, "set", j.keysNamed(idx), err)
 	}
 }
 
+// guardWrite runs set, and turns a panic in it into an error.
+func (j *job[K, V]) guardWrite(idx []int, set func() error) (err error) {
+	defer j.recoverWrite(idx, &err)
+	return set()
+}
+
+// recoverWrite is guardWrite's deferred call: it recovers a panic of the
+// write of the keys at idx into *err, and keeps it for onEnd.
+func (j *job[K, V]) recoverWrite(idx []int, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	e := fmt.Errorf("flightcache: store write of %v: %w", j.keysNamed(idx), newPanicError(p))
+	*err = e
+	j.writePanic.Store(&e)
+	j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
+}
+
+// keysNamed names the keys at idx in errors and logs: the key itself for
+// one, their slice for more.
+func (j *job[K, V]) keysNamed(idx []int) any {
+	if len(idx) == 1 {
+		return j.keys[idx[0]]
+	}
+	return j.keysAt(idx)
+}
+
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// isPanic reports whether err stands for a panic.
+func isPanic(err error) bool {
+	var pe *singleflight.PanicError
+	return errors.As(err, &pe)
+}
 
 // newPanicError wraps a recovered panic value with the stack of the
 // goroutine that panicked, less its first line (which names a goroutine that

@@ -31,14 +31,13 @@ type fillCtx struct {
 	state    atomic.Int32
 
 	mu     sync.Mutex
-	afters map[*func()]struct{} // functions to call when it ends; nil once it has
+	afters map[*func()]struct{} // functions to call when it ends; nil until the first
 }
 
 func (c *fillCtx) begin(parent context.Context, deadline time.Time) {
 	c.values = context.WithoutCancel(parent)
 	c.deadline = deadline
 	c.done = make(chan struct{})
-	c.afters = map[*func()]struct{}{}
 }
 
 // Deadline returns the fill's deadline.
@@ -66,9 +65,12 @@ func (c *fillCtx) Err() error {
 func (c *fillCtx) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.afters == nil {
+	if c.state.Load() != ctxLive {
 		go f()
 		return func() bool { return false }
+	}
+	if c.afters == nil {
+		c.afters = make(map[*func()]struct{})
 	}
 	key := &f
 	c.afters[key] = struct{}{}

@@ -215,7 +215,7 @@ func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], has
 	}
 	keepSoft := hasFallback && l.softTimeout > 0
 	if started {
-		l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load},
+		l.fill.submitOne(ctx, key, t, source[K, V]{one: load},
 			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
 	} else {
 		l.rep.record(stats.Coalesced)
@@ -374,7 +374,7 @@ func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) 
 	if err != nil || !started {
 		return err
 	}
-	if err := l.fill.submit(ctx, []K{key}, []ticket[K, V]{t}, source[K, V]{one: load},
+	if err := l.fill.submitOne(ctx, key, t, source[K, V]{one: load},
 		fillOptions[K]{force: true, onEnd: l.refresh.ended, background: true}); err != nil {
 		return err
 	}
