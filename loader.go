@@ -25,6 +25,7 @@ type LoadFunc[K comparable, V any] func(ctx context.Context, key K) (V, error)
 // (or Shutdown) when it is no longer needed; Close does not close the Store.
 type Loader[K comparable, V any] struct {
 	store       Store[K, V]
+	ref         RefStore[K, V] // store, when it is one
 	policy      policy
 	clock       clock
 	keysMayFail bool // keys must be checked at each call (see keysMayFail)
@@ -76,6 +77,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 
 		keysMayFail: l.keysMayFail,
 	}
+	l.ref, _ = store.(RefStore[K, V])
 	l.fill.batch, _ = store.(BatchStore[K, V])
 	l.fill.leaser, _ = store.(Leaser[K, V])
 	l.fill.bleaser, _ = store.(BatchLeaser[K, V])
@@ -132,7 +134,7 @@ func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
 // error.
 func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]) (V, error) {
 	var r Result[V]
-	err := l.get(ctx, key, load, &r)
+	err := l.get(ctx, key, load, &r, false)
 	return r.Value, err
 }
 
@@ -143,21 +145,34 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 // GetOrLoad returns, and on a hit allocates nothing either.
 func (l *Loader[K, V]) GetOrLoadResult(ctx context.Context, key K, load LoadFunc[K, V]) (Result[V], error) {
 	var r Result[V]
-	err := l.get(ctx, key, load, &r)
+	err := l.get(ctx, key, load, &r, true)
 	return r, err
 }
 
-// get is GetOrLoad and GetOrLoadResult, which read r.Value or r.
-func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *Result[V]) error {
+// get is GetOrLoad and GetOrLoadResult. It sets r, all of it when full and
+// at least r.Value otherwise.
+func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *Result[V], full bool) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
 	if load == nil {
 		return errNilLoad
 	}
+	// e is the entry found: the Store's own over a RefStore, which a hit
+	// need not copy whole, and r.Entry otherwise.
+	e := &r.Entry
 	var ok bool
 	var err error
-	r.Entry, ok, err = l.store.Get(ctx, key)
+	if l.ref != nil {
+		var p *Entry[V]
+		if p, ok, err = l.ref.GetRef(ctx, key); ok && err == nil && p != nil {
+			e = p
+		} else {
+			ok = false
+		}
+	} else {
+		r.Entry, ok, err = l.store.Get(ctx, key)
+	}
 	if err != nil {
 		l.rep.storeFailed(ctx, true, "get", key, err)
 		ok = false
@@ -166,9 +181,16 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *R
 	var now int64
 	if ok {
 		now = l.clock.now()
-		v = judge(&l.policy, &r.Entry, now, rand.Float64)
+		v = judge(&l.policy, e, now, rand.Float64)
 	}
 	l.rep.judged(v)
+	if e != &r.Entry {
+		if full || v == verdictMiss || v == verdictFallback {
+			r.Entry = *e
+		} else {
+			r.Value = e.Value
+		}
+	}
 	switch v {
 	case verdictFresh:
 		r.Served = ServedFresh
@@ -178,7 +200,7 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *R
 		return ErrNotFound
 	case verdictRefreshEarly:
 		r.Served = ServedFresh
-		l.refresh.start(ctx, key, load, r.FreshUntil, now)
+		l.refresh.start(ctx, key, load, e.FreshUntil, now)
 		return nil
 	case verdictStale:
 		r.Served = ServedStale

@@ -29,6 +29,20 @@ type Store[K comparable, V any] interface {
 	Delete(ctx context.Context, key K) error
 }
 
+// RefStore is a Store that can return the Entry it holds for a key without
+// copying it: a Loader over a RefStore reads with GetRef, and a hit copies
+// only the value. In-memory Stores that keep a pointer to each Entry (every
+// in-memory adapter in this repository) offer it.
+type RefStore[K comparable, V any] interface {
+	Store[K, V]
+
+	// GetRef returns what Get returns, with the Entry as a pointer to the
+	// Store's own. The Store never modifies an Entry once GetRef may have
+	// returned it (a Set stores a new one), and the caller never modifies
+	// it either.
+	GetRef(ctx context.Context, key K) (*Entry[V], bool, error)
+}
+
 // Leaser is a Store shared by a fleet of Loaders, one per service instance,
 // that lets one of them load a missing key while the others wait for it, so
 // that the fleet loads a cold key once rather than once per instance.

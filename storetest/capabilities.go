@@ -32,6 +32,43 @@ func (s *suite) leaser(t *testing.T) flightcache.Leaser[string, string] {
 	return l
 }
 
+// ref returns the Store as a flightcache.RefStore, or skips t.
+func (s *suite) ref(t *testing.T) flightcache.RefStore[string, string] {
+	t.Helper()
+	r, ok := s.store.(flightcache.RefStore[string, string])
+	if !ok {
+		t.Skip("the Store is not a flightcache.RefStore")
+	}
+	return r
+}
+
+func checkGetRef(t *testing.T, s *suite) {
+	r := s.ref(t)
+	ctx := context.Background()
+	k := s.key("k")
+	if e, ok, err := r.GetRef(ctx, k); ok || err != nil || e != nil {
+		t.Fatalf("GetRef(%q) of a key never set = %v, %t, %v; want nil, false, nil", k, e, ok, err)
+	}
+	first := s.positive("first", 1)
+	s.set(t, k, first)
+	got, ok, err := r.GetRef(ctx, k)
+	if !ok || err != nil || got == nil {
+		t.Fatalf("GetRef(%q) after Set = %v, %t, %v; want the entry, true, nil", k, got, ok, err)
+	}
+	if d := diff(*got, first); d != "" {
+		t.Fatalf("GetRef(%q) after Set: %s, want %s (%s)", k, format(*got), format(first), d)
+	}
+	held := *got
+	s.set(t, k, s.positive("second", 2))
+	again, ok, err := r.GetRef(ctx, k)
+	if !ok || err != nil || diff(*again, s.positive("second", 2)) != "" {
+		t.Errorf("GetRef(%q) after a second Set = %v, %t, %v; want the second entry", k, again, ok, err)
+	}
+	if d := diff(*got, held); d != "" {
+		t.Errorf("a Set of %q, or a GetRef after it, changed the Entry an earlier GetRef returned: now %s, was %s (%s)", k, format(*got), format(held), d)
+	}
+}
+
 func checkGetMany(t *testing.T, s *suite) {
 	b := s.batch(t)
 	ctx := context.Background()
@@ -255,6 +292,7 @@ var rules = map[string]string{
 	"LeaseCanceled":        "Leaser: Lease waits no longer than ctx allows",
 	"Fencing":              "Fencer: Set and Delete win over every fill in flight: SetIfVersion writes only if nothing changed the key since its version was read (DESIGN rule 9)",
 	"BatchFencing":         "BatchFencer: SetManyIfVersion writes exactly the keys nothing changed since GetManyVersioned read them",
+	"GetRef":               "RefStore: GetRef returns what Get returns, and the Store never modifies an Entry once GetRef may have returned it",
 }
 
 func quoteRule(t *testing.T, name string) {

@@ -36,10 +36,10 @@ const MaxEntries = 1000
 // of the entries the checks stored, all of which expire within about an hour
 // and a few minutes.
 //
-// Run also checks each optional capability the Stores have: GetMany and
-// SetMany of a flightcache.BatchStore, Lease of a flightcache.Leaser, and
+// Run also checks each optional capability the Stores have: GetRef of a
+// flightcache.RefStore, GetMany and SetMany of a flightcache.BatchStore, Lease of a flightcache.Leaser, and
 // the fenced writes of a flightcache.Fencer and BatchFencer (subtests
-// "GetMany", "SetMany", "Lease...", "Fencing", "BatchFencing"); over a
+// "GetRef", "GetMany", "SetMany", "Lease...", "Fencing", "BatchFencing"); over a
 // Store without one,
 // those subtests skip. A failed subtest ends by quoting the rule broken.
 //
@@ -87,6 +87,7 @@ var cases = []struct {
 	{"ReadYourWrites", checkReadYourWrites},
 	{"CanceledContext", checkCanceledContext},
 	{"Concurrent", checkConcurrent},
+	{"GetRef", checkGetRef},
 	{"GetMany", checkGetMany},
 	{"SetMany", checkSetMany},
 	{"LeaseExclusive", checkLeaseExclusive},

@@ -136,6 +136,9 @@ type fullStore struct {
 	versionMu sync.Mutex
 	versions  map[string]flightcache.Version
 	next      flightcache.Version
+
+	refMu sync.Mutex
+	refs  map[string]*entry // the refInPlace flaw's one Entry per key
 }
 
 func newFullStore(flaw string) *fullStore {
@@ -156,6 +159,34 @@ func (s *fullStore) Set(ctx context.Context, key string, e entry) error {
 	defer s.versionMu.Unlock()
 	s.advance(key, "set")
 	return s.mapStore.Set(ctx, key, e)
+}
+
+// GetRef hands out a copy of its own, made once per Set, which it never
+// modifies; the refInPlace flaw hands out one Entry per key and writes every
+// Set into it, and refOfGet returns a different entry from Get's.
+func (s *fullStore) GetRef(ctx context.Context, key string) (*entry, bool, error) {
+	e, ok, err := s.mapStore.Get(ctx, key)
+	if !ok || err != nil {
+		return nil, ok, err
+	}
+	s.refMu.Lock()
+	defer s.refMu.Unlock()
+	switch s.flaw {
+	case "refInPlace":
+		if s.refs == nil {
+			s.refs = map[string]*entry{}
+		}
+		p, had := s.refs[key]
+		if !had {
+			p = new(entry)
+			s.refs[key] = p
+		}
+		*p = e
+		return p, true, nil
+	case "refOfGet":
+		e.Value += "!"
+	}
+	return &e, true, nil
 }
 
 func (s *fullStore) Delete(ctx context.Context, key string) error {
@@ -338,6 +369,8 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"deleteKeepsVersion":     {"Fencing", "BatchFencing"},
 		"setIfKeepsVersion":      {"Fencing"},
 		"batchUsesLatestVersion": {"BatchFencing"},
+		"refInPlace":             {"GetRef"},
+		"refOfGet":               {"GetRef"},
 	}
 	rules := map[string]string{
 		"GetAfterSet":          "the rule: a Get that follows a Set of the same key returns exactly the Entry stored, every field of it",
@@ -349,6 +382,7 @@ func TestRunCatchesFlaws(t *testing.T) {
 		"LeaseCanceled":        "the rule: Leaser: Lease waits no longer than ctx allows",
 		"Fencing":              "the rule: Fencer: Set and Delete win over every fill in flight",
 		"BatchFencing":         "the rule: BatchFencer: SetManyIfVersion writes exactly the keys nothing changed",
+		"GetRef":               "the rule: RefStore: GetRef returns what Get returns",
 	}
 	failed := regexp.MustCompile(`--- FAIL: TestFlawedStore/(\w+)`)
 	for flaw, want := range flaws {

@@ -69,20 +69,30 @@ func NewWithEvict[K comparable, V any](size int, onEvict func(key K, e flightcac
 // recently. The bool is false when there is none. Get returns the entry as it
 // was stored, expired or not. It fails only on a Store not made by New and on
 // a key Go cannot hash (an error wrapping singleflight.ErrUnhashableKey).
-func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
+func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
+	e, ok, err := s.GetRef(ctx, key)
+	if !ok {
+		return flightcache.Entry[V]{}, false, err
+	}
+	return *e, true, nil
+}
+
+// GetRef is Get without the copy of the Entry, which the Store never
+// modifies once stored (see flightcache.RefStore).
+func (s *Store[K, V]) GetRef(_ context.Context, key K) (*flightcache.Entry[V], bool, error) {
 	if s == nil || s.cache == nil {
-		return flightcache.Entry[V]{}, false, errNoCache
+		return nil, false, errNoCache
 	}
 	if s.keys == keys.Iface {
 		if err := keys.Hashable("lrustore", key); err != nil {
-			return flightcache.Entry[V]{}, false, err
+			return nil, false, err
 		}
 	}
 	e, ok := s.cache.Get(key)
 	if !ok {
-		return flightcache.Entry[V]{}, false, nil
+		return nil, false, nil
 	}
-	return *e, true, nil
+	return e, true, nil
 }
 
 // Set stores e for key, replacing any entry there and making it the one used

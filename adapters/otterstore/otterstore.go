@@ -89,20 +89,30 @@ func lifetime[K comparable, V any](oe otter.Entry[K, *flightcache.Entry[V]]) tim
 // and nothing more: it allocates nothing and fails only on a Store not made
 // by New and on a key Go cannot hash (an error wrapping
 // singleflight.ErrUnhashableKey).
-func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
+func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
+	e, ok, err := s.GetRef(ctx, key)
+	if !ok {
+		return flightcache.Entry[V]{}, false, err
+	}
+	return *e, true, nil
+}
+
+// GetRef is Get without the copy of the Entry, which the Store never
+// modifies once stored (see flightcache.RefStore).
+func (s *Store[K, V]) GetRef(_ context.Context, key K) (*flightcache.Entry[V], bool, error) {
 	if s == nil || s.cache == nil {
-		return flightcache.Entry[V]{}, false, errNoCache
+		return nil, false, errNoCache
 	}
 	if s.keys == keys.Iface {
 		if err := keys.Hashable("otterstore", key); err != nil {
-			return flightcache.Entry[V]{}, false, err
+			return nil, false, err
 		}
 	}
 	e, ok := s.cache.GetIfPresent(key)
 	if !ok {
-		return flightcache.Entry[V]{}, false, nil
+		return nil, false, nil
 	}
-	return *e, true, nil
+	return e, true, nil
 }
 
 // Set stores e for key, replacing any entry there, to be dropped at e's

@@ -154,17 +154,27 @@ func NewWithOptions[K Key, V any](maxCost int64, opts Options[V]) (*Store[K, V],
 // Close waits on, and a copy of the entry after ristretto has returned a
 // pointer to it. The count is striped by goroutine, so concurrent Gets do not
 // contend on it. It allocates nothing.
-func (s *Store[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
+func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
+	e, ok, err := s.GetRef(ctx, key)
+	if !ok {
+		return flightcache.Entry[V]{}, false, err
+	}
+	return *e, true, nil
+}
+
+// GetRef is Get without the copy of the Entry, which the Store never
+// modifies once stored (see flightcache.RefStore).
+func (s *Store[K, V]) GetRef(_ context.Context, key K) (*flightcache.Entry[V], bool, error) {
 	c := s.gate.enter()
 	if c == nil {
-		return flightcache.Entry[V]{}, false, ErrClosed
+		return nil, false, ErrClosed
 	}
 	e, ok := s.cache.Get(key)
 	s.gate.leave(c)
 	if !ok {
-		return flightcache.Entry[V]{}, false, nil
+		return nil, false, nil
 	}
-	return *e, true, nil
+	return e, true, nil
 }
 
 // Set stores e for key, replacing any entry there, with e's ExpiresAt as its
