@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/flightcache/flightcache"
@@ -113,4 +115,38 @@ func ExampleBackoff() {
 	// true true
 	// true true
 	// calls: 1
+}
+
+func ExampleLoader_Batcher() {
+	store, _ := lrustore.New[int, User](1000)
+	users, _ := flightcache.New(store, &flightcache.Options{FreshFor: time.Minute})
+	defer users.Close()
+
+	var mu sync.Mutex
+	var queries [][]int
+	loadUsers := func(_ context.Context, ids []int) (map[int]User, error) {
+		mu.Lock()
+		queries = append(queries, slices.Sorted(slices.Values(ids))) // one WHERE id IN (...)
+		mu.Unlock()
+		found := make(map[int]User)
+		for _, id := range ids {
+			found[id] = User{ID: id, Name: fmt.Sprintf("user-%d", id)}
+		}
+		return found, nil
+	}
+	// Single-key reads that miss within a window are loaded together, as a
+	// DataLoader batches the loads of one tick: the window closes after
+	// Wait, or at once when it holds MaxKeys keys.
+	batcher, _ := users.Batcher(loadUsers, flightcache.Window{Wait: time.Second, MaxKeys: 3})
+
+	var wg sync.WaitGroup
+	for id := range 3 {
+		wg.Go(func() {
+			batcher.GetOrLoad(context.Background(), id+1) // from three request handlers, say
+		})
+	}
+	wg.Wait()
+	fmt.Println("queries:", queries)
+	// Output:
+	// queries: [[1 2 3]]
 }

@@ -134,7 +134,7 @@ func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
 // error.
 func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]) (V, error) {
 	var r Result[V]
-	err := l.get(ctx, key, load, &r, false)
+	err := l.get(ctx, key, load, nil, &r, false)
 	return r.Value, err
 }
 
@@ -145,17 +145,18 @@ func (l *Loader[K, V]) GetOrLoad(ctx context.Context, key K, load LoadFunc[K, V]
 // GetOrLoad returns, and on a hit allocates nothing either.
 func (l *Loader[K, V]) GetOrLoadResult(ctx context.Context, key K, load LoadFunc[K, V]) (Result[V], error) {
 	var r Result[V]
-	err := l.get(ctx, key, load, &r, true)
+	err := l.get(ctx, key, load, nil, &r, true)
 	return r, err
 }
 
-// get is GetOrLoad and GetOrLoadResult. It sets r, all of it when full and
-// at least r.Value otherwise.
-func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *Result[V], full bool) error {
+// get is GetOrLoad and GetOrLoadResult, and a Batcher's. It loads with
+// load, or, when win is not nil, in win's batches. It sets r, all of it when
+// full and at least r.Value otherwise.
+func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], r *Result[V], full bool) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
-	if load == nil {
+	if load == nil && win == nil {
 		return errNilLoad
 	}
 	// e is the entry found: the Store's own over a RefStore, which a hit
@@ -200,21 +201,31 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], r *R
 		return ErrNotFound
 	case verdictRefreshEarly:
 		r.Served = ServedFresh
-		l.refresh.start(ctx, key, load, e.FreshUntil, now)
+		l.refreshKey(ctx, key, load, win, e.FreshUntil, now)
 		return nil
 	case verdictStale:
 		r.Served = ServedStale
-		l.refresh.start(ctx, key, load, time.Time{}, now)
+		l.refreshKey(ctx, key, load, win, time.Time{}, now)
 		return nil
 	}
-	return l.miss(ctx, key, load, v == verdictFallback, r)
+	return l.miss(ctx, key, load, win, v == verdictFallback, r)
+}
+
+// refreshKey refreshes key in the background, with load or in win's
+// batches; replacing is as for refresher.start.
+func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], replacing time.Time, now int64) {
+	if win != nil {
+		win.refresh(ctx, key, replacing, now)
+		return
+	}
+	l.refresh.start(ctx, key, load, replacing, now)
 }
 
 // miss loads key and waits for it, on behalf of a call that found nothing
 // to serve, and sets r. r holds what the Store had for key: when
 // hasFallback, an old value that may stand in for a failed load. It is a
 // function of its own so that the hit path's stack frame stays small.
-func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], hasFallback bool, r *Result[V]) error {
+func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], hasFallback bool, r *Result[V]) error {
 	var fallback *Entry[V]
 	if hasFallback {
 		old := r.Entry
@@ -236,10 +247,13 @@ func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], has
 		return err
 	}
 	keepSoft := hasFallback && l.softTimeout > 0
-	if started {
+	switch {
+	case started && win != nil:
+		win.add(ctx, key, t)
+	case started:
 		l.fill.submitOne(ctx, key, t, source[K, V]{one: load},
 			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
-	} else {
+	default:
 		l.rep.record(stats.Coalesced)
 	}
 	var soft <-chan time.Time
