@@ -362,6 +362,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.now()), 0, rand.Float64())
 		return l.store.Set(ctx, key, e)
 	})
+	l.fill.throttle.succeeded(key) // a value is there: the next load is not held back
 	if err != nil && !errors.Is(err, ctx.Err()) {
 		l.rep.record(stats.StoreError)
 		return fmt.Errorf("flightcache: set key %v: %w", key, err)
@@ -370,7 +371,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 }
 
 // Invalidate removes key from the Store, so that the next GetOrLoad loads it
-// again. It wins over a load of key that has started: that load's callers get
+// again, even while the failure throttle held back loads of key. It wins over a load of key that has started: that load's callers get
 // its result, but the result is not stored, and a caller that comes after
 // Invalidate returns never gets it. Invalidate returns the Store's error, if
 // any, wrapped, and ctx.Err() if ctx ends while it waits for a load's write
@@ -382,6 +383,7 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
 		return l.store.Delete(ctx, key)
 	})
+	l.fill.throttle.succeeded(key) // asked for a new load: it is not held back
 	if err != nil && !errors.Is(err, ctx.Err()) {
 		l.rep.record(stats.StoreError)
 		return fmt.Errorf("flightcache: invalidate key %v: %w", key, err)

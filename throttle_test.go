@@ -222,3 +222,35 @@ func TestFailureBackoffIsValidated(t *testing.T) {
 		assert.ErrorContains(t, err, "Options.FailureBackoff", "%+v", b)
 	}
 }
+
+// TestInvalidateAndSetEndAKeysBackoff: an explicit Invalidate asks for a
+// new load, and a Set puts a value there; neither is held back.
+func TestInvalidateAndSetEndAKeysBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := new(failing)
+		src.down.Store(true)
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{
+			FreshFor: time.Minute, FailureBackoff: flightcache.Backoff{Initial: time.Hour},
+		})
+		ctx := context.Background()
+		_, err := l.GetOrLoad(ctx, "k", src.load)
+		require.ErrorIs(t, err, errBackend)
+		_, err = l.GetOrLoad(ctx, "k", src.load)
+		require.ErrorIs(t, err, flightcache.ErrThrottled)
+
+		src.down.Store(false)
+		require.NoError(t, l.Invalidate(ctx, "k"))
+		v, err := l.GetOrLoad(ctx, "k", src.load)
+		require.NoError(t, err, "Invalidate ended the backoff")
+		assert.Equal(t, "v-k", v)
+
+		src.down.Store(true)
+		require.NoError(t, l.Invalidate(ctx, "k"))
+		_, err = l.GetOrLoad(ctx, "k", src.load)
+		require.ErrorIs(t, err, errBackend)
+		require.NoError(t, l.Set(ctx, "k", "set"))
+		require.NoError(t, l.Invalidate(ctx, "k"))
+		_, err = l.GetOrLoad(ctx, "k", src.load)
+		assert.NotErrorIs(t, err, flightcache.ErrThrottled)
+	})
+}
