@@ -74,7 +74,8 @@ type Options struct {
 	// StaleFor or StaleIfError), counted as a stale hit, and otherwise an
 	// error wrapping ErrThrottled and the last load's error, counted as
 	// stats.Throttled. A load that succeeds, or finds the key gone, ends
-	// it. Loader.Refresh is not throttled. The zero Backoff throttles
+	// it, as Set and Invalidate of the key do. Loader.Refresh is not
+	// throttled. The zero Backoff throttles
 	// only background refreshes, by a wait of 1s doubling up to 1m
 	// without jitter; a Backoff set here applies to them too.
 	FailureBackoff Backoff
