@@ -50,6 +50,27 @@ func StoreGets(name string, open func(b *testing.B) flightcache.Store[string, *P
 	}}
 }
 
+// StoreRefGets is StoreGets reading with GetRef, as a Loader over a
+// flightcache.RefStore does; a Store that is not one fails the benchmark.
+func StoreRefGets(name string, open func(b *testing.B) flightcache.Store[string, *Payload]) GetImpl {
+	return GetImpl{Name: name, Open: func(b *testing.B, values map[string]*Payload) func(string) bool {
+		ctx := context.Background()
+		s, ok := open(b).(flightcache.RefStore[string, *Payload])
+		if !ok {
+			b.Fatal("the Store is not a flightcache.RefStore")
+		}
+		for k, v := range values {
+			if err := s.Set(ctx, k, flightcache.Entry[*Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return func(k string) bool {
+			e, ok, err := s.GetRef(ctx, k)
+			return ok && err == nil && e.Value != nil
+		}
+	}}
+}
+
 // BenchmarkGets runs every impl under the same read loads, one after the
 // other within each: 1 or 1,000 hot keys, read by GOMAXPROCS goroutines or
 // by 16, so that contention shows on a small machine too. Sub-benchmarks are

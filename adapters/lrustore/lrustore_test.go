@@ -253,13 +253,19 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
-// Loader calls it (impl=adapter), with golang-lru's own Get on a cache of the
+// Loader calls it (impl=adapter), and through its GetRef, as a Loader over
+// it calls it (impl=ref), with golang-lru's own Get on a cache of the
 // same size holding the same entries (impl=backend) and holding bare pointers
 // to the values (impl=bare), which is what a cache without timestamps would
 // keep. Compare with benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	storetest.BenchmarkGets(b,
 		storetest.StoreGets("adapter", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
+			s, err := lrustore.New[string, *storetest.Payload](10_000)
+			require.NoError(b, err)
+			return s
+		}),
+		storetest.StoreRefGets("ref", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
 			s, err := lrustore.New[string, *storetest.Payload](10_000)
 			require.NoError(b, err)
 			return s

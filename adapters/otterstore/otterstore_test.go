@@ -184,13 +184,17 @@ func TestGetAllocatesNothing(t *testing.T) {
 }
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
-// Loader calls it (impl=adapter), with otter's own GetIfPresent on a cache of
+// Loader calls it (impl=adapter), and through its GetRef, as a Loader over
+// it calls it (impl=ref), with otter's own GetIfPresent on a cache of
 // the same size and per-entry expiry holding the same entries (impl=backend)
 // and holding bare pointers to the values (impl=bare). Compare with
 // benchstat -col /impl.
 func BenchmarkGet(b *testing.B) {
 	storetest.BenchmarkGets(b,
 		storetest.StoreGets("adapter", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
+			return newStore[string, *storetest.Payload](b, 10_000)
+		}),
+		storetest.StoreRefGets("ref", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
 			return newStore[string, *storetest.Payload](b, 10_000)
 		}),
 		storetest.GetImpl{Name: "backend", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {

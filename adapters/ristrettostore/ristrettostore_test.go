@@ -467,7 +467,8 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 // BenchmarkGet compares a hit through the flightcache.Store interface, as the
-// Loader calls it (impl=adapter), with ristretto's own Get on a cache
+// Loader calls it (impl=adapter), and through its GetRef, as a Loader over
+// it calls it (impl=ref), with ristretto's own Get on a cache
 // configured as New configures it, with the same time to live, holding the
 // same entries (impl=backend) and holding bare pointers to the values
 // (impl=bare). Compare with benchstat -col /impl.
@@ -476,6 +477,9 @@ func BenchmarkGet(b *testing.B) {
 	config := func() (numCounters, maxCost, bufferItems int64) { return 10 * 10_000, 10_000, 64 }
 	storetest.BenchmarkGets(b,
 		storetest.StoreGets("adapter", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
+			return newStore[string, *storetest.Payload](b, 10_000)
+		}),
+		storetest.StoreRefGets("ref", func(b *testing.B) flightcache.Store[string, *storetest.Payload] {
 			return newStore[string, *storetest.Payload](b, 10_000)
 		}),
 		storetest.GetImpl{Name: "backend", Open: func(b *testing.B, values map[string]*storetest.Payload) func(string) bool {
