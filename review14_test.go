@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/singleflight"
 )
 
@@ -794,25 +795,51 @@ func TestReviewPreviousOfAColdMissAndOutsideALoad(t *testing.T) {
 // says leaves no Previous to revalidate.
 func TestReviewPreviousIsNotAnExpiredEntry(t *testing.T) {
 	skipBug(t, "BUG: Previous returns an entry past its ExpiresAt when the Store still holds it (memStore, any Store that drops lazily), and ErrNotModified then resurrects it")
-	synctest.Test(t, func(t *testing.T) {
-		store := newMemStore[string]()
-		l := newLoader(t, store, nil)
-		ctx := context.Background()
-		_, err := l.GetOrLoad(ctx, "k", func(ctx context.Context, key string) (string, error) {
-			return "v1", flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{}) // no-cache, no stale-if-error
+	t.Run("memStore, no window", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			store := newMemStore[string]()
+			l := newLoader(t, store, nil)
+			ctx := context.Background()
+			_, err := l.GetOrLoad(ctx, "k", func(ctx context.Context, key string) (string, error) {
+				return "v1", flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{}) // no-cache, no stale-if-error
+			})
+			require.NoError(t, err)
+			time.Sleep(time.Second)
+			var had bool
+			_, err = l.GetOrLoad(ctx, "k", func(ctx context.Context, key string) (string, error) {
+				_, had = flightcache.Previous[string](ctx, key)
+				if had {
+					return "", flightcache.ErrNotModified
+				}
+				return "v2", nil
+			})
+			assert.False(t, had, "an entry past its ExpiresAt is not kept for Previous")
+			assert.NoError(t, err)
 		})
-		require.NoError(t, err)
-		time.Sleep(time.Second)
-		var had bool
-		_, err = l.GetOrLoad(ctx, "k", func(ctx context.Context, key string) (string, error) {
-			_, had = flightcache.Previous[string](ctx, key)
-			if had {
-				return "", flightcache.ErrNotModified
-			}
-			return "v2", nil
+	})
+	// The same with the repository's own lrustore, which drops an expired
+	// entry only when it is Set, not when it is read.
+	t.Run("lrustore", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			store, err := lrustore.New[string, string](10)
+			require.NoError(t, err)
+			l := newLoader(t, store, &flightcache.Options{FreshFor: time.Second, StaleIfError: time.Minute})
+			ctx := context.Background()
+			_, err = l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "v1", nil })
+			require.NoError(t, err)
+			time.Sleep(2 * time.Minute) // past ExpiresAt
+			var had bool
+			v, err := l.GetOrLoad(ctx, "k", func(ctx context.Context, key string) (string, error) {
+				_, had = flightcache.Previous[string](ctx, key)
+				if had {
+					return "", flightcache.ErrNotModified
+				}
+				return "v2", nil
+			})
+			assert.False(t, had, "lrustore: an entry past its ExpiresAt is not kept for Previous")
+			assert.NoError(t, err)
+			assert.Equal(t, "v2", v)
 		})
-		assert.False(t, had, "an entry past its ExpiresAt is not kept for Previous")
-		assert.NoError(t, err)
 	})
 }
 
