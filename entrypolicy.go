@@ -76,8 +76,8 @@ func (p *EntryPolicy) validate() error {
 // the policy of this load, and its callers get it with a nil error; the
 // value is not loaded, copied or decoded again. A load that answers
 // ErrNotModified for a key with no previous entry fails with an error
-// wrapping it. A BatchLoadFunc says the same of a key by returning the
-// previous value for it.
+// wrapping it. A BatchLoadFunc returns it to say that none of its keys has
+// changed, and says so of one key by returning the previous value for it.
 var ErrNotModified = errors.New("flightcache: not modified")
 
 // errNotInLoad is the error of SetPolicy and Previous outside a load.
@@ -101,11 +101,13 @@ type policyHooks[K comparable] interface {
 
 // SetPolicy sets the policy of the entry built for key from the result of
 // the load whose context is ctx, in place of the Options' durations. A
-// LoadFunc or a BatchLoadFunc calls it with the context it was given, and
-// key one of the keys it loads, before it returns; a later call wins, and
-// calls after the load returned change nothing. It returns an error, and
-// changes nothing, when p has a negative duration or ctx is not the context
-// of a load of key (of the Loader's key type). Safe for concurrent use.
+// LoadFunc or a BatchLoadFunc calls it with the context it was given (or
+// one derived from it), and key one of the keys of that call, before it
+// returns; a later call wins. It returns an error, and changes nothing, when
+// p has a negative duration, when ctx is not the context of a call loading
+// key (a key of another call of the same batch, when Options.MaxBatch split
+// it, is not), when key is not of the Loader's key type, and once the load
+// has returned. Safe for concurrent use.
 func SetPolicy[K comparable](ctx context.Context, key K, p EntryPolicy) error {
 	if ctx == nil {
 		return errNilContext
@@ -113,8 +115,12 @@ func SetPolicy[K comparable](ctx context.Context, key K, p EntryPolicy) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	h, ok := ctx.Value(fillKey{}).(policyHooks[K])
-	if !ok {
+	v := ctx.Value(fillKey{})
+	h, ok := v.(policyHooks[K])
+	switch {
+	case !ok && v != nil:
+		return fmt.Errorf("flightcache: SetPolicy of key %v: a key of type %T is not of the Loader's key type", key, key)
+	case !ok:
 		return fmt.Errorf("flightcache: SetPolicy of key %v: %w", key, errNotInLoad)
 	}
 	return h.setPolicy(key, p)
@@ -125,8 +131,9 @@ func SetPolicy[K comparable](ctx context.Context, key K, p EntryPolicy) error {
 // began, so that the load can revalidate it, sending its validators
 // (an ETag in If-None-Match, a Last-Modified date in If-Modified-Since) and
 // answering [ErrNotModified] when the source says it has not changed. The
-// bool is false when the Store held no entry for key (a cold miss), and when
-// ctx is not the context of a load of key. Keep validators in V: the Entry
+// bool is false when the Store held no entry for key that had not expired
+// (a cold miss), and when ctx is not the context of a call loading key, or
+// V is not the Loader's value type. Keep validators in V: the Entry
 // says when the value goes stale, not when it was loaded. Safe for
 // concurrent use.
 //

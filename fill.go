@@ -238,6 +238,7 @@ type job[K comparable, V any] struct {
 	policies []EntryPolicy // set by SetPolicy; nil until the first
 	set      []bool        // which policies are set
 	index    map[K]int     // each key's index, built for fills of many keys on the first hook call
+	sealed   bool          // the one call of the source for every key has returned
 }
 
 // run is the pipeline. Whatever happens in it (a panic in a Store or a
@@ -435,6 +436,12 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 			// its result may replace what the Store held then, and
 			// nothing written since (rule 9).
 			j.versions[i] = found[n].v
+		}
+		if ok && !e.ExpiresAt.IsZero() && !isBefore(now, e.ExpiresAt) {
+			// Past its ExpiresAt, an entry is never served, nor kept for
+			// Previous: a Store may return one it has not dropped yet.
+			ok = false
+			found[n].ok = false
 		}
 		j.remember(i, &found[n])
 		if ok && !j.force && j.usable(i, &e, now) {
@@ -701,9 +708,11 @@ type outcome[V any] struct {
 // loadChunk makes one call of the source for the keys at idx, then writes
 // and delivers the results.
 func (j *job[K, V]) loadChunk(idx []int) {
+	sc := j.scopeOf(idx)
 	start := time.Now()
-	outs, err := j.call(idx)
+	outs, err := j.call(sc, idx)
 	elapsed := time.Since(start)
+	sc.seal() // what the load says from now on changes nothing
 	if j.expired.Load() {
 		return // the callers have the timeout; the result is dropped
 	}
@@ -733,8 +742,9 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	}
 	var stored []Entry[V] // what is written, when it differs from entries (NoStore)
 	for n, i := range idx {
-		entries[n], outs[n].err, write[n] = j.build(i, outs[n], loadedAt, elapsed)
-		if p := j.policyOf(i); p.NoStore {
+		p := j.policyOf(i)
+		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], loadedAt, elapsed)
+		if p.NoStore {
 			if stored == nil {
 				stored = slices.Clone(entries)
 			}
@@ -755,12 +765,12 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	}
 }
 
-// build returns the entry for key i, whose load answered o at loadedAt
-// after took, the error its callers get, and whether the entry is to be
+// build returns the entry for key i under ep, whose load answered o at
+// loadedAt after took, the error its callers get, and whether the entry is to be
 // stored. A "not modified" answer keeps the previous entry's value (or its
 // "not found") under the new policy.
-func (j *job[K, V]) build(i int, o outcome[V], loadedAt time.Time, took time.Duration) (e Entry[V], err error, store bool) {
-	p, ep := j.f.policy, j.policyOf(i)
+func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Time, took time.Duration) (e Entry[V], err error, store bool) {
+	p := j.f.policy
 	if o.err != nil && errors.Is(o.err, ErrNotModified) {
 		prev, ok := j.previousOf(i)
 		switch {
@@ -786,7 +796,7 @@ func (j *job[K, V]) build(i int, o outcome[V], loadedAt time.Time, took time.Dur
 // source is given a copy of the keys, so that whatever it does with the
 // slice (filter it in place, keep it), the fill reads its own keys back; a
 // key missing from its answer does not exist.
-func (j *job[K, V]) call(idx []int) (outs []outcome[V], err error) {
+func (j *job[K, V]) call(ctx scope, idx []int) (outs []outcome[V], err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			outs, err = nil, fmt.Errorf("flightcache: load of %s: %w", j.describe(), newPanicError(p))
@@ -800,14 +810,22 @@ func (j *job[K, V]) call(idx []int) (outs []outcome[V], err error) {
 	if j.src.one != nil {
 		// A single-key source has chunks of one key.
 		i := idx[0]
-		v, err := j.src.one(j, j.keys[i])
+		v, err := j.src.one(ctx, j.keys[i])
 		if err != nil && !isNotFound(err) && !errors.Is(err, ErrNotModified) {
 			return nil, err
 		}
 		outs[0] = outcome[V]{v, err}
 		return outs, nil
 	}
-	vals, err := j.src.many(j, j.keysAt(idx))
+	vals, err := j.src.many(ctx, j.keysAt(idx))
+	if err != nil && errors.Is(err, ErrNotModified) {
+		// The whole call answered "not modified": each key keeps its
+		// previous entry.
+		for n := range outs {
+			outs[n].err = err
+		}
+		return outs, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,36 @@
 package flightcache
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 )
 
 // This file is the load hooks: what a load learns of, and says about, the
-// keys it loads through its context, for SetPolicy and Previous. A job is
-// the context its loads get; it owns the hooks' state under its hooks lock.
+// keys it loads through its context, for SetPolicy and Previous. A job owns
+// the hooks' state under its hooks lock. Each call of the source gets a
+// scope: the job itself when the call loads every key of the fill, and a
+// call of its own when the fill is split into several calls, so that a call
+// reaches only its own keys. A scope is sealed once its call has returned:
+// what a load says after that changes nothing, and is told so.
+
+// errLoadReturned is the error of SetPolicy once the load has returned.
+var errLoadReturned = errors.New("flightcache: the load of this key has returned")
+
+// scope is what a call of the source gets as its context.
+type scope interface {
+	context.Context
+	seal()
+}
+
+// scopeOf returns the scope of a call of the source for the keys at idx.
+func (j *job[K, V]) scopeOf(idx []int) scope {
+	if len(idx) == len(j.keys) {
+		return j
+	}
+	return &callScope[K, V]{job: j, idx: idx}
+}
 
 // Value returns the job itself for fillKey, so that SetPolicy and Previous
 // find it, and otherwise the value of the caller that started the fill.
@@ -15,6 +39,97 @@ func (j *job[K, V]) Value(key any) any {
 		return j
 	}
 	return j.values.Value(key)
+}
+
+func (j *job[K, V]) seal() {
+	j.hooks.Lock()
+	j.sealed = true
+	j.hooks.Unlock()
+}
+
+func (j *job[K, V]) setPolicy(key K, p EntryPolicy) error {
+	j.hooks.Lock()
+	defer j.hooks.Unlock()
+	i, err := j.indexOf(key)
+	if err != nil {
+		return err
+	}
+	if j.sealed {
+		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
+	}
+	j.setPolicyAt(i, p)
+	return nil
+}
+
+func (j *job[K, V]) previous(key K) (Entry[V], bool) {
+	j.hooks.Lock()
+	defer j.hooks.Unlock()
+	i, err := j.indexOf(key)
+	if err != nil {
+		return Entry[V]{}, false
+	}
+	return j.previousAt(i)
+}
+
+// callScope is the scope of one call of the source in a fill split into several:
+// the job's context, with hooks that reach only the keys at idx (in
+// increasing order). Its sealed mark is guarded by the job's hooks lock.
+type callScope[K comparable, V any] struct {
+	*job[K, V]
+	idx    []int
+	sealed bool
+}
+
+// Value returns the call itself for fillKey, and otherwise what the job's
+// Value returns.
+func (c *callScope[K, V]) Value(key any) any {
+	if key == (fillKey{}) {
+		return c
+	}
+	return c.job.Value(key)
+}
+
+func (c *callScope[K, V]) seal() {
+	c.hooks.Lock()
+	c.sealed = true
+	c.hooks.Unlock()
+}
+
+// indexIn returns the index of key among the fill's keys, if it is one of
+// the call's. Call with hooks held.
+func (c *callScope[K, V]) indexIn(key K) (int, error) {
+	i, err := c.indexOf(key)
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := slices.BinarySearch(c.idx, i); !ok {
+		return 0, fmt.Errorf("flightcache: key %v is loaded by another call of the batch: %w", key, errNotInLoad)
+	}
+	return i, nil
+}
+
+func (c *callScope[K, V]) setPolicy(key K, p EntryPolicy) error {
+	c.hooks.Lock()
+	defer c.hooks.Unlock()
+	i, err := c.indexIn(key)
+	if err != nil {
+		return err
+	}
+	if c.sealed {
+		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
+	}
+	c.setPolicyAt(i, p)
+	return nil
+}
+
+func (c *callScope[K, V]) previous(key K) (Entry[V], bool) {
+	c.hooks.Lock()
+	defer c.hooks.Unlock()
+	i, err := c.indexIn(key)
+	if err != nil {
+		return Entry[V]{}, false
+	}
+	return c.previousAt(i)
 }
 
 // indexOf returns the index of key among the fill's keys. Call with hooks
@@ -46,26 +161,19 @@ func (j *job[K, V]) indexOf(key K) (int, error) {
 	return i, nil
 }
 
-func (j *job[K, V]) setPolicy(key K, p EntryPolicy) error {
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
-	i, err := j.indexOf(key)
-	if err != nil {
-		return err
-	}
+// setPolicyAt sets the policy of key i. Call with hooks held.
+func (j *job[K, V]) setPolicyAt(i int, p EntryPolicy) {
 	if j.policies == nil {
 		j.policies = make([]EntryPolicy, len(j.keys))
 		j.set = make([]bool, len(j.keys))
 	}
 	j.policies[i], j.set[i] = p, true
-	return nil
 }
 
-func (j *job[K, V]) previous(key K) (Entry[V], bool) {
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
-	i, err := j.indexOf(key)
-	if err != nil || j.prev == nil {
+// previousAt returns what the Store held for key i when the fill last
+// looked. Call with hooks held.
+func (j *job[K, V]) previousAt(i int) (Entry[V], bool) {
+	if j.prev == nil {
 		return Entry[V]{}, false
 	}
 	return j.prev[i].e, j.prev[i].ok
@@ -101,8 +209,5 @@ func (j *job[K, V]) policyOf(i int) *EntryPolicy {
 func (j *job[K, V]) previousOf(i int) (Entry[V], bool) {
 	j.hooks.Lock()
 	defer j.hooks.Unlock()
-	if j.prev == nil {
-		return Entry[V]{}, false
-	}
-	return j.prev[i].e, j.prev[i].ok
+	return j.previousAt(i)
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,15 +57,6 @@ func (s *rvStore[K, V]) Delete(_ context.Context, key K) error {
 }
 
 type reviewCtxKey struct{}
-
-// skipBug skips a test that shows a bug found in review, unless
-// REVIEW14_RUN_BUGS=1 asks to run it (to see it fail).
-func skipBug(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("REVIEW14_RUN_BUGS") != "1" {
-		t.Skip(reason)
-	}
-}
 
 // TestReviewSetPolicyAfterTheLoadReturnedChangesNothing: a goroutine that
 // the load spawned sets NoStore once the load has returned; the entry
@@ -169,7 +159,6 @@ func TestReviewHooksThroughDerivedContexts(t *testing.T) {
 // must be refused (SetPolicy: "key one of the keys it loads"), and b's
 // entry must keep the Options' policy.
 func TestReviewSetPolicyIsScopedToTheKeysOfItsCall(t *testing.T) {
-	skipBug(t, "BUG: SetPolicy/Previous are scoped to the fill, not to the BatchLoadFunc call: with MaxBatch, the call given [a] can set b's policy (nil error) and b's entry gets it")
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()
 		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute, MaxBatch: 1})
@@ -297,7 +286,6 @@ func TestReviewNotModifiedRacingAWrite(t *testing.T) {
 // TestReviewInvalidateEndsTheThrottle: after a failed load, Invalidate says
 // "load this key again": the next read loads, it is not throttled.
 func TestReviewInvalidateEndsTheThrottle(t *testing.T) {
-	skipBug(t, "BUG (or undocumented): Invalidate and Set leave a key's failure throttle in place: the next miss after Invalidate gets ErrThrottled without a load")
 	synctest.Test(t, func(t *testing.T) {
 		src := new(failing)
 		src.down.Store(true)
@@ -319,7 +307,6 @@ func TestReviewInvalidateEndsTheThrottle(t *testing.T) {
 // stores a value; once it goes stale, its refresh runs (not held back by
 // the old failure), and a miss after the entry expires loads.
 func TestReviewSetDoesNotLeaveAThrottledKeyBehind(t *testing.T) {
-	skipBug(t, "BUG (or undocumented): a Set does not end the key's failure throttle; a miss right after the Set's entry is gone gets ErrThrottled for a failure that predates the Set")
 	synctest.Test(t, func(t *testing.T) {
 		src := new(failing)
 		src.down.Store(true)
@@ -794,7 +781,6 @@ func TestReviewPreviousOfAColdMissAndOutsideALoad(t *testing.T) {
 // by a policy with no window at all (HTTP's no-cache), which the README
 // says leaves no Previous to revalidate.
 func TestReviewPreviousIsNotAnExpiredEntry(t *testing.T) {
-	skipBug(t, "BUG: Previous returns an entry past its ExpiresAt when the Store still holds it (memStore, any Store that drops lazily), and ErrNotModified then resurrects it")
 	t.Run("memStore, no window", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			store := newMemStore[string]()
@@ -848,7 +834,6 @@ func TestReviewPreviousIsNotAnExpiredEntry(t *testing.T) {
 // request for many keys would say) keeps every previous entry, as a
 // LoadFunc's ErrNotModified does, rather than failing every key.
 func TestReviewABatchCallAnsweringNotModified(t *testing.T) {
-	skipBug(t, "FRICTION/BUG: a BatchLoadFunc's ErrNotModified for the whole call is a failed load of every key (counted, throttled, not fresh again); only per-key 'return the previous value' works, which copies and rewrites every value")
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()
 		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Second, StaleIfError: time.Hour})

@@ -32,7 +32,9 @@ type Window struct {
 // at once, as GetOrLoad serves them; a caller whose key is being loaded, by
 // a batch or any other fill, joins that load. A miss waits up to
 // Window.Wait longer than it would with GetOrLoad: that is the price of the
-// batch. Make one with [Loader.Batcher]. Safe for concurrent use.
+// batch. The BatchLoadFunc gets the values of the context of the first
+// caller of its batch, not those of the others. Make one with
+// [Loader.Batcher]. Safe for concurrent use.
 type Batcher[K comparable, V any] struct {
 	l   *Loader[K, V]
 	win *window[K, V]
