@@ -81,17 +81,27 @@ type Result[V any] struct {
 // panics, and returns ErrUnhashableKey for a key Go cannot hash.
 type Group[K comparable, V any] struct {
 	mu    sync.Mutex
-	calls map[K]*call[V]
+	calls map[K]*call[K, V]
 
 	// keys is the keyKind of K, worked out on first use.
 	keys atomic.Uint32
+
+	// spare holds ended calls of the kind a cancellable Do starts, for the
+	// next such Do to reuse: it saves allocating the call and the closure
+	// its goroutine starts from (see call.refs for when a call is spare).
+	spare sync.Pool
 }
 
 // call is one run of fn for one key.
-type call[V any] struct {
+type call[K comparable, V any] struct {
 	// wg is released when the call ends, for callers whose context never
-	// ends: they wait without a channel.
-	wg sync.WaitGroup
+	// ends: they wait without a channel. It is used only when the call
+	// started without a channel (usesWG); joiners of a call that has one wait
+	// on it instead, so that a reusable call never touches wg (a WaitGroup
+	// once added to inside a testing/synctest bubble must never be added to
+	// outside it, and a spare call may serve either next).
+	wg     sync.WaitGroup
+	usesWG bool
 
 	// val, err and panicked are written once by the goroutine that runs fn,
 	// before the call is released.
@@ -100,14 +110,20 @@ type call[V any] struct {
 	panicked bool
 	// ended is set by the first Finish of a call started with Claim.
 	ended atomic.Bool
+	// claimed is true for a call started with Claim, the only kind that a
+	// Ticket's Finish may end.
+	claimed bool
 
 	// inMap is false for a call of a key that does not equal itself, which
 	// nobody can join and which is never put in the Group's map. It is set
 	// before the call runs.
 	inMap bool
 
-	// detached is the context fn runs with when the caller that started
-	// the call can leave. Keeping it here saves an allocation.
+	// detached is the context fn runs with when DoChan started the call for
+	// a caller that can leave. Keeping it here saves an allocation. A
+	// reusable call gives fn a context of its own instead, because fn may
+	// keep its context after it returns, when the call may serve another
+	// key.
 	detached detachedCtx
 
 	// The fields below are guarded by the Group's mu.
@@ -116,6 +132,23 @@ type call[V any] struct {
 	// whose context can end starts or joins the call.
 	finished chan struct{}
 	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
+
+	// The fields below serve a reusable call, one that a cancellable Do
+	// started on a goroutine of the Group's.
+	//
+	// refs counts the parties that may still read the call: the goroutine
+	// that runs fn, the caller that started it, and each caller of Do that
+	// joined it, each of which gives its reference back once it has read
+	// the result or left. A Ticket or a DoChan receiver that joins takes a
+	// reference it never gives back, since it may read the call at any time.
+	// The party that gives back the last reference puts the call in the
+	// Group's spare pool; until then nobody else can see it.
+	refs     atomic.Int32
+	reusable bool
+	key      K
+	fn       func(context.Context) (V, error)
+	ctx      context.Context // the context fn runs with
+	start    func()          // runs the call: made once per call struct
 }
 
 // chanWaiter is one DoChan receiver.
@@ -169,7 +202,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
-	var c *call[V]
+	var c *call[K, V]
 	joined := false
 	if inMap {
 		c, joined = g.calls[key]
@@ -177,9 +210,17 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	switch {
 	case joined:
 		c.joiners++
+		if c.reusable {
+			c.refs.Add(1)
+		}
 		if !mayEnd {
+			finished := c.finished
 			g.mu.Unlock()
-			c.wg.Wait()
+			if finished != nil {
+				<-finished
+			} else {
+				c.wg.Wait()
+			}
 			break
 		}
 		if c.finished == nil {
@@ -189,36 +230,44 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		select {
 		case <-c.finished:
 		case <-ctx.Done():
+			g.release(c)
 			return v, ctx.Err(), true
 		}
 	case !mayEnd:
 		// Nothing can make this caller leave: run fn here, with no
 		// hand-off. A Goexit in fn ends this goroutine inside run, after
 		// the waiters are released.
-		c = g.newCall(key, inMap)
+		c = g.newCall(key, inMap, false)
 		g.mu.Unlock()
 		g.run(ctx, key, c, fn)
 	default:
-		// A channel per call is the one allocation here that a pool
-		// could save; but a channel made inside a testing/synctest bubble
-		// must never be used outside it, and a pool cannot tell.
-		c = g.newCall(key, inMap)
+		// This caller may leave while fn goes on, so fn cannot run on
+		// its goroutine: it runs on a new one, with a call taken from the
+		// spare pool. The channel and fn's context are new for every call:
+		// a channel made inside a testing/synctest bubble must never be
+		// used outside it, and fn may keep its context after it returns.
+		c = g.reusableCall(key, inMap)
 		c.finished = make(chan struct{})
-		c.detached.parent = ctx
+		c.fn = fn
+		c.ctx = context.WithoutCancel(ctx)
 		g.mu.Unlock()
-		go g.run(&c.detached, key, c, fn)
+		go c.start()
 		select {
 		case <-c.finished:
 		case <-ctx.Done():
+			g.release(c)
 			return v, ctx.Err(), false
 		}
 	}
-	if c.panicked {
-		panic(c.err)
-	}
 	// joiners stopped changing when the call left the map, which happened
 	// before the call was released.
-	return c.val, c.err, joined || c.joiners > 0
+	v, err, panicked := c.val, c.err, c.panicked
+	shared = joined || c.joiners > 0
+	g.release(c)
+	if panicked {
+		panic(err)
+	}
+	return v, err, shared
 }
 
 // DoChan is like Do but returns at once with a channel that receives the
@@ -259,15 +308,18 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
-	var c *call[V]
+	var c *call[K, V]
 	joined := false
 	if inMap {
 		c, joined = g.calls[key]
 	}
 	if joined {
 		c.joiners++
+		if c.reusable {
+			c.refs.Add(1) // never given back: the watch below reads c
+		}
 	} else {
-		c = g.newCall(key, inMap)
+		c = g.newCall(key, inMap, false)
 		fctx := ctx
 		if mayEnd {
 			c.detached.parent = ctx
@@ -294,7 +346,7 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 
 // dropWaiter removes w from c's receivers and reports whether it was still
 // there, that is, whether the caller now owns delivering to w.
-func (g *Group[K, V]) dropWaiter(c *call[V], w *chanWaiter[V]) bool {
+func (g *Group[K, V]) dropWaiter(c *call[K, V], w *chanWaiter[V]) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, x := range c.chans {
@@ -309,23 +361,72 @@ func (g *Group[K, V]) dropWaiter(c *call[V], w *chanWaiter[V]) bool {
 	return false
 }
 
-// newCall records a new call for key, in the map when inMap. g.mu must be
-// held.
-func (g *Group[K, V]) newCall(key K, inMap bool) *call[V] {
-	c := &call[V]{inMap: inMap}
-	c.wg.Add(1)
-	if inMap {
+// newCall records a new call for key, in the map when inMap. Unless
+// withChan, the call is released through its WaitGroup, and gets a channel
+// only when a caller who can leave joins it. g.mu must be held.
+func (g *Group[K, V]) newCall(key K, inMap, withChan bool) *call[K, V] {
+	c := &call[K, V]{inMap: inMap}
+	if withChan {
+		c.finished = make(chan struct{})
+	} else {
+		c.usesWG = true
+		c.wg.Add(1)
+	}
+	g.record(key, c)
+	return c
+}
+
+// record puts c in the map for key when c.inMap. g.mu must be held.
+func (g *Group[K, V]) record(key K, c *call[K, V]) {
+	if c.inMap {
 		if g.calls == nil {
-			g.calls = make(map[K]*call[V])
+			g.calls = make(map[K]*call[K, V])
 		}
 		g.calls[key] = c
 	}
+}
+
+// reusableCall records a call for key taken from the spare pool, or a new
+// one, with a reference for its caller and one for its goroutine. Its
+// finished, fn and ctx are still to be set. g.mu must be held.
+func (g *Group[K, V]) reusableCall(key K, inMap bool) *call[K, V] {
+	c, _ := g.spare.Get().(*call[K, V])
+	if c == nil {
+		c = &call[K, V]{reusable: true}
+		c.start = func() { g.runReusable(c) }
+	}
+	c.inMap, c.key = inMap, key
+	c.refs.Store(2)
+	g.record(key, c)
 	return c
+}
+
+// runReusable runs a reusable call on its own goroutine, then gives back
+// the goroutine's reference, however fn ended.
+func (g *Group[K, V]) runReusable(c *call[K, V]) {
+	defer g.release(c)
+	g.run(c.ctx, c.key, c, c.fn)
+}
+
+// release gives back a reference to c, and puts c in the spare pool when
+// that was the last one. It does nothing for a call that is not reusable.
+func (g *Group[K, V]) release(c *call[K, V]) {
+	if !c.reusable || c.refs.Add(-1) != 0 {
+		return
+	}
+	// Nobody else holds c: it left the map before its goroutine gave its
+	// reference back, and every party that found it there took one.
+	var zeroK K
+	var zeroV V
+	c.val, c.err, c.panicked = zeroV, nil, false
+	c.joiners, c.finished, c.chans = 0, nil, nil
+	c.key, c.fn, c.ctx = zeroK, nil, nil
+	g.spare.Put(c)
 }
 
 // run calls fn and hands its outcome to the waiters, whichever way fn ends:
 // by returning, by panicking or by runtime.Goexit.
-func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {
+func (g *Group[K, V]) run(ctx context.Context, key K, c *call[K, V], fn func(context.Context) (V, error)) {
 	returned, recovered := false, false
 	defer func() {
 		if !returned && !recovered {
@@ -350,7 +451,7 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(contex
 }
 
 // finish frees the key, then releases the waiters.
-func (g *Group[K, V]) finish(key K, c *call[V]) {
+func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 	g.mu.Lock()
 	if c.inMap && g.calls[key] == c {
 		delete(g.calls, key)
@@ -361,7 +462,9 @@ func (g *Group[K, V]) finish(key K, c *call[V]) {
 		close(c.finished)
 	}
 	g.mu.Unlock()
-	c.wg.Done()
+	if c.usesWG {
+		c.wg.Done()
+	}
 
 	for _, w := range chans {
 		if w.stop != nil {
