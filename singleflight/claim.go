@@ -40,7 +40,7 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 	c, joined := g.calls[key]
 	if joined {
 		c.joiners++
-		if c.reusable {
+		if c.task != nil {
 			c.refs.Add(1) // never given back: the Ticket may read c at any time
 		}
 		if c.finished == nil {

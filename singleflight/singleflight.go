@@ -121,34 +121,39 @@ type call[K comparable, V any] struct {
 
 	// detached is the context fn runs with when DoChan started the call for
 	// a caller that can leave. Keeping it here saves an allocation. A
-	// reusable call gives fn a context of its own instead, because fn may
-	// keep its context after it returns, when the call may serve another
-	// key.
+	// reusable call gives fn a context allocated apart instead, because fn
+	// may keep its context after it returns, by when the call may be serving
+	// another caller.
 	detached detachedCtx
 
 	// The fields below are guarded by the Group's mu.
 	joiners int // callers that joined after the first
 	// finished is closed when the call ends. It is made only when a caller
-	// whose context can end starts or joins the call.
+	// whose context can end starts or joins the call, or Claim does.
 	finished chan struct{}
 	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
 
-	// The fields below serve a reusable call, one that a cancellable Do
-	// started on a goroutine of the Group's.
-	//
-	// refs counts the parties that may still read the call: the goroutine
-	// that runs fn, the caller that started it, and each caller of Do that
-	// joined it, each of which gives its reference back once it has read
-	// the result or left. A Ticket or a DoChan receiver that joins takes a
-	// reference it never gives back, since it may read the call at any time.
-	// The party that gives back the last reference puts the call in the
-	// Group's spare pool; until then nobody else can see it.
-	refs     atomic.Int32
-	reusable bool
-	key      K
-	fn       func(context.Context) (V, error)
-	ctx      context.Context // the context fn runs with
-	start    func()          // runs the call: made once per call struct
+	// refs counts the parties that may still read a reusable call, one
+	// that a cancellable Do started on a goroutine of the Group's: the
+	// goroutine that runs fn, the caller that started it, and each caller
+	// of Do that joined it, each of which gives its reference back once it
+	// has read the result or left. A Ticket or a DoChan receiver that joins
+	// takes a reference it never gives back, since it may read the call at
+	// any time. The party that gives back the last reference puts the call
+	// in the Group's spare pool; until then nobody else can see it.
+	refs atomic.Int32
+	// task is what the goroutine of a reusable call runs; nil for any other
+	// call.
+	task *task[K, V]
+}
+
+// task is what the goroutine of a reusable call needs, kept apart so that
+// other calls do not carry it.
+type task[K comparable, V any] struct {
+	key   K
+	fn    func(context.Context) (V, error)
+	ctx   context.Context // the context fn runs with
+	start func()          // runs the call: made once per call struct
 }
 
 // chanWaiter is one DoChan receiver.
@@ -210,7 +215,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	switch {
 	case joined:
 		c.joiners++
-		if c.reusable {
+		if c.task != nil {
 			c.refs.Add(1)
 		}
 		if !mayEnd {
@@ -248,10 +253,10 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		// used outside it, and fn may keep its context after it returns.
 		c = g.reusableCall(key, inMap)
 		c.finished = make(chan struct{})
-		c.fn = fn
-		c.ctx = context.WithoutCancel(ctx)
+		c.task.fn = fn
+		c.task.ctx = context.WithoutCancel(ctx)
 		g.mu.Unlock()
-		go c.start()
+		go c.task.start()
 		select {
 		case <-c.finished:
 		case <-ctx.Done():
@@ -315,7 +320,7 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 	}
 	if joined {
 		c.joiners++
-		if c.reusable {
+		if c.task != nil {
 			c.refs.Add(1) // never given back: the watch below reads c
 		}
 	} else {
@@ -392,10 +397,10 @@ func (g *Group[K, V]) record(key K, c *call[K, V]) {
 func (g *Group[K, V]) reusableCall(key K, inMap bool) *call[K, V] {
 	c, _ := g.spare.Get().(*call[K, V])
 	if c == nil {
-		c = &call[K, V]{reusable: true}
-		c.start = func() { g.runReusable(c) }
+		c = &call[K, V]{task: new(task[K, V])}
+		c.task.start = func() { g.runReusable(c) }
 	}
-	c.inMap, c.key = inMap, key
+	c.inMap, c.task.key = inMap, key
 	c.refs.Store(2)
 	g.record(key, c)
 	return c
@@ -405,13 +410,13 @@ func (g *Group[K, V]) reusableCall(key K, inMap bool) *call[K, V] {
 // the goroutine's reference, however fn ended.
 func (g *Group[K, V]) runReusable(c *call[K, V]) {
 	defer g.release(c)
-	g.run(c.ctx, c.key, c, c.fn)
+	g.run(c.task.ctx, c.task.key, c, c.task.fn)
 }
 
 // release gives back a reference to c, and puts c in the spare pool when
 // that was the last one. It does nothing for a call that is not reusable.
 func (g *Group[K, V]) release(c *call[K, V]) {
-	if !c.reusable || c.refs.Add(-1) != 0 {
+	if c.task == nil || c.refs.Add(-1) != 0 {
 		return
 	}
 	// Nobody else holds c: it left the map before its goroutine gave its
@@ -420,7 +425,7 @@ func (g *Group[K, V]) release(c *call[K, V]) {
 	var zeroV V
 	c.val, c.err, c.panicked = zeroV, nil, false
 	c.joiners, c.finished, c.chans = 0, nil, nil
-	c.key, c.fn, c.ctx = zeroK, nil, nil
+	c.task.key, c.task.fn, c.task.ctx = zeroK, nil, nil
 	g.spare.Put(c)
 }
 
