@@ -12,8 +12,16 @@ import (
 // The benchmarks run this package's Group and golang.org/x/sync/singleflight
 // side by side on the same work, so that one benchstat run compares them:
 //
-//	go test -run x -bench . -benchmem -count 10 ./singleflight | tee new.txt
+//	go test -run x -bench Do -benchmem -count 10 ./singleflight | tee new.txt
 //	benchstat -col /impl new.txt
+//
+// Rows: ctx=background (Do runs fn on the caller's goroutine) and
+// ctx=cancellable (Do hands fn to a new goroutine so that the caller can
+// leave), each for impl=flightcache and impl=xsync (which has no context, so
+// its two rows are the same work), uncontended (BenchmarkDo) and with 16 or
+// 64 goroutines on one key. BenchmarkDo also has impl=handoff, the bare
+// goroutine, channel and select that a caller able to leave needs at least:
+// the floor under ctx=cancellable (issue 16).
 
 func value(context.Context) (int, error) { return 1, nil }
 
