@@ -18,8 +18,8 @@ import (
 // Rows: ctx=background (Do runs fn on the caller's goroutine) and
 // ctx=cancellable (Do hands fn to a new goroutine so that the caller can
 // leave), each for impl=flightcache and impl=xsync (which has no context, so
-// its two rows are the same work), uncontended (BenchmarkDo) and with 16 or
-// 64 goroutines on one key. BenchmarkDo also has impl=handoff, the bare
+// its rows are the same work), uncontended (BenchmarkDo) and with 16 or 64
+// goroutines on one key, sharing one context or each with its own. BenchmarkDo also has impl=handoff, the bare
 // goroutine, channel and select that a caller able to leave needs at least:
 // the floor under ctx=cancellable (issue 16).
 
@@ -92,17 +92,26 @@ func benchmarkDoOneKey(b *testing.B, goroutines int) {
 	cancellable, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	parallelism := max(1, goroutines/max(1, singleflight.GOMAXPROCS()))
+	// ctx=cancellable shares one context among the goroutines, so that
+	// every waiter watches the same Done channel; ctx=cancellable-each gives
+	// each goroutine its own, as requests have.
 	for _, ctx := range []struct {
 		name string
-		ctx  context.Context
-	}{{"ctx=background", context.Background()}, {"ctx=cancellable", cancellable}} {
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"ctx=background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"ctx=cancellable", func() (context.Context, context.CancelFunc) { return cancellable, func() {} }},
+		{"ctx=cancellable-each", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+	} {
 		b.Run(ctx.name+"/impl=flightcache", func(b *testing.B) {
 			var g singleflight.Group[string, int]
 			b.ReportAllocs()
 			b.SetParallelism(parallelism)
 			b.RunParallel(func(pb *testing.PB) {
+				ctx, cancel := ctx.ctx()
+				defer cancel()
 				for pb.Next() {
-					if _, err, _ := g.Do(ctx.ctx, "k", value); err != nil {
+					if _, err, _ := g.Do(ctx, "k", value); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -463,10 +463,13 @@ func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 	}
 	chans := c.chans
 	c.chans = nil
-	if c.finished != nil {
-		close(c.finished)
-	}
+	// Nobody can find c any more, so finished stays as it is: close it
+	// without holding mu, which waking many joiners would hold for long.
+	finished := c.finished
 	g.mu.Unlock()
+	if finished != nil {
+		close(finished)
+	}
 	if c.usesWG {
 		c.wg.Done()
 	}
