@@ -100,38 +100,24 @@ type call[K comparable, V any] struct {
 	// on it instead, so that a reusable call never touches wg (a WaitGroup
 	// once added to inside a testing/synctest bubble must never be added to
 	// outside it, and a spare call may serve either next).
-	wg     sync.WaitGroup
-	usesWG bool
+	wg sync.WaitGroup
 
 	// val, err and panicked are written once by the goroutine that runs fn,
 	// before the call is released.
 	val      V
 	err      error
 	panicked bool
-	// ended is set by the first Finish of a call started with Claim.
-	ended atomic.Bool
+
+	usesWG bool
 	// claimed is true for a call started with Claim, the only kind that a
 	// Ticket's Finish may end.
 	claimed bool
-
 	// inMap is false for a call of a key that does not equal itself, which
 	// nobody can join and which is never put in the Group's map. It is set
 	// before the call runs.
 	inMap bool
-
-	// detached is the context fn runs with when DoChan started the call for
-	// a caller that can leave. Keeping it here saves an allocation. A
-	// reusable call gives fn a context allocated apart instead, because fn
-	// may keep its context after it returns, by when the call may be serving
-	// another caller.
-	detached detachedCtx
-
-	// The fields below are guarded by the Group's mu.
-	joiners int // callers that joined after the first
-	// finished is closed when the call ends. It is made only when a caller
-	// whose context can end starts or joins the call, or Claim does.
-	finished chan struct{}
-	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
+	// ended is set by the first Finish of a call started with Claim.
+	ended atomic.Bool
 
 	// refs counts the parties that may still read a reusable call, one
 	// that a cancellable Do started on a goroutine of the Group's: the
@@ -145,6 +131,13 @@ type call[K comparable, V any] struct {
 	// task is what the goroutine of a reusable call runs; nil for any other
 	// call.
 	task *task[K, V]
+
+	// The fields below are guarded by the Group's mu.
+	joiners int // callers that joined after the first
+	// finished is closed when the call ends. It is made only when a caller
+	// whose context can end starts or joins the call, or Claim does.
+	finished chan struct{}
+	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
 }
 
 // task is what the goroutine of a reusable call needs, kept apart so that
@@ -254,7 +247,9 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		c = g.reusableCall(key, inMap)
 		c.finished = make(chan struct{})
 		c.task.fn = fn
-		c.task.ctx = context.WithoutCancel(ctx)
+		// fn may keep its context after it returns, by when the call
+		// may serve another caller: the context is fn's own.
+		c.task.ctx = &detachedCtx{parent: ctx}
 		g.mu.Unlock()
 		go c.task.start()
 		select {
@@ -327,8 +322,7 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 		c = g.newCall(key, inMap, false)
 		fctx := ctx
 		if mayEnd {
-			c.detached.parent = ctx
-			fctx = &c.detached
+			fctx = &detachedCtx{parent: ctx}
 		}
 		// run's finish takes mu, so it sees the waiter added below.
 		go g.run(fctx, key, c, fn)
