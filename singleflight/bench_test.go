@@ -12,8 +12,16 @@ import (
 // The benchmarks run this package's Group and golang.org/x/sync/singleflight
 // side by side on the same work, so that one benchstat run compares them:
 //
-//	go test -run x -bench . -benchmem -count 10 ./singleflight | tee new.txt
+//	go test -run x -bench Do -benchmem -count 10 ./singleflight | tee new.txt
 //	benchstat -col /impl new.txt
+//
+// Rows: ctx=background (Do runs fn on the caller's goroutine) and
+// ctx=cancellable (Do hands fn to a new goroutine so that the caller can
+// leave), each for impl=flightcache and impl=xsync (which has no context, so
+// its rows are the same work), uncontended (BenchmarkDo) and with 16 or 64
+// goroutines on one key, sharing one context or each with its own. BenchmarkDo also has impl=handoff, the bare
+// goroutine, channel and select that a caller able to leave needs at least:
+// the floor under ctx=cancellable (issue 16).
 
 func value(context.Context) (int, error) { return 1, nil }
 
@@ -36,18 +44,21 @@ func BenchmarkDo(b *testing.B) {
 				}
 			}
 		})
-		// The least any hand-off costs that lets the caller leave: a
-		// goroutine, a channel, and a select on it and ctx.Done. With a
+		// The least any hand-off costs that lets the caller leave: a new
+		// goroutine, started from a func value made once (no closure per
+		// call), a channel, and a select on it and ctx.Done. With a
 		// context that can end, Do cannot cost less than this.
 		b.Run(ctx.name+"/impl=handoff", func(b *testing.B) {
 			b.ReportAllocs()
+			var v int
+			var done chan struct{}
+			run := func() {
+				v, _ = value(ctx.ctx)
+				close(done)
+			}
 			for b.Loop() {
-				done := make(chan struct{})
-				var v int
-				go func() {
-					v, _ = value(ctx.ctx)
-					close(done)
-				}()
+				v, done = 0, make(chan struct{})
+				go run()
 				select {
 				case <-done:
 				case <-ctx.ctx.Done():
@@ -81,17 +92,26 @@ func benchmarkDoOneKey(b *testing.B, goroutines int) {
 	cancellable, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	parallelism := max(1, goroutines/max(1, singleflight.GOMAXPROCS()))
+	// ctx=cancellable shares one context among the goroutines, so that
+	// every waiter watches the same Done channel; ctx=cancellable-each gives
+	// each goroutine its own, as requests have.
 	for _, ctx := range []struct {
 		name string
-		ctx  context.Context
-	}{{"ctx=background", context.Background()}, {"ctx=cancellable", cancellable}} {
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"ctx=background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"ctx=cancellable", func() (context.Context, context.CancelFunc) { return cancellable, func() {} }},
+		{"ctx=cancellable-each", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+	} {
 		b.Run(ctx.name+"/impl=flightcache", func(b *testing.B) {
 			var g singleflight.Group[string, int]
 			b.ReportAllocs()
 			b.SetParallelism(parallelism)
 			b.RunParallel(func(pb *testing.PB) {
+				ctx, cancel := ctx.ctx()
+				defer cancel()
 				for pb.Next() {
-					if _, err, _ := g.Do(ctx.ctx, "k", value); err != nil {
+					if _, err, _ := g.Do(ctx, "k", value); err != nil {
 						b.Fatal(err)
 					}
 				}

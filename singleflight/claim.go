@@ -11,7 +11,7 @@ import (
 type Ticket[K comparable, V any] struct {
 	g   *Group[K, V]
 	key K
-	c   *call[V]
+	c   *call[K, V]
 }
 
 // Claim makes the caller the one that runs the call for key, or, when a call
@@ -33,24 +33,22 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 	}
 	t = Ticket[K, V]{g: g, key: key}
 	if !selfEqual {
-		t.c = &call[V]{finished: make(chan struct{})}
-		t.c.wg.Add(1)
+		t.c = &call[K, V]{finished: make(chan struct{}), claimed: true}
 		return t, true, nil
 	}
 	g.mu.Lock()
 	c, joined := g.calls[key]
 	if joined {
 		c.joiners++
+		if c.task != nil {
+			c.refs.Add(1) // never given back: the Ticket may read c at any time
+		}
 		if c.finished == nil {
 			c.finished = make(chan struct{})
 		}
 	} else {
-		c = &call[V]{finished: make(chan struct{}), inMap: true}
-		c.wg.Add(1)
-		if g.calls == nil {
-			g.calls = make(map[K]*call[V])
-		}
-		g.calls[key] = c
+		c = g.newCall(key, true, true)
+		c.claimed = true
 	}
 	g.mu.Unlock()
 	t.c = c
@@ -60,9 +58,11 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 // Finish ends the call with v and err, frees the key, and releases every
 // waiter. Only the first Finish of a call counts; later ones do nothing and
 // report false. Finish must be called by the caller that started the call
-// (Claim reported started), on every path, panics included.
+// (Claim reported started), on every path, panics included. Finish of a
+// Ticket that joined a call Do or DoChan started does nothing and reports
+// false: that call ends when its fn does.
 func (t Ticket[K, V]) Finish(v V, err error) bool {
-	if t.c == nil || !t.c.ended.CompareAndSwap(false, true) {
+	if t.c == nil || !t.c.claimed || !t.c.ended.CompareAndSwap(false, true) {
 		return false
 	}
 	t.c.val, t.c.err = v, err

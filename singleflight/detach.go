@@ -8,8 +8,8 @@ import (
 
 // detachedCtx is the context fn runs with when the caller that started the
 // call can leave: the caller's values, without its deadline or cancellation,
-// as context.WithoutCancel gives, but kept inside the call, with no
-// allocation of its own.
+// as context.WithoutCancel gives. Each call gets one of its own, which fn
+// may keep after it returns.
 type detachedCtx struct {
 	parent context.Context
 }

@@ -81,16 +81,25 @@ type Result[V any] struct {
 // panics, and returns ErrUnhashableKey for a key Go cannot hash.
 type Group[K comparable, V any] struct {
 	mu    sync.Mutex
-	calls map[K]*call[V]
+	calls map[K]*call[K, V]
 
 	// keys is the keyKind of K, worked out on first use.
 	keys atomic.Uint32
+
+	// spare holds ended calls of the kind a cancellable Do starts, for the
+	// next such Do to reuse: it saves allocating the call and the closure
+	// its goroutine starts from (see call.refs for when a call is spare).
+	spare sync.Pool
 }
 
 // call is one run of fn for one key.
-type call[V any] struct {
+type call[K comparable, V any] struct {
 	// wg is released when the call ends, for callers whose context never
-	// ends: they wait without a channel.
+	// ends: they wait without a channel. It is used only when the call
+	// started without a channel (usesWG); joiners of a call that has one wait
+	// on it instead, so that a reusable call never touches wg (a WaitGroup
+	// once added to inside a testing/synctest bubble must never be added to
+	// outside it, and a spare call may serve either next).
 	wg sync.WaitGroup
 
 	// val, err and panicked are written once by the goroutine that runs fn,
@@ -98,24 +107,46 @@ type call[V any] struct {
 	val      V
 	err      error
 	panicked bool
-	// ended is set by the first Finish of a call started with Claim.
-	ended atomic.Bool
 
+	usesWG bool
+	// claimed is true for a call started with Claim, the only kind that a
+	// Ticket's Finish may end.
+	claimed bool
 	// inMap is false for a call of a key that does not equal itself, which
 	// nobody can join and which is never put in the Group's map. It is set
 	// before the call runs.
 	inMap bool
+	// ended is set by the first Finish of a call started with Claim.
+	ended atomic.Bool
 
-	// detached is the context fn runs with when the caller that started
-	// the call can leave. Keeping it here saves an allocation.
-	detached detachedCtx
+	// refs counts the parties that may still read a reusable call, one
+	// that a cancellable Do started on a goroutine of the Group's: the
+	// goroutine that runs fn, the caller that started it, and each caller
+	// of Do that joined it, each of which gives its reference back once it
+	// has read the result or left. A Ticket or a DoChan receiver that joins
+	// takes a reference it never gives back, since it may read the call at
+	// any time. The party that gives back the last reference puts the call
+	// in the Group's spare pool; until then nobody else can see it.
+	refs atomic.Int32
+	// task is what the goroutine of a reusable call runs; nil for any other
+	// call.
+	task *task[K, V]
 
 	// The fields below are guarded by the Group's mu.
 	joiners int // callers that joined after the first
 	// finished is closed when the call ends. It is made only when a caller
-	// whose context can end starts or joins the call.
+	// whose context can end starts or joins the call, or Claim does.
 	finished chan struct{}
 	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
+}
+
+// task is what the goroutine of a reusable call needs, kept apart so that
+// other calls do not carry it.
+type task[K comparable, V any] struct {
+	key   K
+	fn    func(context.Context) (V, error)
+	ctx   context.Context // the context fn runs with
+	start func()          // runs the call: made once per call struct
 }
 
 // chanWaiter is one DoChan receiver.
@@ -169,7 +200,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
-	var c *call[V]
+	var c *call[K, V]
 	joined := false
 	if inMap {
 		c, joined = g.calls[key]
@@ -177,9 +208,17 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	switch {
 	case joined:
 		c.joiners++
+		if c.task != nil {
+			c.refs.Add(1)
+		}
 		if !mayEnd {
+			finished := c.finished
 			g.mu.Unlock()
-			c.wg.Wait()
+			if finished != nil {
+				<-finished
+			} else {
+				c.wg.Wait()
+			}
 			break
 		}
 		if c.finished == nil {
@@ -189,36 +228,46 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		select {
 		case <-c.finished:
 		case <-ctx.Done():
+			g.release(c)
 			return v, ctx.Err(), true
 		}
 	case !mayEnd:
 		// Nothing can make this caller leave: run fn here, with no
 		// hand-off. A Goexit in fn ends this goroutine inside run, after
 		// the waiters are released.
-		c = g.newCall(key, inMap)
+		c = g.newCall(key, inMap, false)
 		g.mu.Unlock()
 		g.run(ctx, key, c, fn)
 	default:
-		// A channel per call is the one allocation here that a pool
-		// could save; but a channel made inside a testing/synctest bubble
-		// must never be used outside it, and a pool cannot tell.
-		c = g.newCall(key, inMap)
+		// This caller may leave while fn goes on, so fn cannot run on
+		// its goroutine: it runs on a new one, with a call taken from the
+		// spare pool. The channel and fn's context are new for every call:
+		// a channel made inside a testing/synctest bubble must never be
+		// used outside it, and fn may keep its context after it returns.
+		c = g.reusableCall(key, inMap)
 		c.finished = make(chan struct{})
-		c.detached.parent = ctx
+		c.task.fn = fn
+		// fn may keep its context after it returns, by when the call
+		// may serve another caller: the context is fn's own.
+		c.task.ctx = &detachedCtx{parent: ctx}
 		g.mu.Unlock()
-		go g.run(&c.detached, key, c, fn)
+		go c.task.start()
 		select {
 		case <-c.finished:
 		case <-ctx.Done():
+			g.release(c)
 			return v, ctx.Err(), false
 		}
 	}
-	if c.panicked {
-		panic(c.err)
-	}
 	// joiners stopped changing when the call left the map, which happened
 	// before the call was released.
-	return c.val, c.err, joined || c.joiners > 0
+	v, err, panicked := c.val, c.err, c.panicked
+	shared = joined || c.joiners > 0
+	g.release(c)
+	if panicked {
+		panic(err)
+	}
+	return v, err, shared
 }
 
 // DoChan is like Do but returns at once with a channel that receives the
@@ -259,19 +308,21 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 	mayEnd := ctx.Done() != nil
 
 	g.mu.Lock()
-	var c *call[V]
+	var c *call[K, V]
 	joined := false
 	if inMap {
 		c, joined = g.calls[key]
 	}
 	if joined {
 		c.joiners++
+		if c.task != nil {
+			c.refs.Add(1) // never given back: the watch below reads c
+		}
 	} else {
-		c = g.newCall(key, inMap)
+		c = g.newCall(key, inMap, false)
 		fctx := ctx
 		if mayEnd {
-			c.detached.parent = ctx
-			fctx = &c.detached
+			fctx = &detachedCtx{parent: ctx}
 		}
 		// run's finish takes mu, so it sees the waiter added below.
 		go g.run(fctx, key, c, fn)
@@ -294,7 +345,7 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 
 // dropWaiter removes w from c's receivers and reports whether it was still
 // there, that is, whether the caller now owns delivering to w.
-func (g *Group[K, V]) dropWaiter(c *call[V], w *chanWaiter[V]) bool {
+func (g *Group[K, V]) dropWaiter(c *call[K, V], w *chanWaiter[V]) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i, x := range c.chans {
@@ -309,23 +360,72 @@ func (g *Group[K, V]) dropWaiter(c *call[V], w *chanWaiter[V]) bool {
 	return false
 }
 
-// newCall records a new call for key, in the map when inMap. g.mu must be
-// held.
-func (g *Group[K, V]) newCall(key K, inMap bool) *call[V] {
-	c := &call[V]{inMap: inMap}
-	c.wg.Add(1)
-	if inMap {
+// newCall records a new call for key, in the map when inMap. Unless
+// withChan, the call is released through its WaitGroup, and gets a channel
+// only when a caller who can leave joins it. g.mu must be held.
+func (g *Group[K, V]) newCall(key K, inMap, withChan bool) *call[K, V] {
+	c := &call[K, V]{inMap: inMap}
+	if withChan {
+		c.finished = make(chan struct{})
+	} else {
+		c.usesWG = true
+		c.wg.Add(1)
+	}
+	g.record(key, c)
+	return c
+}
+
+// record puts c in the map for key when c.inMap. g.mu must be held.
+func (g *Group[K, V]) record(key K, c *call[K, V]) {
+	if c.inMap {
 		if g.calls == nil {
-			g.calls = make(map[K]*call[V])
+			g.calls = make(map[K]*call[K, V])
 		}
 		g.calls[key] = c
 	}
+}
+
+// reusableCall records a call for key taken from the spare pool, or a new
+// one, with a reference for its caller and one for its goroutine. Its
+// finished, fn and ctx are still to be set. g.mu must be held.
+func (g *Group[K, V]) reusableCall(key K, inMap bool) *call[K, V] {
+	c, _ := g.spare.Get().(*call[K, V])
+	if c == nil {
+		c = &call[K, V]{task: new(task[K, V])}
+		c.task.start = func() { g.runReusable(c) }
+	}
+	c.inMap, c.task.key = inMap, key
+	c.refs.Store(2)
+	g.record(key, c)
 	return c
+}
+
+// runReusable runs a reusable call on its own goroutine, then gives back
+// the goroutine's reference, however fn ended.
+func (g *Group[K, V]) runReusable(c *call[K, V]) {
+	defer g.release(c)
+	g.run(c.task.ctx, c.task.key, c, c.task.fn)
+}
+
+// release gives back a reference to c, and puts c in the spare pool when
+// that was the last one. It does nothing for a call that is not reusable.
+func (g *Group[K, V]) release(c *call[K, V]) {
+	if c.task == nil || c.refs.Add(-1) != 0 {
+		return
+	}
+	// Nobody else holds c: it left the map before its goroutine gave its
+	// reference back, and every party that found it there took one.
+	var zeroK K
+	var zeroV V
+	c.val, c.err, c.panicked = zeroV, nil, false
+	c.joiners, c.finished, c.chans = 0, nil, nil
+	c.task.key, c.task.fn, c.task.ctx = zeroK, nil, nil
+	g.spare.Put(c)
 }
 
 // run calls fn and hands its outcome to the waiters, whichever way fn ends:
 // by returning, by panicking or by runtime.Goexit.
-func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {
+func (g *Group[K, V]) run(ctx context.Context, key K, c *call[K, V], fn func(context.Context) (V, error)) {
 	returned, recovered := false, false
 	defer func() {
 		if !returned && !recovered {
@@ -350,18 +450,23 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(contex
 }
 
 // finish frees the key, then releases the waiters.
-func (g *Group[K, V]) finish(key K, c *call[V]) {
+func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 	g.mu.Lock()
 	if c.inMap && g.calls[key] == c {
 		delete(g.calls, key)
 	}
 	chans := c.chans
 	c.chans = nil
-	if c.finished != nil {
-		close(c.finished)
-	}
+	// Nobody can find c any more, so finished stays as it is: close it
+	// without holding mu, which waking many joiners would hold for long.
+	finished := c.finished
 	g.mu.Unlock()
-	c.wg.Done()
+	if finished != nil {
+		close(finished)
+	}
+	if c.usesWG {
+		c.wg.Done()
+	}
 
 	for _, w := range chans {
 		if w.stop != nil {
