@@ -60,9 +60,9 @@ type filler[K comparable, V any] struct {
 	group  singleflight.Group[K, Entry[V]]
 	writes *writeOrder[K]
 
-	mu     sync.RWMutex // guards closed against jobs.Add
+	mu     sync.RWMutex // guards closed against jobs.add
 	closed bool
-	jobs   sync.WaitGroup // fills that have not ended
+	jobs   counter // fills that have not ended
 }
 
 // source is what a fill loads from: one key at a time, or many at once.
@@ -147,7 +147,7 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 		}
 		return ErrClosed
 	}
-	f.jobs.Add(1)
+	f.jobs.add()
 	f.mu.RUnlock()
 
 	j.f, j.src = f, src
@@ -178,13 +178,13 @@ func (f *filler[K, V]) close(ctx context.Context) error {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		f.jobs.Wait()
-		close(done)
-	}()
+	return f.wait(ctx)
+}
+
+// wait waits, as long as ctx allows, for a moment when no fill is running.
+func (f *filler[K, V]) wait(ctx context.Context) error {
 	select {
-	case <-done:
+	case <-f.jobs.zero():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -400,7 +400,7 @@ func (j *job[K, V]) end() {
 	if !j.over.CompareAndSwap(false, true) {
 		return
 	}
-	defer j.f.jobs.Done()
+	defer j.f.jobs.done()
 	if j.onEnd == nil {
 		return
 	}

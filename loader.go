@@ -430,6 +430,18 @@ func (l *Loader[K, V]) Stats() stats.Stats {
 	return stats.Stats{}
 }
 
+// Wait waits until no load or refresh of the Loader's is running (those
+// started meanwhile included), or until ctx ends, and then returns
+// ctx.Err(). It is for tests, examples and orderly hand-overs: under steady
+// traffic that moment may never come. Keys a Batcher is still collecting
+// are not running yet.
+func (l *Loader[K, V]) Wait(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	return l.fill.wait(ctx)
+}
+
 // Close stops the Loader. Calls that start after Close get ErrClosed. Close
 // waits for the loads and refreshes that are running to finish and store
 // their results, each within Options.LoadTimeout, and for warnings being

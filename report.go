@@ -37,45 +37,7 @@ type reporter struct {
 	logger *slog.Logger
 
 	kinds   [numLogKinds]logLimit
-	writing lineCount // lines being written
-}
-
-// lineCount counts the lines being written, and lets Close wait for none.
-// (A sync.WaitGroup may not go from 0 to 1 while it is waited for; a line
-// may well start while Close waits.)
-type lineCount struct {
-	mu   sync.Mutex
-	n    int
-	none chan struct{} // closed while n is 0; nil before the first line
-}
-
-func (c *lineCount) add() {
-	c.mu.Lock()
-	if c.n == 0 {
-		c.none = make(chan struct{})
-	}
-	c.n++
-	c.mu.Unlock()
-}
-
-func (c *lineCount) done() {
-	c.mu.Lock()
-	if c.n--; c.n == 0 {
-		close(c.none)
-	}
-	c.mu.Unlock()
-}
-
-// zero returns a channel that is closed once no line is being written.
-func (c *lineCount) zero() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == 0 {
-		closed := make(chan struct{})
-		close(closed)
-		return closed
-	}
-	return c.none
+	writing counter // lines being written
 }
 
 // logLimit lets through at most one line of its kind per logEvery.

@@ -401,3 +401,44 @@ func TestEarlyRefreshLeavesAColdKeyAlone(t *testing.T) {
 		assert.Zero(t, rec.Snapshot().Refreshes, "a cold key is never refreshed early")
 	})
 }
+
+// TestWaitWaitsForTheRefreshesRunning: Loader.Wait returns once the
+// background refresh a stale read started has ended (its mark and slot
+// released: the next stale read starts the next one), or when its context
+// ends.
+func TestWaitWaitsForTheRefreshesRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newSource()
+		versionedSource(src)
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Hour})
+		slow := func(ctx context.Context, key string) (string, error) {
+			time.Sleep(time.Second)
+			return src.load(ctx, key)
+		}
+		_, err := l.GetOrLoad(context.Background(), "k", slow)
+		require.NoError(t, err)
+		require.NoError(t, l.Wait(context.Background()), "nothing running")
+
+		time.Sleep(2 * time.Minute)
+		v, err := l.GetOrLoad(context.Background(), "k", slow)
+		require.NoError(t, err)
+		assert.Equal(t, "v1", v)
+		short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, l.Wait(short), context.DeadlineExceeded)
+		start := time.Now()
+		require.NoError(t, l.Wait(context.Background()))
+		assert.Equal(t, 900*time.Millisecond, time.Since(start), "until the refresh ended")
+		v, err = l.GetOrLoad(context.Background(), "k", slow)
+		require.NoError(t, err)
+		assert.Equal(t, "v2", v)
+
+		time.Sleep(2 * time.Minute)
+		_, _ = l.GetOrLoad(context.Background(), "k", slow) // stale: the next refresh starts at once
+		require.NoError(t, l.Wait(context.Background()))
+		v, _ = l.GetOrLoad(context.Background(), "k", slow)
+		assert.Equal(t, "v3", v)
+		//lint:ignore SA1012 a nil context is the mistake under test
+		assert.Error(t, l.Wait(nil)) //nolint:staticcheck
+	})
+}

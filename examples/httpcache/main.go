@@ -155,40 +155,6 @@ func fetch(client *http.Client) flightcache.LoadFunc[string, page] {
 	}
 }
 
-// watchedStore is the Store, counting its writes, so that the program can
-// wait for a background revalidation to land before the next read and
-// print the same thing on every run.
-type watchedStore struct {
-	flightcache.Store[string, page]
-	mu     sync.Mutex
-	wrote  sync.Cond
-	writes int
-}
-
-func (s *watchedStore) Set(ctx context.Context, key string, e flightcache.Entry[page]) error {
-	err := s.Store.Set(ctx, key, e)
-	s.mu.Lock()
-	s.writes++
-	s.wrote.Broadcast()
-	s.mu.Unlock()
-	return err
-}
-
-func (s *watchedStore) written() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
-}
-
-// waitPast waits until the Store has been written more than n times.
-func (s *watchedStore) waitPast(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.writes <= n {
-		s.wrote.Wait()
-	}
-}
-
 // run reads each path n times straight from the upstream, then n times
 // through a Loader, and prints what the upstream saw.
 func run(w io.Writer, n int) error {
@@ -216,9 +182,7 @@ func run(w io.Writer, n int) error {
 	if err != nil {
 		return err
 	}
-	store := &watchedStore{Store: lru}
-	store.wrote.L = &store.mu
-	pages, err := flightcache.New[string, page](store, &flightcache.Options{})
+	pages, err := flightcache.New[string, page](lru, &flightcache.Options{})
 	if err != nil {
 		return err
 	}
@@ -234,14 +198,13 @@ func run(w io.Writer, n int) error {
 			if p.path == "/live" && i == n/2 {
 				up.change(p.path)
 			}
-			before := store.written()
 			r, err := pages.GetOrLoadResult(ctx, url, load)
 			if err != nil && !errors.Is(err, flightcache.ErrNotFound) {
 				return err
 			}
 			served[p.path][r.Served]++
-			if r.Served == flightcache.ServedStale {
-				store.waitPast(before) // the revalidation it started
+			if err := pages.Wait(ctx); err != nil { // for the revalidation it started, if any
+				return err
 			}
 			if p.path == "/live" {
 				_, _, last := up.counts(p.path)
@@ -265,11 +228,12 @@ func run(w io.Writer, n int) error {
 	fmt.Fprint(w, trace.String())
 
 	// Loader.Refresh revalidates a fresh entry now, in the background.
-	before := store.written()
 	if err := pages.Refresh(ctx, srv.URL+"/static", load); err != nil {
 		return err
 	}
-	store.waitPast(before)
+	if err := pages.Wait(ctx); err != nil {
+		return err
+	}
 	_, notModified, last := up.counts("/static")
 	r, err := pages.GetOrLoadResult(ctx, srv.URL+"/static", load)
 	if err != nil {
