@@ -53,20 +53,12 @@ type EntryPolicy struct {
 
 // validate returns an error naming the first duration that is negative.
 func (p *EntryPolicy) validate() error {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
+	return firstNegative("EntryPolicy", []namedDuration{
 		{"FreshFor", p.FreshFor},
 		{"StaleFor", p.StaleFor},
 		{"StaleIfError", p.StaleIfError},
 		{"MissingFor", p.MissingFor},
-	} {
-		if d.v < 0 {
-			return fmt.Errorf("flightcache: EntryPolicy.%s is negative (%v)", d.name, d.v)
-		}
-	}
-	return nil
+	})
 }
 
 // ErrNotModified is what a LoadFunc returns, wrapped or not, to say that the

@@ -105,20 +105,15 @@ type Options struct {
 // validate returns o with defaults filled in, or an error naming the first
 // field that is not valid.
 func (o Options) validate() (_ Options, err error) {
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
+	if err := firstNegative("Options", []namedDuration{
 		{"FreshFor", o.FreshFor},
 		{"StaleFor", o.StaleFor},
 		{"StaleIfError", o.StaleIfError},
 		{"MissingFor", o.MissingFor},
 		{"LoadTimeout", o.LoadTimeout},
 		{"SoftTimeout", o.SoftTimeout},
-	} {
-		if d.v < 0 {
-			return o, fmt.Errorf("flightcache: Options.%s is negative (%v)", d.name, d.v)
-		}
+	}); err != nil {
+		return o, err
 	}
 	if math.IsNaN(o.Jitter) || o.Jitter < 0 || o.Jitter > 1 {
 		return o, fmt.Errorf("flightcache: Options.Jitter must be in [0, 1], not %v", o.Jitter)
@@ -164,6 +159,23 @@ func (o Options) validate() (_ Options, err error) {
 		return o, errors.New("flightcache: Options.Logger has a nil Handler")
 	}
 	return o, nil
+}
+
+// namedDuration is a duration field, for firstNegative.
+type namedDuration struct {
+	name string
+	v    time.Duration
+}
+
+// firstNegative returns an error naming the first of ds, fields of the type
+// named typ, that is negative, and nil when none is.
+func firstNegative(typ string, ds []namedDuration) error {
+	for _, d := range ds {
+		if d.v < 0 {
+			return fmt.Errorf("flightcache: %s.%s is negative (%v)", typ, d.name, d.v)
+		}
+	}
+	return nil
 }
 
 // isNil reports whether v is a nil interface, or holds a nil pointer, map,

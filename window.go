@@ -111,39 +111,10 @@ type pending[K comparable, V any] struct {
 // add puts key, whose fill the caller started with t, into the batch of
 // misses.
 func (w *window[K, V]) add(ctx context.Context, key K, t ticket[K, V]) {
-	w.mu.Lock()
-	p := &w.misses
-	if len(p.keys) == 0 {
-		p.ctx = ctx
-		gen := p.gen
-		time.AfterFunc(w.w.Wait, func() { w.flushMisses(gen) })
-	}
-	p.keys, p.tickets = append(p.keys, key), append(p.tickets, t)
-	if w.w.MaxKeys > 0 && len(p.keys) >= w.w.MaxKeys {
-		w.submitMisses() // unlocks
-		return
-	}
-	w.mu.Unlock()
-}
-
-// flushMisses submits the batch of misses of generation gen, if it is still
-// being collected.
-func (w *window[K, V]) flushMisses(gen uint64) {
-	w.mu.Lock()
-	if w.misses.gen != gen || len(w.misses.keys) == 0 {
-		w.mu.Unlock()
-		return
-	}
-	w.submitMisses()
-}
-
-// submitMisses takes the batch of misses, unlocks mu, and submits the
-// batch as one fill. Call with mu held.
-func (w *window[K, V]) submitMisses() {
-	p := w.misses
-	w.misses = pending[K, V]{gen: p.gen + 1}
-	w.mu.Unlock()
-	_ = w.l.fill.submit(p.ctx, p.keys, p.tickets, source[K, V]{many: w.load}, fillOptions[K]{})
+	w.put(&w.misses, ctx, func(p *pending[K, V]) bool {
+		p.keys, p.tickets = append(p.keys, key), append(p.tickets, t)
+		return true
+	}, w.submitMisses)
 }
 
 // refresh puts key, found stale at now (or due for an early refresh of the
@@ -153,45 +124,71 @@ func (w *window[K, V]) refresh(ctx context.Context, key K, replacing time.Time, 
 	if !w.l.refresh.due(key, now) {
 		return
 	}
+	w.put(&w.stale, ctx, func(p *pending[K, V]) bool {
+		if _, in := p.seen[key]; in {
+			return false
+		}
+		if p.seen == nil {
+			p.seen = make(map[K]struct{})
+		}
+		p.seen[key] = struct{}{}
+		p.keys, p.replacing = append(p.keys, key), append(p.replacing, replacing)
+		return true
+	}, w.submitStale)
+}
+
+// put adds a key to the batch p with add, which reports whether it did;
+// the first key of a batch sets the timer that closes its window, and a
+// batch that holds MaxKeys keys is submitted at once.
+func (w *window[K, V]) put(p *pending[K, V], ctx context.Context, add func(*pending[K, V]) bool, submit func(pending[K, V])) {
 	w.mu.Lock()
-	p := &w.stale
-	if _, in := p.seen[key]; in {
+	first := len(p.keys) == 0
+	if !add(p) {
 		w.mu.Unlock()
 		return
 	}
-	if len(p.keys) == 0 {
-		p.ctx, p.seen = ctx, make(map[K]struct{})
+	if first {
+		p.ctx = ctx
 		gen := p.gen
-		time.AfterFunc(w.w.Wait, func() { w.flushStale(gen) })
+		time.AfterFunc(w.w.Wait, func() { w.flush(p, gen, submit) })
 	}
-	p.seen[key] = struct{}{}
-	p.keys, p.replacing = append(p.keys, key), append(p.replacing, replacing)
 	if w.w.MaxKeys > 0 && len(p.keys) >= w.w.MaxKeys {
-		w.submitStale() // unlocks
+		w.take(p, submit) // unlocks
 		return
 	}
 	w.mu.Unlock()
 }
 
-// flushStale submits the batch of refreshes of generation gen, if it is
-// still being collected.
-func (w *window[K, V]) flushStale(gen uint64) {
+// flush submits the batch p when its window closes, if it is still the
+// batch of generation gen.
+func (w *window[K, V]) flush(p *pending[K, V], gen uint64, submit func(pending[K, V])) {
 	w.mu.Lock()
-	if w.stale.gen != gen || len(w.stale.keys) == 0 {
+	if p.gen != gen || len(p.keys) == 0 {
 		w.mu.Unlock()
 		return
 	}
-	w.submitStale()
+	w.take(p, submit)
 }
 
-// submitStale takes the batch of refreshes, unlocks mu, and starts them as
-// one background refresh (one slot). Call with mu held.
-func (w *window[K, V]) submitStale() {
-	p := w.stale
-	w.stale = pending[K, V]{gen: p.gen + 1}
+// take empties p for the next batch, unlocks mu, and submits what p held.
+// Call with mu held.
+func (w *window[K, V]) take(p *pending[K, V], submit func(pending[K, V])) {
+	b := *p
+	*p = pending[K, V]{gen: b.gen + 1}
 	w.mu.Unlock()
+	submit(b)
+}
+
+// submitMisses loads a batch of misses as one fill.
+func (w *window[K, V]) submitMisses(b pending[K, V]) {
+	_ = w.l.fill.submit(b.ctx, b.keys, b.tickets, source[K, V]{many: w.load}, fillOptions[K]{})
+}
+
+// submitStale starts a batch of refreshes as one background refresh (one
+// slot).
+func (w *window[K, V]) submitStale(b pending[K, V]) {
 	if w.l.closed.Load() {
 		return
 	}
-	w.l.refresh.startMany(p.ctx, p.keys, p.replacing, w.load, w.l.clock.now())
+	w.l.refresh.startMany(b.ctx, b.keys, b.replacing, w.load, w.l.clock.now())
 }
