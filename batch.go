@@ -141,6 +141,9 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		v := verdictMiss
 		if ok {
 			v = judge(&l.policy, &e, now, rand.Float64)
+			if v == verdictStale {
+				v, _ = l.confirmStale(&e)
+			}
 		}
 		l.rep.judged(v)
 		switch v {
