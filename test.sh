@@ -22,7 +22,22 @@ if [ -z "${REDIS_ADDR:-}" ]; then
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 6399)
 	dir=$(mktemp -d)
 	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
-	trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
+	stop_redis() {
+		# Wait for the server to be gone before removing its directory:
+		# it writes its log as it shuts down, and a removal racing that
+		# write fails (and, under set -e, fails the run).
+		local pid
+		pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
+		if [ -n "$pid" ]; then
+			kill "$pid" 2>/dev/null || true
+			for _ in $(seq 100); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.05
+			done
+		fi
+		rm -rf "$dir" || true
+	}
+	trap stop_redis EXIT
 	for _ in $(seq 100); do
 		redis-cli -p "$port" ping >/dev/null 2>&1 && break
 		sleep 0.1
