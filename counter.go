@@ -24,7 +24,10 @@ func (c *counter) done() {
 		return
 	}
 	c.mu.Lock()
-	if c.none != nil {
+	// Something may have started since the count dropped, and a waiter
+	// taken a channel for it: that channel is closed by the done that
+	// brings the count to 0 again.
+	if c.none != nil && c.n.Load() == 0 {
 		close(c.none)
 		c.none = nil
 	}

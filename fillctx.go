@@ -40,6 +40,13 @@ func (c *fillCtx) begin(parent context.Context, deadline time.Time) {
 	c.done = make(chan struct{})
 }
 
+// String names the context without reading what the fill changes, as the
+// context package's own contexts name themselves: fmt would otherwise print
+// every field of the job, racing with the fill.
+func (c *fillCtx) String() string {
+	return "flightcache.fill(" + c.deadline.Format("deadline 15:04:05.000") + ")"
+}
+
 // Deadline returns the fill's deadline.
 func (c *fillCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
