@@ -3,6 +3,7 @@ package flightcache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -481,4 +482,33 @@ func TestReview16RefStoreResultsAreCopies(t *testing.T) {
 		assert.Equal(t, "two", string(r2.Value))
 		assert.ErrorIs(t, r2.Err, errBackend)
 	})
+}
+
+// A load that logs its context (log.Printf("%v", ctx), common in
+// database/sql drivers and middleware) must not race with the fill: the
+// fill's context is the job itself, which has no String method, so fmt walks
+// every field of the job (its afters map, its atomics, its tickets) without
+// the locks that guard them, while a derived context registers itself.
+func TestReview16FillContextPrintsWithoutRacing(t *testing.T) {
+	t.Skip("BUG: fillCtx/job has no String method; fmt.Sprint(ctx) in a load reads the job's fields unguarded (data race, possible concurrent map read/write on afters)")
+	l, err := flightcache.New[string, string](newMemStore[string](), nil)
+	require.NoError(t, err)
+	defer l.Close()
+	var printed string
+	_, err = l.GetOrLoad(context.Background(), "k", func(ctx context.Context, _ string) (string, error) {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() {
+			for range 100 {
+				_, cancel := context.WithCancel(ctx)
+				cancel()
+			}
+		})
+		for range 100 {
+			printed = fmt.Sprint(ctx)
+		}
+		return "v", nil
+	})
+	require.NoError(t, err)
+	assert.Less(t, len(printed), 200, "a context prints as a short name, as the context package's do: %q", printed)
 }
