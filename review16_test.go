@@ -512,3 +512,94 @@ func TestReview16FillContextPrintsWithoutRacing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, len(printed), 200, "a context prints as a short name, as the context package's do: %q", printed)
 }
+
+// A Background caller that holds an old value for SoftTimeout is not run
+// inline: it gets the old value at SoftTimeout while the load goes on, and
+// the load's result is stored when it lands.
+func TestReview16SoftTimeoutWithBackgroundContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemStore[string]()
+		l, err := flightcache.New[string, string](s, &flightcache.Options{
+			FreshFor: time.Second, StaleIfError: time.Hour, SoftTimeout: 100 * time.Millisecond, LoadTimeout: 10 * time.Second,
+		})
+		require.NoError(t, err)
+		defer l.Close()
+		ctx := context.Background()
+		require.NoError(t, l.Set(ctx, "k", "old"))
+		time.Sleep(2 * time.Second)
+		start := time.Now()
+		r, err := l.GetOrLoadResult(ctx, "k", func(context.Context, string) (string, error) {
+			time.Sleep(time.Second)
+			return "new", nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, 100*time.Millisecond, time.Since(start))
+		assert.Equal(t, "old", r.Value)
+		assert.Equal(t, flightcache.ServedStandIn, r.Served)
+		assert.ErrorIs(t, r.Err, flightcache.ErrSoftTimeout)
+		require.NoError(t, l.Wait(ctx))
+		e, ok := s.entry("k")
+		require.True(t, ok)
+		assert.Equal(t, "new", e.Value)
+	})
+}
+
+// GetOrLoadMany with a Background context runs its batch inline: a panic in
+// the BatchLoadFunc, or in the Store's look, reaches the caller as a
+// *BatchError wrapping *singleflight.PanicError, never a crash.
+func TestReview16InlineBatchPanicsAreErrors(t *testing.T) {
+	for _, where := range []string{"load", "get"} {
+		t.Run(where, func(t *testing.T) {
+			s := newMemStore[string]()
+			var gets atomic.Int64
+			s.afterGet = func(string, bool) {
+				if where == "get" && gets.Add(1) > 2 { // the fill's look
+					panic("get")
+				}
+			}
+			l, err := flightcache.New[string, string](s, nil)
+			require.NoError(t, err)
+			defer l.Close()
+			vals, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, func(_ context.Context, keys []string) (map[string]string, error) {
+				if where == "load" {
+					panic("load")
+				}
+				return map[string]string{"a": "A", "b": "B"}, nil
+			})
+			var be *flightcache.BatchError[string]
+			require.ErrorAs(t, err, &be)
+			assert.Len(t, be.Failed, 2)
+			assert.Empty(t, vals)
+			assert.Contains(t, err.Error(), where)
+		})
+	}
+}
+
+// Waits and a Close racing fills that start and end: every Wait returns, and
+// Close returns only once the fills it admitted have ended.
+func TestReview16WaitRacingClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := flightcache.New[int, int](newMemStoreInt(), &flightcache.Options{LoadTimeout: time.Minute})
+		require.NoError(t, err)
+		var running atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				time.Sleep(time.Duration(i) * time.Millisecond)
+				_, _ = l.GetOrLoad(context.Background(), i, func(context.Context, int) (int, error) {
+					running.Add(1)
+					defer running.Add(-1)
+					time.Sleep(time.Duration(20-i) * time.Millisecond)
+					return i, nil
+				})
+			})
+		}
+		for range 5 {
+			wg.Go(func() { assert.NoError(t, l.Wait(context.Background())) })
+		}
+		time.Sleep(5 * time.Millisecond)
+		require.NoError(t, l.Close())
+		assert.Zero(t, running.Load(), "Close returned while a load it admitted ran")
+		wg.Wait()
+	})
+}
