@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/stats"
 )
 
 type r16key struct{}
@@ -602,4 +604,25 @@ func TestReview16WaitRacingClose(t *testing.T) {
 		assert.Zero(t, running.Load(), "Close returned while a load it admitted ran")
 		wg.Wait()
 	})
+}
+
+// A Recorder that panics inside an inline fill (Background caller), where
+// the fill counts keys loaded, store errors and lost writes, is contained as
+// it is on a fill's own goroutine: the caller gets its value, not a crash.
+func TestReview16InlineFillContainsRecorderPanics(t *testing.T) {
+	for name, ev := range map[string]stats.Event{"KeysLoaded": stats.KeysLoaded, "StoreError": stats.StoreError, "Panic": stats.Panic} {
+		t.Run(name, func(t *testing.T) {
+			s := newMemStore[string]()
+			s.beforeSet = func(string, flightcache.Entry[string]) { panic("set") } // a lost write: StoreError, Panic
+			l, err := flightcache.New[string, string](s, &flightcache.Options{Recorder: &panickyRecorder{on: ev}, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, err)
+			defer l.Close()
+			var v string
+			require.NotPanics(t, func() {
+				v, err = l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "v", nil })
+			})
+			require.NoError(t, err)
+			assert.Equal(t, "v", v)
+		})
+	}
 }
