@@ -327,6 +327,7 @@ func TestReview16InlineRecursionOnTheSameKeyEndsAtTheDeadline(t *testing.T) {
 // ignores its context. (Surprising but follows from running inline; pinned so
 // the docs can say so.)
 func TestReview16InlineCallerIsHeldByAStoreThatIgnoresItsContext(t *testing.T) {
+	t.Skip("DOC GAP: Options.LoadTimeout and the README gotcha name only a load that ignores its context; a Store Get/Set or Lease/release that does holds the inline caller too. Unskip once documented.")
 	synctest.Test(t, func(t *testing.T) {
 		s := newMemStore[string]()
 		gate := make(chan struct{})
