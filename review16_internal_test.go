@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Close promises to wait for the fills running when it is called. With the
@@ -68,4 +69,65 @@ func TestReview16FillCtxErrOnlyOnceDoneIsClosed(t *testing.T) {
 	}
 	t.Logf("%d of %d tries saw Err before Done was closed", bad, tries)
 	assert.Zero(t, bad)
+}
+
+// r16Store is a map Store for the internal tests.
+type r16Store struct {
+	mu sync.Mutex
+	m  map[string]Entry[string]
+}
+
+func (s *r16Store) Get(_ context.Context, k string) (Entry[string], bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[k]
+	return e, ok, nil
+}
+
+func (s *r16Store) Set(_ context.Context, k string, e Entry[string]) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = e
+	return nil
+}
+
+func (s *r16Store) Delete(_ context.Context, k string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
+	return nil
+}
+
+// An entry that a lagging coarse clock finds stale, but that is past its
+// StaleUntil by the system clock, is not served stale: GetOrLoad and
+// GetOrLoadMany load it (confirmStale).
+func TestReview16LaggingClockDoesNotServePastStaleUntil(t *testing.T) {
+	now := time.Now()
+	lag := &coarseClock{}
+	lag.nanos.Store(now.Add(-time.Minute).UnixNano()) // a minute behind
+	lag.read.Store(true)
+	e := Entry[string]{
+		Value:      "old",
+		FreshUntil: now.Add(-2 * time.Minute),
+		StaleUntil: now.Add(-30 * time.Second), // stale by the lagging clock, gone by the system's
+	}
+	for _, many := range []bool{false, true} {
+		s := &r16Store{m: map[string]Entry[string]{"k": e}}
+		l, err := New[string, string](s, &Options{FreshFor: time.Hour, StaleFor: time.Minute})
+		require.NoError(t, err)
+		l.clock, l.fill.clock = clock{src: lag}, clock{src: lag}
+		var v string
+		if many {
+			var m map[string]string
+			m, err = l.GetOrLoadMany(context.Background(), []string{"k"}, func(context.Context, []string) (map[string]string, error) {
+				return map[string]string{"k": "new"}, nil
+			})
+			v = m["k"]
+		} else {
+			v, err = l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "new", nil })
+		}
+		require.NoError(t, err)
+		assert.Equal(t, "new", v, "many=%v", many)
+		require.NoError(t, l.Close())
+	}
 }
