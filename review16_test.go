@@ -627,3 +627,61 @@ func TestReview16InlineFillContainsRecorderPanics(t *testing.T) {
 		})
 	}
 }
+
+// A load that calls GetOrLoad of another key on the same Loader, with a
+// Background context, runs that fill inline too, nested: both values come
+// back and are stored.
+func TestReview16InlineNestedFillOfAnotherKey(t *testing.T) {
+	s := newMemStore[string]()
+	l, err := flightcache.New[string, string](s, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	var load flightcache.LoadFunc[string, string]
+	load = func(ctx context.Context, key string) (string, error) {
+		if len(key) < 4 {
+			inner, err := l.GetOrLoad(context.Background(), key+"x", load)
+			return key + "<" + inner, err
+		}
+		return key, nil
+	}
+	v, err := l.GetOrLoad(context.Background(), "a", load)
+	require.NoError(t, err)
+	assert.Equal(t, "a<ax<axx<axxx", v)
+	for _, k := range []string{"a", "ax", "axx", "axxx"} {
+		_, ok := s.entry(k)
+		assert.True(t, ok, k)
+	}
+}
+
+// Close, called while an inline fill runs, waits for it; the caller gets
+// its value and the value is stored; later calls get ErrClosed.
+func TestReview16CloseWhileAnInlineFillRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemStore[string]()
+		l, err := flightcache.New[string, string](s, &flightcache.Options{LoadTimeout: time.Minute})
+		require.NoError(t, err)
+		type res struct {
+			v   string
+			err error
+		}
+		got := make(chan res, 1)
+		go func() {
+			v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+				time.Sleep(time.Second)
+				return "v", nil
+			})
+			got <- res{v, err}
+		}()
+		synctest.Wait()
+		start := time.Now()
+		require.NoError(t, l.Close())
+		assert.Equal(t, time.Second, time.Since(start))
+		r := <-got
+		require.NoError(t, r.err)
+		assert.Equal(t, "v", r.v)
+		_, ok := s.entry("k")
+		assert.True(t, ok)
+		_, err = l.GetOrLoad(context.Background(), "k2", func(context.Context, string) (string, error) { return "", nil })
+		assert.ErrorIs(t, err, flightcache.ErrClosed)
+	})
+}
