@@ -16,8 +16,7 @@ import (
 // BatchLoadFunc loads many keys from the source in one call, such as one
 // WHERE id IN (...) query. It returns the values it found; a key missing from
 // the map does not exist at the source. An error fails every key of the call.
-// ctx carries the values of the caller that started the load, not its
-// cancellation, and ends after Options.LoadTimeout.
+// ctx is as a LoadFunc's.
 type BatchLoadFunc[K comparable, V any] func(ctx context.Context, keys []K) (map[K]V, error)
 
 // BatchStore is a Store that can read and write many keys in one round trip,
@@ -101,7 +100,10 @@ func containsErr(errs []error, err error) bool {
 //
 // GetOrLoadMany keeps no reference to keys, and load receives a slice of the
 // Loader's own: load may change it. A batch of any size costs a bounded
-// number of goroutines.
+// number of goroutines. As with GetOrLoad, a caller whose ctx can never end
+// runs the load on its own goroutine (one call; with MaxBatch splitting the
+// batch, the calls run on goroutines of the Loader's): a runtime.Goexit in
+// load then ends that caller's goroutine.
 func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) (map[K]V, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed

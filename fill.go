@@ -653,7 +653,17 @@ func (j *job[K, V]) waitLease(i int) {
 // and a release that blocks must not hold it.
 func (j *job[K, V]) release(release func()) {
 	if j.inline {
-		go j.f.rep.contain("lease release", release)
+		// Close waits for the release, as for any fill's, up to the
+		// fill's deadline.
+		j.f.jobs.add()
+		var once sync.Once
+		done := func() { once.Do(j.f.jobs.done) }
+		timer := time.AfterFunc(time.Until(j.deadline), done)
+		go func() {
+			defer done()
+			defer timer.Stop()
+			j.f.rep.contain("lease release", release)
+		}()
 		return
 	}
 	j.f.rep.contain("lease release", release)

@@ -56,7 +56,11 @@ func (c *fillCtx) Done() <-chan struct{} { return c.done }
 // Err is nil while the context is live, then context.DeadlineExceeded or
 // context.Canceled.
 func (c *fillCtx) Err() error {
-	switch c.state.Load() {
+	s := c.state.Load()
+	if s != ctxLive {
+		<-c.done // as the context package's: an error only once Done is closed
+	}
+	switch s {
 	case ctxDeadline:
 		return context.DeadlineExceeded
 	case ctxCanceled:

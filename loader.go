@@ -14,7 +14,9 @@ import (
 // LoadFunc loads the value for key from the source. It returns ErrNotFound,
 // wrapped or not, when the key does not exist there. ctx carries the values of
 // the caller that started the load, not its cancellation, and ends after
-// Options.LoadTimeout.
+// Options.LoadTimeout (context.DeadlineExceeded), or once the fill is over
+// (context.Canceled): a load that keeps work going past its return must not
+// keep ctx for it (context.WithoutCancel keeps its values).
 type LoadFunc[K comparable, V any] func(ctx context.Context, key K) (V, error)
 
 // Loader is a read-through cache in front of a slow source. GetOrLoad returns

@@ -56,7 +56,8 @@ type Options struct {
 	// for SoftTimeout runs the load on its own goroutine, as
 	// golang.org/x/sync/singleflight does, since it could not leave
 	// earlier anyway: it gets that error when a load that ignores its
-	// context returns. 0 means DefaultLoadTimeout.
+	// context returns, and it waits, too, for a Store call or a lease that
+	// ignores the fill's context. 0 means DefaultLoadTimeout.
 	LoadTimeout time.Duration
 
 	// SoftTimeout bounds how long a caller that holds a usable old value
