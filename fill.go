@@ -362,7 +362,6 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 // Close: a load that ignores its context may go on, but its result is
 // dropped.
 func (j *job[K, V]) expire() {
-	j.fillCtx.end(ctxDeadline)
 	// A load that returns late must not write over the fill that a caller
 	// may start now: its write order moves on without it, before the keys
 	// are freed.
@@ -389,6 +388,10 @@ func (j *job[K, V]) expire() {
 	// Set once every key has its result: a pipeline that sees it has
 	// nothing left to give.
 	j.expired.Store(true)
+	// The context ends only now, so that a load that returns as soon as it
+	// sees its deadline finds its keys answered already: at the deadline,
+	// the callers get the timeout, whatever the load returns.
+	j.fillCtx.end(ctxDeadline)
 	// Whatever the pipeline is stuck in (a load, a Store call, a lease's
 	// release), the fill is over for Close at its deadline.
 	j.end()
