@@ -102,16 +102,35 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 // hold keeps a lease alive until the returned release is called, and
 // releases it then.
 func (s *Store[K, V]) hold(ctx context.Context, key K, lk, token string) func() {
+	return s.keepAlive(func() (lost bool) {
+		n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
+			return extend.Run(ctx, s.client, []string{lk}, token, s.leaseTTL.Milliseconds()).Int64()
+		})
+		return err == nil && n == 0 // it expired while Redis was unreachable
+	}, func() {
+		// The release must happen even when the load's context has
+		// ended; ctx is detached, and run bounds it by Timeout.
+		run(s, ctx, func(ctx context.Context) (any, error) {
+			return release.Run(ctx, s.client, []string{lk}, token, s.channel(), s.id+" l "+s.key(key)).Result()
+		})
+	})
+}
+
+// keepAlive extends a lease every third of LeaseTTL with extend, which
+// reports whether the lease is lost (nothing left to keep), until the
+// returned function is called or the Store closes; that function then
+// frees the lease with free, once. After Close, it does nothing: a lease
+// taken then expires on its own.
+func (s *Store[K, V]) keepAlive(extend func() (lost bool), free func()) func() {
 	stop := make(chan struct{})
 	stopped := make(chan struct{})
 	if !s.track() {
-		return func() {} // closed: the lease expires on its own
+		return func() {}
 	}
 	go func() {
 		defer s.calls.Done()
 		defer close(stopped)
-		every := max(s.leaseTTL/3, time.Millisecond)
-		t := time.NewTicker(every)
+		t := time.NewTicker(max(s.leaseTTL/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -121,11 +140,8 @@ func (s *Store[K, V]) hold(ctx context.Context, key K, lk, token string) func() 
 				return
 			case <-t.C:
 			}
-			n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
-				return extend.Run(ctx, s.client, []string{lk}, token, s.leaseTTL.Milliseconds()).Int64()
-			})
-			if err == nil && n == 0 {
-				return // lost (it expired while Redis was unreachable): nothing to keep
+			if extend() {
+				return
 			}
 		}
 	}()
@@ -134,11 +150,7 @@ func (s *Store[K, V]) hold(ctx context.Context, key K, lk, token string) func() 
 		once.Do(func() {
 			close(stop)
 			<-stopped
-			// The release must happen even when the load's context has
-			// ended; ctx is detached, and run bounds it by Timeout.
-			run(s, ctx, func(ctx context.Context) (any, error) {
-				return release.Run(ctx, s.client, []string{lk}, token, s.channel(), s.id+" l "+s.key(key)).Result()
-			})
+			free()
 		})
 	}
 }

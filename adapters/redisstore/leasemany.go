@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -77,47 +75,24 @@ func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, relea
 // holdMany keeps the leases lks alive until the returned release is called,
 // and releases them all then.
 func (s *Store[K, V]) holdMany(ctx context.Context, keys []K, lks []string, token string) func() {
-	stop := make(chan struct{})
-	stopped := make(chan struct{})
-	if !s.track() {
-		return func() {} // closed: the lease expires on its own
-	}
-	go func() {
-		defer s.calls.Done()
-		defer close(stopped)
-		t := time.NewTicker(max(s.leaseTTL/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-s.closing:
-				return
-			case <-t.C:
-			}
-			run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
-				return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-					for _, lk := range lks {
-						extend.Eval(ctx, p, []string{lk}, token, s.leaseTTL.Milliseconds())
-					}
-					return nil
-				})
-			})
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(stop)
-			<-stopped
-			run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
-				return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-					for i, lk := range lks {
-						release.Eval(ctx, p, []string{lk}, token, s.channel(), s.id+" l "+s.key(keys[i]))
-					}
-					return nil
-				})
+	return s.keepAlive(func() (lost bool) {
+		run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
+			return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, lk := range lks {
+					extend.Eval(ctx, p, []string{lk}, token, s.leaseTTL.Milliseconds())
+				}
+				return nil
 			})
 		})
-	}
+		return false // some may be lost, others not: keep extending them all
+	}, func() {
+		run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
+			return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, lk := range lks {
+					release.Eval(ctx, p, []string{lk}, token, s.channel(), s.id+" l "+s.key(keys[i]))
+				}
+				return nil
+			})
+		})
+	})
 }
