@@ -59,6 +59,9 @@ type filler[K comparable, V any] struct {
 
 	group  singleflight.Group[K, Entry[V]]
 	writes *writeOrder[K]
+	// spare holds jobs whose fill is over, for the next fill to reuse (see
+	// newJob).
+	spare sync.Pool
 
 	mu     sync.RWMutex // guards closed against jobs.add
 	closed bool
@@ -124,13 +127,14 @@ type fillOptions[K comparable] struct {
 // submit finishes the tickets with ErrClosed and returns it. The fill keeps
 // keys; the caller must not change them afterwards.
 func (f *filler[K, V]) submit(ctx context.Context, keys []K, tickets []ticket[K, V], src source[K, V], o fillOptions[K]) error {
-	j := &job[K, V]{keys: keys, tickets: tickets}
+	j := f.newJob()
+	j.keys, j.tickets = keys, tickets
 	return f.start(ctx, j, src, o)
 }
 
 // submitOne is submit of one key, whose slices the job holds itself.
 func (f *filler[K, V]) submitOne(ctx context.Context, key K, t ticket[K, V], src source[K, V], o fillOptions[K]) error {
-	j := new(job[K, V])
+	j := f.newJob()
 	j.one.key[0], j.one.ticket[0] = key, t
 	j.keys, j.tickets = j.one.key[:], j.one.ticket[:]
 	j.kws, j.gens = j.one.kw[:], j.one.gen[:]
@@ -153,7 +157,8 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 	j.f, j.src = f, src
 	j.replacing, j.force, j.onEnd = o.replacing, o.force, o.onEnd
 	j.throttled, j.inline = o.background || f.throttle.callers, o.inline
-	j.begin(ctx, time.Now().Add(f.timeout))
+	j.ctx = &fillCtx[K, V]{job: j}
+	j.ctx.begin(ctx, time.Now().Add(f.timeout))
 	// The fill's place in each key's write order is taken now, before its
 	// deadline can pass.
 	if j.kws == nil {
@@ -163,7 +168,8 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 	for i, k := range j.keys {
 		j.kws[i], j.gens[i] = f.writes.begin(k)
 	}
-	j.expiry = time.AfterFunc(f.timeout, j.expire)
+	j.refs.Store(2) // the pipeline's and the timer's
+	j.expiry = time.AfterFunc(f.timeout, j.expireFunc)
 	if o.inline {
 		j.run()
 	} else {
@@ -191,7 +197,34 @@ func (f *filler[K, V]) wait(ctx context.Context) error {
 	}
 }
 
-// job is one fill of one or more keys.
+// newJob returns a job ready for start: a spare one, or a new one. Jobs are
+// reused because a miss would otherwise allocate one (most of a miss's
+// bytes); nothing outside the fill keeps a job: its context, which loads,
+// Stores and log handlers may keep, is its own (see fillCtx), and the job is
+// given back only once both its pipeline and its timer are done with it
+// (see unref).
+func (f *filler[K, V]) newJob() *job[K, V] {
+	if j, ok := f.spare.Get().(*job[K, V]); ok {
+		return j
+	}
+	j := new(job[K, V])
+	j.expireFunc = j.expire
+	return j
+}
+
+// unref gives back a reference to j, held by its pipeline and by its timer,
+// and the job to the filler's spare ones with the last.
+func (j *job[K, V]) unref() {
+	if j.refs.Add(-1) != 0 {
+		return
+	}
+	f, expire := j.f, j.expireFunc
+	*j = job[K, V]{expireFunc: expire}
+	f.spare.Put(j)
+}
+
+// job is one fill of one or more keys. Its pipeline and its timer share it;
+// when both are done with it, it serves another fill (see newJob).
 type job[K comparable, V any] struct {
 	f         *filler[K, V]
 	src       source[K, V]
@@ -203,11 +236,13 @@ type job[K comparable, V any] struct {
 	throttled bool // a failed load blocks its key in the throttle
 	inline    bool // the fill runs on its caller's goroutine
 
-	// The job is the context of the fill's Store calls, leases, loads and
+	// ctx is the context of the fill's Store calls, leases, loads and
 	// writes (see fillctx.go), which ends at the fill's deadline,
-	// LoadTimeout after it began; it adds the load hooks (see Value).
-	fillCtx
-	expiry *time.Timer // runs expire at the deadline
+	// LoadTimeout after it began; it reaches the load hooks.
+	ctx        *fillCtx[K, V]
+	expiry     *time.Timer // runs expireFunc at the deadline
+	expireFunc func()      // expire, bound once per job
+	refs       atomic.Int32
 
 	// one holds the slices of a fill of one key, so that it needs no
 	// allocation of its own.
@@ -221,6 +256,7 @@ type job[K comparable, V any] struct {
 		out    [1]outcome[V]
 		entry  [1]Entry[V]
 		write  [1]bool
+		prev   [1]lookup[V]
 	}
 	kws      []*keyWrites // the write order of each key
 	gens     []uint64     // each key's generation when the fill began
@@ -232,22 +268,24 @@ type job[K comparable, V any] struct {
 	writePanic atomic.Pointer[error]
 	over       atomic.Bool // the fill has ended for Close and onEnd
 
-	// The load hooks' state (see loadhooks.go), guarded by hooks.
-	hooks    sync.Mutex
+	// The load hooks' state (see loadhooks.go), guarded by ctx.hooks.
 	prev     []lookup[V]   // what the Store held for each key when the fill looked; nil: nothing yet
 	policies []EntryPolicy // set by SetPolicy; nil until the first
 	set      []bool        // which policies are set
 	index    map[K]int     // each key's index, built for fills of many keys on the first hook call
-	sealed   bool          // the one call of the source for every key has returned
 }
 
 // run is the pipeline. Whatever happens in it (a panic in a Store or a
 // Recorder, a load calling runtime.Goexit), every key gets a result.
 func (j *job[K, V]) run() {
+	defer j.unref()
+	defer j.ctx.detach()
 	defer j.end()
 	defer func() {
-		j.expiry.Stop()
-		j.fillCtx.end(ctxCanceled)
+		if j.expiry.Stop() {
+			j.unref() // the timer's: expire will not run
+		}
+		j.ctx.end(ctxCanceled)
 	}()
 	normal := false
 	defer func() {
@@ -391,10 +429,11 @@ func (j *job[K, V]) expire() {
 	// The context ends only now, so that a load that returns as soon as it
 	// sees its deadline finds its keys answered already: at the deadline,
 	// the callers get the timeout, whatever the load returns.
-	j.fillCtx.end(ctxDeadline)
+	j.ctx.end(ctxDeadline)
 	// Whatever the pipeline is stuck in (a load, a Store call, a lease's
 	// release), the fill is over for Close at its deadline.
 	j.end()
+	j.unref()
 }
 
 // end ends the fill for Close and onEnd, once: when the pipeline returns,
@@ -426,9 +465,9 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 	var found []lookup[V]
 	if len(j.keys) == 1 {
 		found = j.one.found[:]
-		j.f.readInto(j, j.keys, true, found)
+		j.f.readInto(j.ctx, j.keys, true, found)
 	} else {
-		found = j.f.read(j, j.keysAt(idx), true)
+		found = j.f.read(j.ctx, j.keysAt(idx), true)
 	}
 	now := j.f.clock.now()
 	todo := idx[:0] // filtered in place: idx is the caller's to give up
@@ -576,7 +615,7 @@ func (j *job[K, V]) keysAt(idx []int) []K {
 func (j *job[K, V]) leaseAndLoad(idx []int) {
 	if j.f.bleaser != nil && len(idx) > 1 {
 		keys := j.keysAt(idx)
-		taken, release, err := j.f.bleaser.LeaseMany(j, keys)
+		taken, release, err := j.f.bleaser.LeaseMany(j.ctx, keys)
 		if err != nil {
 			if release != nil {
 				j.release(release)
@@ -621,7 +660,7 @@ func (j *job[K, V]) leaseAndLoad(idx []int) {
 // waitLease loads key i under its lease, waiting while another instance
 // holds it; when that instance stores the entry, key i gets it instead.
 func (j *job[K, V]) waitLease(i int) {
-	for round := 0; j.Err() == nil; round++ {
+	for round := 0; j.ctx.Err() == nil; round++ {
 		if round == maxLeaseRounds {
 			// A Leaser that answers "held elsewhere" without waiting
 			// would spin here until the deadline.
@@ -629,9 +668,9 @@ func (j *job[K, V]) waitLease(i int) {
 			j.load([]int{i})
 			return
 		}
-		release, err := j.f.leaser.Lease(j, j.keys[i])
+		release, err := j.f.leaser.Lease(j.ctx, j.keys[i])
 		if err != nil {
-			if j.Err() != nil {
+			if j.ctx.Err() != nil {
 				return // the deadline gives the key its error
 			}
 			j.leaseFailed(j.keys[i], err)
@@ -657,15 +696,17 @@ func (j *job[K, V]) waitLease(i int) {
 func (j *job[K, V]) release(release func()) {
 	if j.inline {
 		// Close waits for the release, as for any fill's, up to the
-		// fill's deadline.
-		j.f.jobs.add()
+		// fill's deadline. The goroutine does not keep the job, which
+		// another fill may reuse by then.
+		f := j.f
+		f.jobs.add()
 		var once sync.Once
-		done := func() { once.Do(j.f.jobs.done) }
-		timer := time.AfterFunc(time.Until(j.deadline), done)
+		done := func() { once.Do(f.jobs.done) }
+		timer := time.AfterFunc(time.Until(j.ctx.deadline), done)
 		go func() {
 			defer done()
 			defer timer.Stop()
-			j.f.rep.contain("lease release", release)
+			f.rep.contain("lease release", release)
 		}()
 		return
 	}
@@ -674,7 +715,7 @@ func (j *job[K, V]) release(release func()) {
 
 func (j *job[K, V]) leaseFailed(keys any, err error) {
 	j.f.rep.record(stats.StoreError)
-	j.f.rep.warn(j, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
+	j.f.rep.warn(j.ctx, false, logLease, "flightcache: fleet-wide lease failed; loading without it", keys, err)
 }
 
 // load loads the keys at idx, in calls of at most MaxBatch keys for a batch
@@ -733,7 +774,7 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	case err == nil:
 	case isPanic(err):
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-	case j.Err() == context.DeadlineExceeded:
+	case j.ctx.Err() == context.DeadlineExceeded:
 		// A load that honours its context ends at the fill's deadline:
 		// its callers learn it timed out, as those of a load that does not.
 		err = fmt.Errorf("%w after %v (%s): %w", ErrLoadTimeout, j.f.timeout, j.describe(), err)
@@ -868,12 +909,12 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		return
 	}
 	if len(kws) == 1 {
-		if kws[0].lock(j) != nil {
+		if kws[0].lock(j.ctx) != nil {
 			return // the deadline passed; the key has its timeout
 		}
 		defer kws[0].unlock()
 	} else {
-		unlock, err := lockAll(j, kws)
+		unlock, err := lockAll(j.ctx, kws)
 		if err != nil {
 			return // the deadline passed; the keys have their timeout
 		}
@@ -890,7 +931,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	if j.f.batch == nil || len(kws) == 1 {
 		for n, i := range idx {
 			if write[n] && j.kws[i].current(j.gens[i]) {
-				j.storeWrite(idx[n:n+1], func() error { return j.f.store.Set(j, j.keys[i], entries[n]) })
+				j.storeWrite(idx[n:n+1], func() error { return j.f.store.Set(j.ctx, j.keys[i], entries[n]) })
 			}
 		}
 		return
@@ -902,7 +943,7 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		}
 	}
 	if len(many) > 0 {
-		j.storeWrite(idx, func() error { return j.f.batch.SetMany(j, many) })
+		j.storeWrite(idx, func() error { return j.f.batch.SetMany(j.ctx, many) })
 	}
 }
 
@@ -923,7 +964,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 		}
 		if len(many) > 0 {
 			j.storeWrite(idx, func() error {
-				_, err := j.f.bfencer.SetManyIfVersion(j, many, versions)
+				_, err := j.f.bfencer.SetManyIfVersion(j.ctx, many, versions)
 				return err
 			})
 		}
@@ -932,7 +973,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 	for n, i := range idx {
 		if write[n] && j.kws[i].current(j.gens[i]) {
 			j.storeWrite(idx[n:n+1], func() error {
-				_, err := j.f.fencer.SetIfVersion(j, j.keys[i], entries[n], j.versions[i])
+				_, err := j.f.fencer.SetIfVersion(j.ctx, j.keys[i], entries[n], j.versions[i])
 				return err
 			})
 		}
@@ -944,7 +985,7 @@ func (j *job[K, V]) writeFenced(idx []int, entries []Entry[V], write []bool) {
 // get the loaded values.
 func (j *job[K, V]) storeWrite(idx []int, set func() error) {
 	if err := j.guardWrite(idx, set); err != nil {
-		j.f.rep.storeFailed(j, false, "set", j.keysNamed(idx), err)
+		j.f.rep.storeFailed(j.ctx, false, "set", j.keysNamed(idx), err)
 	}
 }
 

@@ -8,12 +8,14 @@ import (
 )
 
 // This file is the load hooks: what a load learns of, and says about, the
-// keys it loads through its context, for SetPolicy and Previous. A job owns
-// the hooks' state under its hooks lock. Each call of the source gets a
-// scope: the job itself when the call loads every key of the fill, and a
-// call of its own when the fill is split into several calls, so that a call
-// reaches only its own keys. A scope is sealed once its call has returned:
-// what a load says after that changes nothing, and is told so.
+// keys it loads through its context, for SetPolicy and Previous. A fill's
+// context reaches its job, under the context's hooks lock, while the fill
+// runs; the job keeps the hooks' state. Each call of the source gets a
+// scope: the fill's context itself when the call loads every key of the
+// fill, and a call of its own when the fill is split into several calls, so
+// that a call reaches only its own keys. A scope is sealed once its call has
+// returned: what a load says after that changes nothing, and is told so.
+// Once the fill is over, its context reaches nothing.
 
 // errLoadReturned is the error of SetPolicy once the load has returned.
 var errLoadReturned = errors.New("flightcache: the load of this key has returned")
@@ -27,66 +29,81 @@ type scope interface {
 // scopeOf returns the scope of a call of the source for the keys at idx.
 func (j *job[K, V]) scopeOf(idx []int) scope {
 	if len(idx) == len(j.keys) {
-		return j
+		return j.ctx
 	}
-	return &callScope[K, V]{job: j, idx: idx}
+	return &callScope[K, V]{fillCtx: j.ctx, idx: idx}
 }
 
-// Value returns the job itself for fillKey, so that SetPolicy and Previous
-// find it, and otherwise the value of the caller that started the fill.
-func (j *job[K, V]) Value(key any) any {
+// Value returns the context itself for fillKey, so that SetPolicy and
+// Previous find it, and otherwise the value of the caller that started the
+// fill.
+func (c *fillCtx[K, V]) Value(key any) any {
 	if key == (fillKey{}) {
-		return j
+		return c
 	}
-	return j.values.Value(key)
+	return c.values.Value(key)
 }
 
-func (j *job[K, V]) seal() {
-	j.hooks.Lock()
-	j.sealed = true
-	j.hooks.Unlock()
+func (c *fillCtx[K, V]) seal() {
+	c.hooks.Lock()
+	c.sealed = true
+	c.hooks.Unlock()
 }
 
-func (j *job[K, V]) setPolicy(key K, p EntryPolicy) error {
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
-	i, err := j.indexOf(key)
+// detach parts the context from its job once the fill is over.
+func (c *fillCtx[K, V]) detach() {
+	c.hooks.Lock()
+	c.job = nil
+	c.hooks.Unlock()
+}
+
+func (c *fillCtx[K, V]) setPolicy(key K, p EntryPolicy) error {
+	c.hooks.Lock()
+	defer c.hooks.Unlock()
+	if c.job == nil {
+		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
+	}
+	i, err := c.job.indexOf(key)
 	if err != nil {
 		return err
 	}
-	if j.sealed {
+	if c.sealed {
 		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
 	}
-	j.setPolicyAt(i, p)
+	c.job.setPolicyAt(i, p)
 	return nil
 }
 
-func (j *job[K, V]) previous(key K) (Entry[V], bool) {
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
-	i, err := j.indexOf(key)
+func (c *fillCtx[K, V]) previous(key K) (Entry[V], bool) {
+	c.hooks.Lock()
+	defer c.hooks.Unlock()
+	if c.job == nil {
+		return Entry[V]{}, false
+	}
+	i, err := c.job.indexOf(key)
 	if err != nil {
 		return Entry[V]{}, false
 	}
-	return j.previousAt(i)
+	return c.job.previousAt(i)
 }
 
-// callScope is the scope of one call of the source in a fill split into several:
-// the job's context, with hooks that reach only the keys at idx (in
-// increasing order). Its sealed mark is guarded by the job's hooks lock.
+// callScope is the scope of one call of the source in a fill split into
+// several: the fill's context, with hooks that reach only the keys at idx
+// (in increasing order). Its sealed mark is guarded by the context's hooks
+// lock.
 type callScope[K comparable, V any] struct {
-	*job[K, V]
+	*fillCtx[K, V]
 	idx    []int
 	sealed bool
 }
 
-// Value returns the call itself for fillKey, and otherwise what the job's
-// Value returns.
+// Value returns the call itself for fillKey, and otherwise what the fill's
+// context's Value returns.
 func (c *callScope[K, V]) Value(key any) any {
 	if key == (fillKey{}) {
 		return c
 	}
-	return c.job.Value(key)
+	return c.fillCtx.Value(key)
 }
 
 func (c *callScope[K, V]) seal() {
@@ -96,9 +113,9 @@ func (c *callScope[K, V]) seal() {
 }
 
 // indexIn returns the index of key among the fill's keys, if it is one of
-// the call's. Call with hooks held.
+// the call's. Call with hooks held, while the fill runs.
 func (c *callScope[K, V]) indexIn(key K) (int, error) {
-	i, err := c.indexOf(key)
+	i, err := c.job.indexOf(key)
 	if err != nil {
 		return 0, err
 	}
@@ -111,6 +128,9 @@ func (c *callScope[K, V]) indexIn(key K) (int, error) {
 func (c *callScope[K, V]) setPolicy(key K, p EntryPolicy) error {
 	c.hooks.Lock()
 	defer c.hooks.Unlock()
+	if c.job == nil {
+		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
+	}
 	i, err := c.indexIn(key)
 	if err != nil {
 		return err
@@ -118,18 +138,21 @@ func (c *callScope[K, V]) setPolicy(key K, p EntryPolicy) error {
 	if c.sealed {
 		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
 	}
-	c.setPolicyAt(i, p)
+	c.job.setPolicyAt(i, p)
 	return nil
 }
 
 func (c *callScope[K, V]) previous(key K) (Entry[V], bool) {
 	c.hooks.Lock()
 	defer c.hooks.Unlock()
+	if c.job == nil {
+		return Entry[V]{}, false
+	}
 	i, err := c.indexIn(key)
 	if err != nil {
 		return Entry[V]{}, false
 	}
-	return c.previousAt(i)
+	return c.job.previousAt(i)
 }
 
 // indexOf returns the index of key among the fill's keys. Call with hooks
@@ -184,10 +207,14 @@ func (j *job[K, V]) remember(i int, l *lookup[V]) {
 	if !l.ok {
 		return
 	}
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
+	j.ctx.hooks.Lock()
+	defer j.ctx.hooks.Unlock()
 	if j.prev == nil {
-		j.prev = make([]lookup[V], len(j.keys))
+		if len(j.keys) == 1 {
+			j.prev = j.one.prev[:]
+		} else {
+			j.prev = make([]lookup[V], len(j.keys))
+		}
 	}
 	j.prev[i] = *l
 }
@@ -195,8 +222,8 @@ func (j *job[K, V]) remember(i int, l *lookup[V]) {
 // policyOf returns the policy of key i's entry: the one its load set, or
 // the Options'.
 func (j *job[K, V]) policyOf(i int) *EntryPolicy {
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
+	j.ctx.hooks.Lock()
+	defer j.ctx.hooks.Unlock()
 	if j.set != nil && j.set[i] {
 		p := j.policies[i]
 		return &p
@@ -207,7 +234,7 @@ func (j *job[K, V]) policyOf(i int) *EntryPolicy {
 // previousOf returns what the Store held for key i when the fill last
 // looked.
 func (j *job[K, V]) previousOf(i int) (Entry[V], bool) {
-	j.hooks.Lock()
-	defer j.hooks.Unlock()
+	j.ctx.hooks.Lock()
+	defer j.ctx.hooks.Unlock()
 	return j.previousAt(i)
 }

@@ -52,7 +52,7 @@ func TestReview16FillCtxErrOnlyOnceDoneIsClosed(t *testing.T) {
 	const tries = 20_000
 	bad := 0
 	for range tries {
-		var c fillCtx
+		var c fillCtx[string, string]
 		c.begin(context.Background(), time.Now().Add(time.Hour))
 		var wg sync.WaitGroup
 		wg.Go(func() { c.end(ctxCanceled) })
