@@ -1,0 +1,191 @@
+package flightcache_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache"
+)
+
+// A fill's job is reused by later fills once its pipeline is over (issue
+// 16: it was most of a miss's bytes). The context a load got is not: a load
+// may keep it (a goroutine it started, a log handler), and what it reads or
+// says through it after its fill is over must reach nothing of the fills
+// that came after.
+
+type reuseCtxKey struct{}
+
+// A load keeps its context past its fill; other fills run, reusing the
+// job. The kept context still has its caller's values, stays ended, and its
+// hooks answer as after any load: SetPolicy refuses, Previous finds nothing,
+// for its own key and for the keys of the fills that came after.
+func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			store := newMemStore[string]()
+			l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour})
+			caller := func(v string) (context.Context, context.CancelFunc) {
+				ctx := context.WithValue(context.Background(), reuseCtxKey{}, v)
+				if inline {
+					return ctx, func() {}
+				}
+				return context.WithCancel(ctx)
+			}
+			ctx, cancel := caller("first")
+			defer cancel()
+			var kept context.Context
+			_, err := l.GetOrLoad(ctx, "a", func(c context.Context, key string) (string, error) {
+				kept = c
+				return "A", nil
+			})
+			require.NoError(t, err)
+			require.NoError(t, l.Wait(context.Background()))
+
+			// Later fills, one of which may reuse the first one's job; each
+			// sets its own policy, and has a previous entry to revalidate.
+			require.NoError(t, l.Set(context.Background(), "c", "old-C"))
+			for _, k := range []string{"b", "c"} {
+				ctx, cancel := caller("later")
+				err := l.Refresh(ctx, k, func(c context.Context, key string) (string, error) {
+					assert.Equal(t, "later", c.Value(reuseCtxKey{}))
+					assert.Error(t, flightcache.SetPolicy(kept, key, flightcache.EntryPolicy{FreshFor: time.Second}),
+						"a kept context must not reach a later fill's hooks")
+					_, ok := flightcache.Previous[string](kept, key)
+					assert.False(t, ok, "a kept context must not see a later fill's previous entry")
+					assert.NoError(t, flightcache.SetPolicy(c, key, flightcache.EntryPolicy{FreshFor: time.Minute}))
+					return "v-" + key, nil
+				})
+				require.NoError(t, err)
+				require.NoError(t, l.Wait(context.Background()))
+				cancel()
+			}
+
+			assert.Equal(t, "first", kept.Value(reuseCtxKey{}))
+			assert.ErrorIs(t, kept.Err(), context.Canceled)
+			select {
+			case <-kept.Done():
+			default:
+				t.Fatal("a kept context's Done must stay closed")
+			}
+			err = flightcache.SetPolicy(kept, "a", flightcache.EntryPolicy{FreshFor: time.Second})
+			assert.ErrorContains(t, err, "has returned")
+			_, ok := flightcache.Previous[string](kept, "a")
+			assert.False(t, ok)
+
+			// The later fills' policies are theirs: nothing leaked between them.
+			e, ok := store.entry("c")
+			require.True(t, ok)
+			assert.Equal(t, "v-c", e.Value)
+			assert.WithinDuration(t, time.Now().Add(time.Minute), e.FreshUntil, 10*time.Second)
+		})
+	}
+}
+
+// The Done channel of a fill's context is made only when asked for: asked
+// for before the context ends, it is closed when it ends; asked for after,
+// it is closed already; and every caller gets the same channel.
+func TestFillContextDoneAskedForBeforeAndAfterItEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Minute})
+		var early <-chan struct{}
+		var kept context.Context
+		_, err := l.GetOrLoad(context.Background(), "k", func(c context.Context, key string) (string, error) {
+			early, kept = c.Done(), c
+			assert.Equal(t, early, c.Done(), "Done returns one channel")
+			select {
+			case <-early:
+				t.Error("Done is closed while the load runs")
+			default:
+			}
+			return "v", nil
+		})
+		require.NoError(t, err)
+		<-early // closed when the fill ended
+		assert.Equal(t, early, kept.Done())
+
+		var late context.Context
+		_, err = l.GetOrLoad(context.Background(), "other", func(c context.Context, key string) (string, error) {
+			late = c // Done is never asked for while the fill runs
+			return "v", nil
+		})
+		require.NoError(t, err)
+		<-late.Done()
+		assert.ErrorIs(t, late.Err(), context.Canceled)
+	})
+}
+
+// Many goroutines miss many keys at once, each load checking that its
+// context is its own (its key, its caller's value, its previous entry) and
+// keeping it; whatever job a fill reuses, no load sees another's. Run with
+// -race.
+func TestReusedJobsUnderConcurrentFills(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	store := newMemStore[string]()
+	l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour})
+	const keys, callers, rounds = 16, 8, 40
+	for k := range keys {
+		if k%2 == 0 {
+			require.NoError(t, l.Set(context.Background(), fmt.Sprint("k", k), fmt.Sprint("old-k", k)))
+		}
+	}
+	plan := make([][]int, callers)
+	for c := range plan {
+		plan[c] = make([]int, rounds)
+		for r := range plan[c] {
+			plan[c][r] = rng.IntN(keys)
+		}
+	}
+	var mu sync.Mutex
+	var kept []context.Context
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for _, k := range plan[c] {
+				key := fmt.Sprint("k", k)
+				ctx := context.WithValue(context.Background(), reuseCtxKey{}, key)
+				if c%2 == 1 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					defer cancel()
+				}
+				load := func(lc context.Context, got string) (string, error) {
+					assert.Equal(t, key, got)
+					assert.Equal(t, key, lc.Value(reuseCtxKey{}), "a load sees its own caller's values")
+					if prev, ok := flightcache.Previous[string](lc, got); ok {
+						assert.Contains(t, prev.Value, got)
+					}
+					assert.NoError(t, flightcache.SetPolicy(lc, got, flightcache.EntryPolicy{FreshFor: time.Hour}))
+					mu.Lock()
+					kept = append(kept, lc)
+					mu.Unlock()
+					return "new-" + got, nil
+				}
+				if rng2 := (c + k) % 3; rng2 == 0 {
+					assert.NoError(t, l.Refresh(ctx, key, load))
+					continue
+				}
+				assert.NoError(t, l.Invalidate(ctx, key))
+				v, err := l.GetOrLoad(ctx, key, load)
+				assert.NoError(t, err)
+				assert.Contains(t, v, key)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, l.Wait(context.Background()))
+	for _, c := range kept {
+		key := c.Value(reuseCtxKey{}).(string)
+		assert.Error(t, flightcache.SetPolicy(c, key, flightcache.EntryPolicy{}))
+		assert.ErrorIs(t, c.Err(), context.Canceled)
+	}
+}
