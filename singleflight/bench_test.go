@@ -152,3 +152,38 @@ func BenchmarkDoKeyCheck(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClaim is the miss path of package flightcache on a key nobody
+// joins: one goroutine claims a key of its own, ends the call with Finish,
+// and reads the result with Wait, as a caller that ran the fill inline does.
+// Keys are distinct, so no call is ever joined (issue 16).
+func BenchmarkClaim(b *testing.B) {
+	for _, ctx := range []struct {
+		name string
+		ctx  context.Context
+	}{{"ctx=background", context.Background()}, {"ctx=cancellable", cancellableForBench(b)}} {
+		b.Run(ctx.name, func(b *testing.B) {
+			var g singleflight.Group[int, int]
+			b.ReportAllocs()
+			key := 0
+			for b.Loop() {
+				key++
+				t, started, err := g.Claim(key)
+				if err != nil || !started {
+					b.Fatal(started, err)
+				}
+				t.Finish(key, nil)
+				if v, err, _ := t.Wait(ctx.ctx); err != nil || v != key {
+					b.Fatal(v, err)
+				}
+			}
+		})
+	}
+}
+
+// cancellableForBench is a context that can end, cancelled when b ends.
+func cancellableForBench(b *testing.B) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	return ctx
+}

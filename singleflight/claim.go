@@ -21,7 +21,11 @@ type Ticket[K comparable, V any] struct {
 // Unlike Do, Claim runs nothing: a caller that started the call does the work
 // wherever it likes (several keys in one batch, say) and must then end the
 // call with Finish, on every path; until then every joiner waits. Claim
-// starts no goroutine and allocates only the call.
+// starts no goroutine. A Claim that starts a call allocates only the call,
+// and one that joins a call allocates nothing: the channel that waiters
+// block on is made by the first of them that has to block (see
+// [Ticket.Wait]), so a call whose result is out before anybody waits for it
+// never has one.
 //
 // A key that Go cannot hash is an error wrapping ErrUnhashableKey, never a
 // panic. A key that does not equal itself (a NaN) can never be joined: its
@@ -33,7 +37,7 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 	}
 	t = Ticket[K, V]{g: g, key: key}
 	if !selfEqual {
-		t.c = &call[K, V]{finished: make(chan struct{}), claimed: true}
+		t.c = &call[K, V]{claimed: true}
 		return t, true, nil
 	}
 	g.mu.Lock()
@@ -43,12 +47,8 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 		if c.task != nil {
 			c.refs.Add(1) // never given back: the Ticket may read c at any time
 		}
-		if c.finished == nil {
-			c.finished = make(chan struct{})
-		}
 	} else {
 		c = g.newCall(key, true, true)
-		c.claimed = true
 	}
 	g.mu.Unlock()
 	t.c = c
@@ -60,9 +60,9 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 // report false. Finish must be called by the caller that started the call
 // (Claim reported started), on every path, panics included. Finish of a
 // Ticket that joined a call Do or DoChan started does nothing and reports
-// false: that call ends when its fn does.
+// false: that call ends when its fn does. Finish allocates nothing.
 func (t Ticket[K, V]) Finish(v V, err error) bool {
-	if t.c == nil || !t.c.claimed || !t.c.ended.CompareAndSwap(false, true) {
+	if t.c == nil || !t.c.claimed || !t.c.state.CompareAndSwap(callRunning, callEnded) {
 		return false
 	}
 	t.c.val, t.c.err = v, err
@@ -74,25 +74,36 @@ func (t Ticket[K, V]) Finish(v V, err error) bool {
 // ctx.Err() when ctx ends first. shared reports whether the call had more
 // than one caller. A call that Do started and that panicked gives Wait its
 // *PanicError as the error.
+//
+// Wait of a call whose result is out already (as for the caller that ran
+// the work on its own goroutine and called Finish) takes no lock and
+// allocates nothing. Otherwise it blocks on a channel, which the first
+// caller to block on the call allocates; a goroutine blocked in Wait is
+// durably blocked in the sense of testing/synctest.
 func (t Ticket[K, V]) Wait(ctx context.Context) (v V, err error, shared bool) {
-	select {
-	case <-t.c.finished:
-	case <-ctx.Done():
-		return v, ctx.Err(), false
+	c := t.c
+	if c.state.Load() != callReleased {
+		select {
+		case <-t.g.finishedChan(c):
+		case <-ctx.Done():
+			return v, ctx.Err(), false
+		}
 	}
-	return t.c.val, t.c.err, t.c.joiners > 0
+	// joiners stopped changing when the call was released.
+	return c.val, c.err, c.joiners > 0
 }
 
 // Ended reports whether the call has ended (its result may still be on
-// its way to the waiters).
-func (t Ticket[K, V]) Ended() bool {
-	select {
-	case <-t.c.finished:
-		return true
-	default:
-		return t.c.ended.Load()
-	}
-}
+// its way to the waiters). It takes no lock and allocates nothing.
+func (t Ticket[K, V]) Ended() bool { return t.c.state.Load() != callRunning }
 
-// Done returns a channel that is closed when the call has ended.
-func (t Ticket[K, V]) Done() <-chan struct{} { return t.c.finished }
+// Done returns a channel that is closed when the call's result is out, so
+// that [Ticket.Wait] would not block: the call's own channel, allocated by
+// the first caller that needs it, or, once the result is out, a channel
+// closed already.
+func (t Ticket[K, V]) Done() <-chan struct{} {
+	if t.c.state.Load() == callReleased {
+		return closedChan
+	}
+	return t.g.finishedChan(t.c)
+}

@@ -40,3 +40,11 @@ func KeyKind[K comparable]() string {
 }
 
 func GOMAXPROCS() int { return runtime.GOMAXPROCS(0) }
+
+// TicketHasChannel reports whether t's call has a channel to block on
+// made for it (its own, not the closed one shared by ended calls).
+func TicketHasChannel[K comparable, V any](t Ticket[K, V]) bool {
+	t.g.mu.Lock()
+	defer t.g.mu.Unlock()
+	return t.c.finished != nil
+}

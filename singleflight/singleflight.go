@@ -116,8 +116,15 @@ type call[K comparable, V any] struct {
 	// nobody can join and which is never put in the Group's map. It is set
 	// before the call runs.
 	inMap bool
-	// ended is set by the first Finish of a call started with Claim.
-	ended atomic.Bool
+	// state is where the call is: running, ended (the first Finish of a
+	// call started with Claim set it; the result may still be being
+	// written) or released (the result is written and the call has left
+	// the map, so joiners no longer changes). It becomes released under
+	// the Group's mu, so that a caller who wants a channel to block on
+	// decides under mu whether the call has ended already (see
+	// Group.finishedChan); a reader who loads released may read val, err,
+	// panicked and joiners without the lock.
+	state atomic.Uint32
 
 	// refs counts the parties that may still read a reusable call, one
 	// that a cancellable Do started on a goroutine of the Group's: the
@@ -135,7 +142,11 @@ type call[K comparable, V any] struct {
 	// The fields below are guarded by the Group's mu.
 	joiners int // callers that joined after the first
 	// finished is closed when the call ends. It is made only when a caller
-	// whose context can end starts or joins the call, or Claim does.
+	// has to block on it: one whose context can end starts or joins the
+	// call, Do joins a call started with Claim (which has no WaitGroup), or
+	// a Ticket waits for a call that has not been released, or asks for its
+	// Done channel (Group.finishedChan). A call nobody waits on never has
+	// one.
 	finished chan struct{}
 	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
 }
@@ -212,6 +223,10 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 			c.refs.Add(1)
 		}
 		if !mayEnd {
+			if c.finished == nil && !c.usesWG {
+				// A call Claim started has no WaitGroup to wait on.
+				c.finished = make(chan struct{})
+			}
 			finished := c.finished
 			g.mu.Unlock()
 			if finished != nil {
@@ -361,18 +376,41 @@ func (g *Group[K, V]) dropWaiter(c *call[K, V], w *chanWaiter[V]) bool {
 }
 
 // newCall records a new call for key, in the map when inMap. Unless
-// withChan, the call is released through its WaitGroup, and gets a channel
-// only when a caller who can leave joins it. g.mu must be held.
-func (g *Group[K, V]) newCall(key K, inMap, withChan bool) *call[K, V] {
-	c := &call[K, V]{inMap: inMap}
-	if withChan {
-		c.finished = make(chan struct{})
-	} else {
+// claimed, the call is released through its WaitGroup, and gets a channel
+// only when a caller who can leave joins it. A claimed call (one Claim
+// started) has neither: it gets a channel only when somebody has to block on
+// it. g.mu must be held.
+func (g *Group[K, V]) newCall(key K, inMap, claimed bool) *call[K, V] {
+	c := &call[K, V]{inMap: inMap, claimed: claimed}
+	if !claimed {
 		c.usesWG = true
 		c.wg.Add(1)
 	}
 	g.record(key, c)
 	return c
+}
+
+// closedChan is the channel a caller gets to block on for a call that has
+// been released already.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// finishedChan returns a channel that is closed when c is released: c's own,
+// made now if it has none yet and has not been released, or closedChan once
+// it has.
+func (g *Group[K, V]) finishedChan(c *call[K, V]) <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.state.Load() == callReleased {
+		return closedChan
+	}
+	if c.finished == nil {
+		c.finished = make(chan struct{})
+	}
+	return c.finished
 }
 
 // record puts c in the map for key when c.inMap. g.mu must be held.
@@ -418,6 +456,7 @@ func (g *Group[K, V]) release(c *call[K, V]) {
 	var zeroK K
 	var zeroV V
 	c.val, c.err, c.panicked = zeroV, nil, false
+	c.state.Store(callRunning)
 	c.joiners, c.finished, c.chans = 0, nil, nil
 	c.task.key, c.task.fn, c.task.ctx = zeroK, nil, nil
 	g.spare.Put(c)
@@ -449,7 +488,15 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[K, V], fn func(con
 	recovered = !returned
 }
 
-// finish frees the key, then releases the waiters.
+// The states of a call (call.state).
+const (
+	callRunning  = iota // fn or the claimant's work is under way
+	callEnded           // Finish has been called; the result is being written
+	callReleased        // the result is written and the call has left the map
+)
+
+// finish frees the key, then releases the waiters. c's result must be
+// written.
 func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 	g.mu.Lock()
 	if c.inMap && g.calls[key] == c {
@@ -457,8 +504,10 @@ func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 	}
 	chans := c.chans
 	c.chans = nil
-	// Nobody can find c any more, so finished stays as it is: close it
-	// without holding mu, which waking many joiners would hold for long.
+	// Nobody can find c any more, and from now on finishedChan makes no
+	// channel for it, so finished stays as it is: close it without
+	// holding mu, which waking many joiners would hold for long.
+	c.state.Store(callReleased)
 	finished := c.finished
 	g.mu.Unlock()
 	if finished != nil {
