@@ -124,8 +124,9 @@ func SetPolicy[K comparable](ctx context.Context, key K, p EntryPolicy) error {
 // (an ETag in If-None-Match, a Last-Modified date in If-Modified-Since) and
 // answering [ErrNotModified] when the source says it has not changed. The
 // bool is false when the Store held no entry for key that had not expired
-// (a cold miss), and when ctx is not the context of a call loading key, or
-// V is not the Loader's value type. Keep validators in V: the Entry
+// (a cold miss), when ctx is not the context of a call loading key, or
+// V is not the Loader's value type, and once the fill of key is over (a
+// context the load kept reaches nothing then). Keep validators in V: the Entry
 // says when the value goes stale, not when it was loaded. Safe for
 // concurrent use.
 //
