@@ -63,6 +63,26 @@ func (s chaosLeaseStore) Lease(ctx context.Context, key string) (func(), error) 
 	}, nil
 }
 
+// chaosBatchLeaseStore takes, in one call, the leases of every other key it
+// is asked for; the others are leased one by one.
+type chaosBatchLeaseStore struct{ chaosLeaseStore }
+
+func (s chaosBatchLeaseStore) LeaseMany(ctx context.Context, keys []string) ([]string, func(), error) {
+	s.watch(ctx)
+	var taken []string
+	for i, k := range keys {
+		if i%2 == 0 {
+			taken = append(taken, k)
+		}
+	}
+	n := s.n.Add(1)
+	return taken, func() {
+		if n%5 == 0 {
+			panic("batch lease release panics")
+		}
+	}, nil
+}
+
 // Many goroutines run every kind of fill at once over reused jobs: inline
 // and handed-off misses, MaxBatch-split batches, Loader.Refresh, stale and
 // early refreshes, with loads that answer, fail, panic, call
@@ -73,8 +93,8 @@ func (s chaosLeaseStore) Lease(ctx context.Context, key string) (func(), error) 
 // and every context a load kept is ended and reaches nothing afterwards.
 // Run with -race.
 func TestReview16bChaosOfReusedJobs(t *testing.T) {
-	for _, lease := range []bool{false, true} {
-		t.Run(fmt.Sprintf("lease=%v", lease), func(t *testing.T) {
+	for _, lease := range []string{"none", "one", "many"} {
+		t.Run("lease="+lease, func(t *testing.T) {
 			seed := rand.Uint64()
 			t.Logf("seed %d", seed)
 			chaos(t, seed, lease)
@@ -82,12 +102,15 @@ func TestReview16bChaosOfReusedJobs(t *testing.T) {
 	}
 }
 
-func chaos(t *testing.T, seed uint64, lease bool) {
+func chaos(t *testing.T, seed uint64, lease string) {
 	var watchers, late sync.WaitGroup
 	cs := &chaosStore{memStore: newMemStore[string](), watchers: &watchers}
 	var store flightcache.Store[string, string] = cs
-	if lease {
+	switch lease {
+	case "one":
 		store = chaosLeaseStore{cs}
+	case "many":
+		store = chaosBatchLeaseStore{chaosLeaseStore{cs}}
 	}
 	l, err := flightcache.New(store, &flightcache.Options{
 		FreshFor:     2 * time.Millisecond,
