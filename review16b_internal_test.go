@@ -3,6 +3,7 @@ package flightcache
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -88,5 +89,33 @@ func TestReview16bAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
 			assert.ErrorIs(t, err, ErrLoadTimeout)
 		}
 		assert.Equal(t, int32(0), first.refs.Load(), "the job was given back once both were done")
+	})
+}
+
+// goexitRecorder calls runtime.Goexit when told of a timeout, as a test's
+// Recorder calling t.FailNow off the test goroutine would.
+type goexitRecorder struct{}
+
+func (goexitRecorder) Record(stats.Event, int) {}
+func (goexitRecorder) RecordLoad(_ time.Duration, err error) {
+	if errors.Is(err, ErrLoadTimeout) {
+		runtime.Goexit()
+	}
+}
+
+// A Recorder that calls runtime.Goexit when the fill's timer counts its
+// timeout must not stop the timer from answering the keys and ending the
+// context: a load that waits for its context would otherwise hold its
+// callers, and Close, for ever.
+func TestReview16bARecorderGoexitAtTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Second, Recorder: goexitRecorder{}})
+		require.NoError(t, err)
+		_, err = l.GetOrLoad(context.Background(), "a", func(c context.Context, key string) (string, error) {
+			<-c.Done()
+			return "", c.Err()
+		})
+		assert.ErrorIs(t, err, ErrLoadTimeout)
+		require.NoError(t, l.Close())
 	})
 }
