@@ -380,6 +380,14 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 	for _, i := range idx {
 		pick(i)
 	}
+	// Deferred, so that a Recorder that calls runtime.Goexit here (contain
+	// stops only panics) does not leave the keys without a result, their
+	// calls in flight for ever.
+	defer func() {
+		for _, i := range left {
+			j.finish(i, Entry[V]{}, err)
+		}
+	}()
 	// Counted before the keys hear of it, so that their callers see the
 	// count.
 	switch {
@@ -389,9 +397,6 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 		j.f.rep.panicked("a Store, Recorder or lease", p)
 	default:
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-	}
-	for _, i := range left {
-		j.finish(i, Entry[V]{}, err)
 	}
 }
 
