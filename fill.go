@@ -380,6 +380,14 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 	for _, i := range idx {
 		pick(i)
 	}
+	// Deferred, so that a Recorder that calls runtime.Goexit here (contain
+	// stops only panics) does not leave the keys without a result, their
+	// calls in flight for ever.
+	defer func() {
+		for _, i := range left {
+			j.finish(i, Entry[V]{}, err)
+		}
+	}()
 	// Counted before the keys hear of it, so that their callers see the
 	// count.
 	switch {
@@ -389,9 +397,6 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 		j.f.rep.panicked("a Store, Recorder or lease", p)
 	default:
 		j.f.rep.contain("Recorder", func() { j.f.rep.record(stats.Panic) })
-	}
-	for _, i := range left {
-		j.finish(i, Entry[V]{}, err)
 	}
 }
 
@@ -412,6 +417,27 @@ func (j *job[K, V]) expire() {
 			left = append(left, i)
 		}
 	}
+	// Deferred, so that a Recorder that calls runtime.Goexit (contain
+	// stops only panics) does not leave the keys without their timeout and
+	// the context live for ever.
+	defer j.unref()
+	defer func() {
+		for _, i := range left {
+			err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, j.keys[i], context.DeadlineExceeded)
+			j.finish(i, Entry[V]{}, err)
+		}
+		// Set once every key has its result: a pipeline that sees it
+		// has nothing left to give.
+		j.expired.Store(true)
+		// The context ends only now, so that a load that returns as
+		// soon as it sees its deadline finds its keys answered already:
+		// at the deadline, the callers get the timeout, whatever the
+		// load returns.
+		j.ctx.end(ctxDeadline)
+		// Whatever the pipeline is stuck in (a load, a Store call, a
+		// lease's release), the fill is over for Close at its deadline.
+		j.end()
+	}()
 	if len(left) > 0 {
 		// Counted before the keys hear of it, so that their callers see
 		// the count.
@@ -419,21 +445,6 @@ func (j *job[K, V]) expire() {
 			j.f.rep.recordLoad(j.f.timeout, len(left), ErrLoadTimeout)
 		})
 	}
-	for _, i := range left {
-		err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, j.keys[i], context.DeadlineExceeded)
-		j.finish(i, Entry[V]{}, err)
-	}
-	// Set once every key has its result: a pipeline that sees it has
-	// nothing left to give.
-	j.expired.Store(true)
-	// The context ends only now, so that a load that returns as soon as it
-	// sees its deadline finds its keys answered already: at the deadline,
-	// the callers get the timeout, whatever the load returns.
-	j.ctx.end(ctxDeadline)
-	// Whatever the pipeline is stuck in (a load, a Store call, a lease's
-	// release), the fill is over for Close at its deadline.
-	j.end()
-	j.unref()
 }
 
 // end ends the fill for Close and onEnd, once: when the pipeline returns,

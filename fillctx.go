@@ -60,10 +60,13 @@ var closedChan = func() chan struct{} {
 
 func (c *fillCtx[K, V]) begin(parent context.Context, deadline time.Time) {
 	c.values = parent
-	if parent.Done() != nil {
-		// A parent that can end: its values without its cancellation
-		// (context.Cause included). One that never ends has nothing to
-		// hide, and saves the allocation.
+	if parent != context.Background() && parent != context.TODO() {
+		// Its values without its cancellation (context.Cause included).
+		// A parent whose Done is nil may still hide a cancelable context
+		// that its Value reaches (a "detach" context written before
+		// context.WithoutCancel), whose cause context.Cause would find:
+		// only the two empty contexts have nothing to hide, and save the
+		// allocation.
 		c.values = context.WithoutCancel(parent)
 	}
 	c.deadline = deadline

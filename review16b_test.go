@@ -1,0 +1,140 @@
+package flightcache_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache"
+)
+
+// detachedCtx is the "detach" context that code written before
+// context.WithoutCancel still uses (golang.org/x/tools' xcontext.Detach,
+// among others): it never ends, and hands every Value lookup to the context
+// it detaches, whose cancellation it hides.
+type detachedCtx struct{ parent context.Context }
+
+func (detachedCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detachedCtx) Done() <-chan struct{}       { return nil }
+func (detachedCtx) Err() error                  { return nil }
+func (d detachedCtx) Value(key any) any         { return d.parent.Value(key) }
+
+// A caller's context that never ends (Done() is nil) runs its fill inline,
+// and the fill's context keeps it instead of wrapping it in
+// context.WithoutCancel. Its values reach the load; the cancellation of a
+// context it detaches must not, context.Cause included: Cause of a live
+// context is nil, and of an ended one is non-nil and says why it ended.
+func TestFillContextCauseHidesADetachedCallersCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Minute})
+		errUserLeft := errors.New("the user left")
+		inner, cancel := context.WithCancelCause(context.WithValue(context.Background(), reuseCtxKey{}, "v"))
+		cancel(errUserLeft)
+		caller := detachedCtx{inner}
+
+		var kept, child context.Context
+		_, err := l.GetOrLoad(caller, "live", func(ctx context.Context, key string) (string, error) {
+			kept = ctx
+			assert.Equal(t, "v", ctx.Value(reuseCtxKey{}), "the caller's values reach the load")
+			assert.NoError(t, ctx.Err())
+			assert.NoError(t, context.Cause(ctx), "Cause of a live context is nil")
+			c, stop := context.WithTimeout(ctx, time.Hour)
+			t.Cleanup(stop)
+			child = c
+			assert.NoError(t, context.Cause(child))
+			return "x", nil
+		})
+		require.NoError(t, err)
+		<-kept.Done()
+		assert.ErrorIs(t, kept.Err(), context.Canceled)
+		assert.ErrorIs(t, context.Cause(kept), context.Canceled, "Cause of the ended fill context")
+		<-child.Done()
+		assert.ErrorIs(t, context.Cause(child), context.Canceled, "Cause of a context derived from it")
+
+		// At the deadline.
+		_, err = l.GetOrLoad(caller, "late", func(ctx context.Context, key string) (string, error) {
+			<-ctx.Done()
+			assert.ErrorIs(t, context.Cause(ctx), context.DeadlineExceeded)
+			return "", ctx.Err()
+		})
+		require.ErrorIs(t, err, flightcache.ErrLoadTimeout)
+	})
+}
+
+// A Loader made in one testing/synctest bubble serves fills there, then in
+// another bubble, then outside any: nothing a fill leaves for the next one
+// to reuse (its job, a singleflight call, a key's write order) carries a
+// channel or a timer of the bubble it was made in.
+func TestALoaderServesFillsInOneBubbleThenAnother(t *testing.T) {
+	var l *flightcache.Loader[string, string]
+	fills := func(t *testing.T, round string) {
+		load := func(ctx context.Context, key string) (string, error) {
+			<-ctx.Done() // asks for Done: the channel is made now
+			return "", ctx.Err()
+		}
+		// A handed-off fill that times out, and one that answers; inline
+		// ones; a split batch; a refresh.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err := l.GetOrLoad(ctx, "timeout-"+round, load)
+		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout)
+		for _, c := range []context.Context{ctx, context.Background()} {
+			v, err := l.GetOrLoad(c, "k", func(ctx context.Context, key string) (string, error) {
+				_ = ctx.Done()
+				return "v-" + round, nil
+			})
+			require.NoError(t, err)
+			assert.NotEmpty(t, v)
+			m, err := l.GetOrLoadMany(c, []string{"a", "b", "c", "d", "e"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+				_ = ctx.Done()
+				out := map[string]string{}
+				for _, k := range keys {
+					out[k] = k
+				}
+				return out, nil
+			})
+			require.NoError(t, err)
+			assert.Len(t, m, 5)
+		}
+		require.NoError(t, l.Refresh(ctx, "k", func(ctx context.Context, key string) (string, error) {
+			_ = ctx.Done()
+			return "r-" + round, nil
+		}))
+		require.NoError(t, l.Wait(context.Background()))
+		require.NoError(t, l.Invalidate(context.Background(), "k"))
+	}
+	synctest.Test(t, func(t *testing.T) {
+		var err error
+		l, err = flightcache.New(newMemStore[string](), &flightcache.Options{LoadTimeout: time.Minute, MaxBatch: 2, FreshFor: time.Second, StaleFor: time.Hour})
+		require.NoError(t, err)
+		fills(t, "one")
+	})
+	defer l.Close()
+	synctest.Test(t, func(t *testing.T) { fills(t, "two") })
+	_, err := l.GetOrLoad(context.Background(), "k", func(ctx context.Context, key string) (string, error) {
+		_ = ctx.Done()
+		return "v", nil
+	})
+	require.NoError(t, err)
+}
+
+// A Loader made outside any testing/synctest bubble (a package-level one,
+// one a TestMain builds) reads the process's coarse clock; its first read
+// inside a bubble starts the clock's ticking goroutine there, and the
+// bubble then ends with a goroutine it cannot wait for ("blocked goroutines
+// remain"). Pre-existing (clock.go), not of the job reuse; skipped until the
+// clock is fixed.
+func TestALoaderMadeOutsideABubbleServesFillsInOne(t *testing.T) {
+	t.Skip("BUG (clock.go): the coarse clock's goroutine starts inside the first bubble that reads it")
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Second})
+	synctest.Test(t, func(t *testing.T) {
+		v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "v", nil })
+		require.NoError(t, err)
+		assert.Equal(t, "v", v)
+	})
+}
