@@ -125,12 +125,10 @@ func TestALoaderServesFillsInOneBubbleThenAnother(t *testing.T) {
 
 // A Loader made outside any testing/synctest bubble (a package-level one,
 // one a TestMain builds) reads the process's coarse clock; its first read
-// inside a bubble starts the clock's ticking goroutine there, and the
-// bubble then ends with a goroutine it cannot wait for ("blocked goroutines
-// remain"). Pre-existing (clock.go), not of the job reuse; skipped until the
-// clock is fixed.
+// inside a bubble must not start the clock's ticking goroutine there, or
+// the bubble ends with a goroutine it cannot wait for ("blocked goroutines
+// remain"). Run it alone: another test may have left the clock ticking.
 func TestALoaderMadeOutsideABubbleServesFillsInOne(t *testing.T) {
-	t.Skip("BUG (clock.go): the coarse clock's goroutine starts inside the first bubble that reads it")
 	l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Second})
 	synctest.Test(t, func(t *testing.T) {
 		v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "v", nil })
