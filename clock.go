@@ -43,13 +43,13 @@ func (c *coarseClock) now() int64 {
 	return c.wake()
 }
 
-// wake reads the system clock and starts the ticking goroutine, unless it
-// is called inside a testing/synctest bubble (by a Loader made outside it):
-// a goroutine started there would belong to the bubble, which must not end
-// with it still running.
+// wake reads the system clock and starts the ticking goroutine. The
+// process's clock does not start it inside a testing/synctest bubble (read
+// by a Loader made outside it): a goroutine started there would belong to
+// the bubble, which must not end with it still running.
 func (c *coarseClock) wake() int64 {
 	n := time.Now().UnixNano()
-	if n < bubbleYears.UnixNano() {
+	if c == &coarse && n < bubbleYears.UnixNano() {
 		return n
 	}
 	c.mu.Lock()
