@@ -58,33 +58,59 @@ func (c *fillCtx[K, V]) detach() {
 }
 
 func (c *fillCtx[K, V]) setPolicy(key K, p EntryPolicy) error {
+	return c.setPolicyIn(nil, &c.sealed, key, p)
+}
+
+func (c *fillCtx[K, V]) previous(key K) (Entry[V], bool) { return c.previousIn(nil, key) }
+
+// setPolicyIn is SetPolicy of key through the scope of a call of the keys
+// at idx (nil: every key of the fill) whose sealed mark is *sealed.
+func (c *fillCtx[K, V]) setPolicyIn(idx []int, sealed *bool, key K, p EntryPolicy) error {
 	c.hooks.Lock()
 	defer c.hooks.Unlock()
 	if c.job == nil {
 		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
 	}
-	i, err := c.job.indexOf(key)
+	i, err := c.indexIn(idx, key)
 	if err != nil {
 		return err
 	}
-	if c.sealed {
+	if *sealed {
 		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
 	}
 	c.job.setPolicyAt(i, p)
 	return nil
 }
 
-func (c *fillCtx[K, V]) previous(key K) (Entry[V], bool) {
+// previousIn is Previous of key through the scope of a call of the keys at
+// idx (nil: every key of the fill).
+func (c *fillCtx[K, V]) previousIn(idx []int, key K) (Entry[V], bool) {
 	c.hooks.Lock()
 	defer c.hooks.Unlock()
 	if c.job == nil {
 		return Entry[V]{}, false
 	}
-	i, err := c.job.indexOf(key)
+	i, err := c.indexIn(idx, key)
 	if err != nil {
 		return Entry[V]{}, false
 	}
 	return c.job.previousAt(i)
+}
+
+// indexIn returns the index of key among the fill's keys, if it is one of
+// those at idx (nil: any). Call with hooks held, while the fill runs.
+func (c *fillCtx[K, V]) indexIn(idx []int, key K) (int, error) {
+	i, err := c.job.indexOf(key)
+	if err != nil {
+		return 0, err
+	}
+	if idx == nil {
+		return i, nil
+	}
+	if _, ok := slices.BinarySearch(idx, i); !ok {
+		return 0, fmt.Errorf("flightcache: key %v is loaded by another call of the batch: %w", key, errNotInLoad)
+	}
+	return i, nil
 }
 
 // callScope is the scope of one call of the source in a fill split into
@@ -112,48 +138,11 @@ func (c *callScope[K, V]) seal() {
 	c.hooks.Unlock()
 }
 
-// indexIn returns the index of key among the fill's keys, if it is one of
-// the call's. Call with hooks held, while the fill runs.
-func (c *callScope[K, V]) indexIn(key K) (int, error) {
-	i, err := c.job.indexOf(key)
-	if err != nil {
-		return 0, err
-	}
-	if _, ok := slices.BinarySearch(c.idx, i); !ok {
-		return 0, fmt.Errorf("flightcache: key %v is loaded by another call of the batch: %w", key, errNotInLoad)
-	}
-	return i, nil
-}
-
 func (c *callScope[K, V]) setPolicy(key K, p EntryPolicy) error {
-	c.hooks.Lock()
-	defer c.hooks.Unlock()
-	if c.job == nil {
-		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
-	}
-	i, err := c.indexIn(key)
-	if err != nil {
-		return err
-	}
-	if c.sealed {
-		return fmt.Errorf("%w (key %v)", errLoadReturned, key)
-	}
-	c.job.setPolicyAt(i, p)
-	return nil
+	return c.setPolicyIn(c.idx, &c.sealed, key, p)
 }
 
-func (c *callScope[K, V]) previous(key K) (Entry[V], bool) {
-	c.hooks.Lock()
-	defer c.hooks.Unlock()
-	if c.job == nil {
-		return Entry[V]{}, false
-	}
-	i, err := c.indexIn(key)
-	if err != nil {
-		return Entry[V]{}, false
-	}
-	return c.job.previousAt(i)
-}
+func (c *callScope[K, V]) previous(key K) (Entry[V], bool) { return c.previousIn(c.idx, key) }
 
 // indexOf returns the index of key among the fill's keys. Call with hooks
 // held.
