@@ -3,6 +3,7 @@ package flightcache
 import (
 	"context"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -26,11 +27,16 @@ type keyWrites struct {
 	refs int
 	// gen is advanced by every Set and Invalidate of the key.
 	gen atomic.Uint64
-	// token is held while a write to the Store is under way. It is a
-	// channel rather than a sync.Mutex so that a wait on it can end with a
-	// context, and so that a goroutine blocked on it is durably blocked for
-	// testing/synctest.
-	token chan struct{}
+
+	// The write token, held while a write to the Store is under way, is a
+	// lock that a wait on can end with a context. Most keys never see two
+	// writers at once, so the channel a waiter needs is made only by the
+	// first waiter (golang.org/x/sync/semaphore, or a channel as the token,
+	// would allocate for every key). A goroutine blocked on it is durably
+	// blocked for testing/synctest.
+	mu   sync.Mutex    // guards busy and wake
+	busy bool          // the token is held
+	wake chan struct{} // closed when the token is given back; nil until a waiter needs it
 }
 
 func newWriteOrder[K comparable]() writeOrder[K] {
@@ -42,7 +48,7 @@ func newWriteOrder[K comparable]() writeOrder[K] {
 func (w *writeOrder[K]) begin(key K) (*keyWrites, uint64) {
 	kw, _ := w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
 		if !loaded {
-			kw = &keyWrites{token: make(chan struct{}, 1)}
+			kw = new(keyWrites)
 		}
 		kw.refs++
 		return kw, xsync.UpdateOp
@@ -63,25 +69,43 @@ func (w *writeOrder[K]) end(key K) {
 	})
 }
 
-// lock takes the write token, waiting as long as ctx allows.
+// lock takes the write token, waiting as long as ctx allows. A ctx that
+// has ended never takes it, free or not.
 func (kw *keyWrites) lock(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err // select would pick a free token half the time
-	}
-	select {
-	case kw.token <- struct{}{}:
-		return nil // a free token: ctx's Done channel is not even made
-	default:
-	}
-	select {
-	case kw.token <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		kw.mu.Lock()
+		if !kw.busy {
+			kw.busy = true
+			kw.mu.Unlock()
+			return nil // a free token: ctx's Done channel is not even made
+		}
+		if kw.wake == nil {
+			kw.wake = make(chan struct{})
+		}
+		wake := kw.wake
+		kw.mu.Unlock()
+		select {
+		case <-wake: // given back: try again, with the other waiters
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
-func (kw *keyWrites) unlock() { <-kw.token }
+// unlock gives the token back and wakes every waiter.
+func (kw *keyWrites) unlock() {
+	kw.mu.Lock()
+	kw.busy = false
+	wake := kw.wake
+	kw.wake = nil
+	kw.mu.Unlock()
+	if wake != nil {
+		close(wake)
+	}
+}
 
 // current reports whether no Set or Invalidate came since gen. Call it
 // holding the token, so that none can come before the write it guards.
