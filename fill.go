@@ -799,8 +799,11 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	}
 
 	// Stamped by the clock that judges the entry, so that an entry fresh
-	// for 0 is never read as fresh (the coarse clock lags by up to a tick).
-	loadedAt := time.Unix(0, j.f.clock.now())
+	// for 0 is never read as fresh (the coarse clock lags by up to a tick),
+	// and never later than the load returned: the pipeline may have been
+	// held since (descheduled, or in a Recorder) while the coarse clock
+	// moved on, and an entry's windows must not outlast its value's age.
+	loadedAt := time.Unix(0, min(j.f.clock.now(), start.Add(elapsed).UnixNano()))
 	entries, write := j.one.entry[:], j.one.write[:]
 	if len(j.keys) > 1 {
 		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/stats"
 )
 
 // A fill's job is reused by later fills once its pipeline is over (issue
@@ -188,4 +189,35 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 		assert.Error(t, flightcache.SetPolicy(c, key, flightcache.EntryPolicy{}))
 		assert.ErrorIs(t, c.Err(), context.Canceled)
 	}
+}
+
+// slowLoadRecorder holds the fill in RecordLoad, between the load's return
+// and the entry's build, as a descheduled pipeline would be held.
+type slowLoadRecorder struct{ hold time.Duration }
+
+func (slowLoadRecorder) Record(stats.Event, int) {}
+
+func (r slowLoadRecorder) RecordLoad(time.Duration, error) { time.Sleep(r.hold) }
+
+// An entry's windows count from when its load returned, not from when the
+// fill got round to building it: a fill held in between (here by its
+// Recorder) must not serve the value past FreshFor+StaleFor of its age.
+func TestEntryWindowsCountFromTheLoadsReturn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		l := newLoader(t, store, &flightcache.Options{
+			FreshFor: time.Minute, StaleFor: time.Minute,
+			Recorder: slowLoadRecorder{hold: 10 * time.Second},
+		})
+		var returned time.Time
+		_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+			returned = time.Now()
+			return "v", nil
+		})
+		require.NoError(t, err)
+		e, ok := store.entry("k")
+		require.True(t, ok)
+		assert.True(t, e.FreshUntil.Equal(returned.Add(time.Minute)), "FreshUntil %v, want %v", e.FreshUntil, returned.Add(time.Minute))
+		assert.True(t, e.StaleUntil.Equal(returned.Add(2*time.Minute)), "StaleUntil %v, want %v", e.StaleUntil, returned.Add(2*time.Minute))
+	})
 }
