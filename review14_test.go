@@ -310,15 +310,9 @@ func TestReviewSetDoesNotLeaveAThrottledKeyBehind(t *testing.T) {
 // the stored value is served.
 func TestReviewRefreshIsNotThrottledAndEndsTheThrottle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := new(failing)
-		src.down.Store(true)
-		l := newLoader(t, newMemStore[string](), &flightcache.Options{
-			FreshFor: time.Minute, FailureBackoff: flightcache.Backoff{Initial: time.Hour},
-		})
+		l, src := throttledKey(t)
 		ctx := context.Background()
 		_, err := l.GetOrLoad(ctx, "k", src.load)
-		require.ErrorIs(t, err, errBackend)
-		_, err = l.GetOrLoad(ctx, "k", src.load)
 		require.ErrorIs(t, err, flightcache.ErrThrottled)
 		require.ErrorIs(t, err, errBackend, "the last error is still matchable")
 		assert.EqualValues(t, 1, src.calls.Load())

@@ -28,6 +28,24 @@ func (f *failing) load(_ context.Context, key string) (string, error) {
 	return "v-" + key, nil
 }
 
+// throttledKey returns a Loader whose key "k" has just been held back for
+// an hour by a failed load of src (down), one load made; call it inside a
+// testing/synctest bubble.
+func throttledKey(t *testing.T) (*flightcache.Loader[string, string], *failing) {
+	t.Helper()
+	src := new(failing)
+	src.down.Store(true)
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{
+		FreshFor: time.Minute, FailureBackoff: flightcache.Backoff{Initial: time.Hour},
+	})
+	ctx := context.Background()
+	_, err := l.GetOrLoad(ctx, "k", src.load)
+	require.ErrorIs(t, err, errBackend)
+	_, err = l.GetOrLoad(ctx, "k", src.load)
+	require.ErrorIs(t, err, flightcache.ErrThrottled)
+	return l, src
+}
+
 // TestAFailedLoadHoldsBackTheNextForItsBackoff: after a load fails, callers
 // get the last error (matchable, and ErrThrottled) without a load until the
 // backoff's wait has passed; the waits double up to Max.
@@ -227,16 +245,8 @@ func TestFailureBackoffIsValidated(t *testing.T) {
 // new load, and a Set puts a value there; neither is held back.
 func TestInvalidateAndSetEndAKeysBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := new(failing)
-		src.down.Store(true)
-		l := newLoader(t, newMemStore[string](), &flightcache.Options{
-			FreshFor: time.Minute, FailureBackoff: flightcache.Backoff{Initial: time.Hour},
-		})
+		l, src := throttledKey(t)
 		ctx := context.Background()
-		_, err := l.GetOrLoad(ctx, "k", src.load)
-		require.ErrorIs(t, err, errBackend)
-		_, err = l.GetOrLoad(ctx, "k", src.load)
-		require.ErrorIs(t, err, flightcache.ErrThrottled)
 
 		src.down.Store(false)
 		require.NoError(t, l.Invalidate(ctx, "k"))
