@@ -19,9 +19,12 @@ import (
 // ctx=cancellable (Do hands fn to a new goroutine so that the caller can
 // leave), each for impl=flightcache and impl=xsync (which has no context, so
 // its rows are the same work), uncontended (BenchmarkDo) and with 16 or 64
-// goroutines on one key, sharing one context or each with its own. BenchmarkDo also has impl=handoff, the bare
-// goroutine, channel and select that a caller able to leave needs at least:
-// the floor under ctx=cancellable (issue 16).
+// goroutines on one key, sharing one context or each with its own.
+// BenchmarkDo also has impl=handoff, the bare goroutine, channel and select
+// that a caller able to leave needs at least: the floor under
+// ctx=cancellable (issue 16); and impl=worker, the same hand-off to a
+// goroutine kept waiting for the next call, which saves starting one but not
+// waking it.
 
 func value(context.Context) (int, error) { return 1, nil }
 
@@ -59,6 +62,35 @@ func BenchmarkDo(b *testing.B) {
 			for b.Loop() {
 				v, done = 0, make(chan struct{})
 				go run()
+				select {
+				case <-done:
+				case <-ctx.ctx.Done():
+				}
+				if v != 1 {
+					b.Fatal(v)
+				}
+			}
+		})
+		// The hand-off above, to one goroutine that waits for the next
+		// call instead of a new goroutine per call.
+		b.Run(ctx.name+"/impl=worker", func(b *testing.B) {
+			b.ReportAllocs()
+			work := make(chan func())
+			defer close(work)
+			go func() {
+				for run := range work {
+					run()
+				}
+			}()
+			var v int
+			var done chan struct{}
+			run := func() {
+				v, _ = value(ctx.ctx)
+				close(done)
+			}
+			for b.Loop() {
+				v, done = 0, make(chan struct{})
+				work <- run
 				select {
 				case <-done:
 				case <-ctx.ctx.Done():
