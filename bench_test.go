@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+	xsync "golang.org/x/sync/singleflight"
+
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/storetest"
@@ -76,31 +79,65 @@ func BenchmarkMissBurst(b *testing.B) {
 }
 
 // BenchmarkMiss is one caller missing one cold key after another: the cost
-// of the miss path itself, allocations included.
+// of the miss path itself, allocations included, through the Loader over
+// lrustore (impl=loader) and through the composition users write by hand
+// (impl=naive): golang-lru's Cache looked in, and on a miss a load through
+// golang.org/x/sync/singleflight that adds the value. The hand-made one
+// keeps none of the Loader's promises (rules 1-12): it is the floor, not a
+// peer. Compare with benchstat -col /impl.
 func BenchmarkMiss(b *testing.B) {
 	ctx := context.Background()
-	l, err := flightcache.New(openLRU(b), &flightcache.Options{FreshFor: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	load := func(_ context.Context, key string) (string, error) { return key, nil }
 	keys := make([]string, 1<<16)
 	for i := range keys {
 		keys[i] = fmt.Sprint("k", i)
 	}
+	load := func(_ context.Context, key string) (string, error) { return key, nil }
+	b.Run("impl=loader", func(b *testing.B) {
+		l, err := flightcache.New(openLRU(b), &flightcache.Options{FreshFor: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		missEach(b, keys, func(key string) (string, error) { return l.GetOrLoad(ctx, key, load) }, func() {
+			for _, k := range keys {
+				_ = l.Invalidate(ctx, k)
+			}
+		})
+	})
+	b.Run("impl=naive", func(b *testing.B) {
+		c, err := lru.New[string, string](100_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var g xsync.Group
+		missEach(b, keys, func(key string) (string, error) {
+			if v, ok := c.Get(key); ok {
+				return v, nil
+			}
+			v, err, _ := g.Do(key, func() (any, error) {
+				v, err := load(ctx, key)
+				if err == nil {
+					c.Add(key, v)
+				}
+				return v, err
+			})
+			return v.(string), err
+		}, c.Purge)
+	})
+}
+
+// missEach gets keys one after another with get, starting again from an
+// empty cache, which empty makes, outside the timer, after the last.
+func missEach(b *testing.B, keys []string, get func(string) (string, error), empty func()) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		if i%len(keys) == 0 {
-			// Start again from an empty store.
 			b.StopTimer()
-			for _, k := range keys {
-				_ = l.Invalidate(ctx, k)
-			}
+			empty()
 			b.StartTimer()
 		}
-		if _, err := l.GetOrLoad(ctx, keys[i%len(keys)], load); err != nil {
+		if _, err := get(keys[i%len(keys)]); err != nil {
 			b.Fatal(err)
 		}
 		i++
