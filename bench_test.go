@@ -83,8 +83,9 @@ func BenchmarkMissBurst(b *testing.B) {
 // lrustore (impl=loader) and through the composition users write by hand
 // (impl=naive): golang-lru's Cache looked in, and on a miss a load through
 // golang.org/x/sync/singleflight that adds the value. The hand-made one
-// keeps none of the Loader's promises (rules 1-12): it is the floor, not a
-// peer. Compare with benchstat -col /impl.
+// keeps few of the Loader's rules (no deadline, no write order, no second
+// look at the store, no panic contained): it is the floor, not a peer.
+// Compare with benchstat -col /impl.
 func BenchmarkMiss(b *testing.B) {
 	ctx := context.Background()
 	keys := make([]string, 1<<16)
