@@ -52,29 +52,11 @@ func BenchmarkDo(b *testing.B) {
 		// call), a channel, and a select on it and ctx.Done. With a
 		// context that can end, Do cannot cost less than this.
 		b.Run(ctx.name+"/impl=handoff", func(b *testing.B) {
-			b.ReportAllocs()
-			var v int
-			var done chan struct{}
-			run := func() {
-				v, _ = value(ctx.ctx)
-				close(done)
-			}
-			for b.Loop() {
-				v, done = 0, make(chan struct{})
-				go run()
-				select {
-				case <-done:
-				case <-ctx.ctx.Done():
-				}
-				if v != 1 {
-					b.Fatal(v)
-				}
-			}
+			benchmarkHandoff(b, ctx.ctx, func(run func()) { go run() })
 		})
-		// The hand-off above, to one goroutine that waits for the next
-		// call instead of a new goroutine per call.
+		// The same hand-off, to one goroutine that waits for the next call
+		// instead of a new goroutine per call.
 		b.Run(ctx.name+"/impl=worker", func(b *testing.B) {
-			b.ReportAllocs()
 			work := make(chan func())
 			defer close(work)
 			go func() {
@@ -82,23 +64,7 @@ func BenchmarkDo(b *testing.B) {
 					run()
 				}
 			}()
-			var v int
-			var done chan struct{}
-			run := func() {
-				v, _ = value(ctx.ctx)
-				close(done)
-			}
-			for b.Loop() {
-				v, done = 0, make(chan struct{})
-				work <- run
-				select {
-				case <-done:
-				case <-ctx.ctx.Done():
-				}
-				if v != 1 {
-					b.Fatal(v)
-				}
-			}
+			benchmarkHandoff(b, ctx.ctx, func(run func()) { work <- run })
 		})
 		// x/sync has no context: the same figure serves both rows.
 		b.Run(ctx.name+"/impl=xsync", func(b *testing.B) {
@@ -110,6 +76,29 @@ func BenchmarkDo(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchmarkHandoff measures a caller that hands value to another goroutine
+// with hand and waits for its result, or for ctx to end.
+func benchmarkHandoff(b *testing.B, ctx context.Context, hand func(run func())) {
+	b.ReportAllocs()
+	var v int
+	var done chan struct{}
+	run := func() {
+		v, _ = value(ctx)
+		close(done)
+	}
+	for b.Loop() {
+		v, done = 0, make(chan struct{})
+		hand(run)
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		if v != 1 {
+			b.Fatal(v)
+		}
 	}
 }
 
