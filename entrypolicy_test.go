@@ -3,6 +3,7 @@ package flightcache_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -324,5 +325,65 @@ func TestHooksOfALoadThatOutlivesItsFillChangeNothing(t *testing.T) {
 		synctest.Wait()
 		_, ok := store.entry("k")
 		assert.False(t, ok, "the late result is dropped")
+	})
+}
+
+// SetPolicy is refused as soon as the call of the source that got the
+// context has returned, even while the fill is still at work (here, writing
+// to the Store): what the load says then changes nothing, and it is told so.
+func TestSetPolicyIsRefusedOnceTheLoadReturnedWhileTheFillWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		late, result := make(chan struct{}), make(chan error)
+		store.beforeSet = func(string, flightcache.Entry[string]) {
+			close(late) // the load has returned; the fill is writing
+			assert.ErrorContains(t, <-result, "has returned")
+		}
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute})
+		v, err := l.GetOrLoad(context.Background(), "k", func(ctx context.Context, key string) (string, error) {
+			go func() {
+				<-late
+				result <- flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{NoStore: true})
+			}()
+			return "v", nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, "v", v)
+		_, ok := store.entry("k")
+		assert.True(t, ok, "the late NoStore changed nothing")
+	})
+}
+
+// With a batch that MaxBatch splits into calls of the source, SetPolicy
+// through the context of a call that has returned is refused while the
+// other calls of the same fill still run.
+func TestSetPolicyIsRefusedOnceItsCallReturnedWhileOtherCallsRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		aWritten, late, result := make(chan struct{}), make(chan struct{}), make(chan error)
+		store.beforeSet = func(key string, _ flightcache.Entry[string]) {
+			if key == "a" {
+				close(aWritten) // a's call has returned
+			}
+		}
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute, MaxBatch: 1})
+		vals, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+			switch keys[0] {
+			case "a":
+				go func() {
+					<-late
+					result <- flightcache.SetPolicy(ctx, "a", flightcache.EntryPolicy{NoStore: true})
+				}()
+			case "b":
+				<-aWritten
+				close(late)
+				assert.ErrorContains(t, <-result, "has returned", "a's call returned; b's still runs")
+			}
+			return map[string]string{keys[0]: strings.ToUpper(keys[0])}, nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"a": "A", "b": "B"}, vals)
+		_, ok := store.entry("a")
+		assert.True(t, ok, "the late NoStore changed nothing")
 	})
 }

@@ -44,9 +44,15 @@ func (c *fillCtx[K, V]) Value(key any) any {
 	return c.values.Value(key)
 }
 
-func (c *fillCtx[K, V]) seal() {
+// seal marks that the fill's one call of the source has returned: SetPolicy
+// refuses from then on.
+func (c *fillCtx[K, V]) seal() { c.sealUnder(&c.sealed) }
+
+// sealUnder sets the sealed mark *m under the hooks lock, which guards the
+// marks of the fill and of each of its calls.
+func (c *fillCtx[K, V]) sealUnder(m *bool) {
 	c.hooks.Lock()
-	c.sealed = true
+	*m = true
 	c.hooks.Unlock()
 }
 
@@ -132,11 +138,8 @@ func (c *callScope[K, V]) Value(key any) any {
 	return c.fillCtx.Value(key)
 }
 
-func (c *callScope[K, V]) seal() {
-	c.hooks.Lock()
-	c.sealed = true
-	c.hooks.Unlock()
-}
+// seal marks that this call of the source has returned.
+func (c *callScope[K, V]) seal() { c.sealUnder(&c.sealed) }
 
 func (c *callScope[K, V]) setPolicy(key K, p EntryPolicy) error {
 	return c.setPolicyIn(c.idx, &c.sealed, key, p)
