@@ -49,6 +49,22 @@ type EntryPolicy struct {
 	// get it, and the Store drops what it held for the key (HTTP's
 	// no-store).
 	NoStore bool
+
+	// KeepFor keeps the entry this much longer after its serving windows
+	// (the end of FreshFor and of the longer of StaleFor and StaleIfError)
+	// for [Previous] only: it is never served in that time, but a load of
+	// the key can revalidate it (send its validators and answer
+	// [ErrNotModified]) instead of downloading it whole. Varnish calls it
+	// "keep". 0: the entry is not kept past its serving windows.
+	KeepFor time.Duration
+
+	// Private gives the result only to the caller whose load it was: the
+	// callers that joined that load load for themselves, and, until a load
+	// of the key returns a result that is not private, callers of the key
+	// do not join each other's loads (Varnish's hit-for-pass). Private
+	// implies NoStore. It is for answers meant for one user, such as an
+	// HTTP response marked private.
+	Private bool
 }
 
 // validate returns an error naming the first duration that is negative.
@@ -58,6 +74,7 @@ func (p *EntryPolicy) validate() error {
 		{"StaleFor", p.StaleFor},
 		{"StaleIfError", p.StaleIfError},
 		{"MissingFor", p.MissingFor},
+		{"KeepFor", p.KeepFor},
 	})
 }
 
