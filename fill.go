@@ -568,7 +568,6 @@ func (f *filler[K, V]) readInto(ctx context.Context, keys []K, byFill bool, out 
 		}
 		out[n] = lookup[V]{e: e, ok: ok}
 	}
-	return
 }
 
 // readVersioned is read over a Fencer: it also reads each key's Version, in

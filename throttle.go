@@ -92,6 +92,8 @@ func newThrottle[K comparable](b Backoff) *throttle[K] {
 
 // blocked returns, when no load of key may start at now (Unix nanoseconds),
 // the error of its last load and how long it stays blocked.
+//
+//lint:ignore ST1008 last is the error of the key's last load, a value the caller serves, not a failure of this call
 func (t *throttle[K]) blocked(key K, now int64) (last error, left time.Duration, ok bool) {
 	if t.size.Load() == 0 {
 		return nil, 0, false

@@ -282,7 +282,7 @@ func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[str
 			// time, take its value.
 			e, ok, err := store.Get(ctx, "hot")
 			if !ok || e.ExpiresAt.Before(farPast) || len(e.Value) == 0 {
-				return fmt.Errorf("Get: a miss (%v)", err)
+				return fmt.Errorf("store.Get: a miss (%v)", err)
 			}
 			return nil
 		})
