@@ -1,20 +1,30 @@
-// Command service is a small HTTP service that caches a slow product
-// database with flightcache and exports the cache's statistics to
-// Prometheus.
+// Command service is a small HTTP service that serves products from a
+// SQLite database through a flightcache Loader, and exports the cache's
+// statistics to Prometheus.
 //
 //	go run . -addr :8080
 //	curl 'localhost:8080/product?id=42'
+//	curl -X PUT -d '{"name": "product 42", "price_cents": 999}' 'localhost:8080/product?id=42'
 //	curl localhost:8080/metrics
+//
+// The database is SQLite, through database/sql and modernc.org/sqlite (pure
+// Go: nothing to install, no cgo). It is seeded at start with -products
+// products, in memory, or in the file -db (products it already has are
+// kept). Every statement sent to it is counted; -latency adds a delay to
+// each, as a database across a network would have.
 //
 // GET /product?id=N returns product N as JSON (404 when there is no such
 // product, 400 when N is not an integer); the first request for a product
-// waits for the simulated database, the next ones within -fresh are served
-// from the cache, and concurrent misses of one product share one query.
+// queries the database, the next ones within -fresh are served from the
+// cache, and concurrent misses of one product share one query.
+// PUT /product?id=N with a body {"name": "...", "price_cents": N} updates the
+// product in the database, then invalidates its cache entry, so that the
+// next GET serves the new one.
 // GET /metrics serves the flightcache_* metrics of the Loader, labelled
 // name="products", along with the Go runtime's.
 //
 // It is a module of its own, so that the flightcache module never depends on
-// the Prometheus client.
+// the Prometheus client or SQLite.
 package main
 
 import (
@@ -56,8 +66,9 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs := flag.NewFlagSet("service", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.addr, "addr", cfg.addr, "address to listen on")
-	fs.DurationVar(&cfg.queryTime, "query", cfg.queryTime, "time one database query takes")
-	fs.IntVar(&cfg.products, "products", cfg.products, "products in the database, numbered from 1")
+	fs.StringVar(&cfg.dbPath, "db", cfg.dbPath, `the SQLite database file, created if missing ("": a new database in memory)`)
+	fs.DurationVar(&cfg.latency, "latency", cfg.latency, "delay added to every database statement, as over a network")
+	fs.IntVar(&cfg.products, "products", cfg.products, "products seeded in the database, numbered from 1")
 	fs.IntVar(&cfg.cacheSize, "cache", cfg.cacheSize, "entries the cache holds")
 	fs.DurationVar(&cfg.freshFor, "fresh", cfg.freshFor, "how long a loaded product is served from the cache")
 	fs.DurationVar(&cfg.missingFor, "missing", cfg.missingFor, `how long "no such product" is remembered`)
@@ -84,7 +95,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 // serve serves the service on ln until ctx ends, then shuts the server down,
 // letting the requests under way finish, and closes the service.
 func serve(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) error {
-	svc, err := newService(cfg, log)
+	svc, err := newService(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err

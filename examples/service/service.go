@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,36 +27,12 @@ type Product struct {
 	PriceCents int    `json:"price_cents"` // PriceCents is its price in cents.
 }
 
-// database is a simulated slow database holding the products 1 to size:
-// every query takes queryTime.
-type database struct {
-	queryTime time.Duration
-	size      int
-	queries   atomic.Int64
-}
-
-// LoadProduct is the query the cache sits in front of. It returns an error
-// wrapping flightcache.ErrNotFound for a product that does not exist.
-func (db *database) LoadProduct(ctx context.Context, id int) (Product, error) {
-	db.queries.Add(1)
-	t := time.NewTimer(db.queryTime)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return Product{}, ctx.Err()
-	}
-	if id < 1 || id > db.size {
-		return Product{}, fmt.Errorf("product %d: %w", id, flightcache.ErrNotFound)
-	}
-	return Product{ID: id, Name: fmt.Sprintf("product %d", id), PriceCents: 100 + id%900}, nil
-}
-
 // config is what the service is made of; the flags of main set it.
 type config struct {
 	addr       string        // where to listen
-	queryTime  time.Duration // how long one database query takes
-	products   int           // how many products the database holds
+	dbPath     string        // the SQLite database file; "": a new one in memory
+	latency    time.Duration // added to every database statement
+	products   int           // the products seeded, numbered from 1
 	cacheSize  int           // how many entries the cache holds
 	freshFor   time.Duration // how long a loaded product is served
 	missingFor time.Duration // how long "no such product" is remembered
@@ -67,7 +42,6 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		addr:       ":8080",
-		queryTime:  50 * time.Millisecond,
 		products:   1000,
 		cacheSize:  10_000,
 		freshFor:   time.Minute,
@@ -86,18 +60,14 @@ type service struct {
 	log         *slog.Logger
 }
 
-// newService builds the service. Close releases it.
-func newService(cfg config, log *slog.Logger) (*service, error) {
-	s := &service{
-		db:       &database{queryTime: cfg.queryTime, size: cfg.products},
-		registry: prometheus.NewRegistry(),
-		log:      log,
-	}
-	s.loadProduct = s.db.LoadProduct
+// newService opens and seeds the database and builds the service in front
+// of it. Close releases both.
+func newService(ctx context.Context, cfg config, log *slog.Logger) (_ *service, err error) {
 	store, err := lrustore.New[int, Product](cfg.cacheSize)
 	if err != nil {
 		return nil, err
 	}
+	s := &service{registry: prometheus.NewRegistry(), log: log}
 	s.products, err = flightcache.New(store, &flightcache.Options{
 		FreshFor:   cfg.freshFor,
 		MissingFor: cfg.missingFor,
@@ -108,10 +78,19 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			s.products.Close()
+		}
+	}()
 	if err := s.registry.Register(flightprom.NewForCounter("products", &s.counter)); err != nil {
-		s.products.Close()
 		return nil, err
 	}
+	s.db, err = openDatabase(ctx, cfg.dbPath, cfg.products, cfg.latency)
+	if err != nil {
+		return nil, err
+	}
+	s.loadProduct = s.db.LoadProduct
 	s.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -119,15 +98,17 @@ func newService(cfg config, log *slog.Logger) (*service, error) {
 	return s, nil
 }
 
-// Close stops the Loader, waiting for the loads that are running.
+// Close stops the Loader, waiting for the loads that are running, then
+// closes the database.
 func (s *service) Close() error {
-	return s.products.Close()
+	return errors.Join(s.products.Close(), s.db.Close())
 }
 
-// handler routes GET /product and GET /metrics.
+// handler routes GET and PUT /product and GET /metrics.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /product", s.getProduct)
+	mux.HandleFunc("PUT /product", s.putProduct)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 	}))
@@ -153,6 +134,45 @@ func (s *service) getProduct(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("loading a product failed", "id", id, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{"the product database is unavailable"})
 	}
+}
+
+// putProduct serves PUT /product?id=N, whose JSON body holds the product's
+// new name and price: it writes them to the database, then invalidates the
+// cached product, so that the next GET loads the new one.
+func (s *service) putProduct(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.URL.Query().Get("id"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{"id must be an integer"})
+		return
+	}
+	var p Product
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil || p.Name == "" || p.PriceCents < 0 || (p.ID != 0 && p.ID != id) {
+		writeJSON(w, http.StatusBadRequest, errorBody{`the body must be {"name": "...", "price_cents": N} with N >= 0`})
+		return
+	}
+	p.ID = id
+	err = s.db.UpdateProduct(r.Context(), p)
+	switch {
+	case errors.Is(err, flightcache.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no product %d", id)})
+		return
+	case err != nil:
+		s.log.Error("updating a product failed", "id", id, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{"the product database is unavailable"})
+		return
+	}
+	// After the write, not before: a load that started before the write
+	// and ends after it is not stored over the invalidation (a Loader's
+	// Invalidate wins over loads in flight), and every load that starts
+	// after it reads the new row.
+	if err := s.products.Invalidate(r.Context(), id); err != nil {
+		s.log.Error("invalidating a product failed", "id", id, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{"the product was updated, but the cache may serve the old one until it expires"})
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // errorBody is the JSON body of an error response.

@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -29,13 +27,40 @@ func TestMain(m *testing.M) {
 // quietLog discards what the service logs.
 var quietLog = slog.New(slog.DiscardHandler)
 
-// testConfig is the default configuration with a database that answers at
-// once, on a loopback port of the system's choosing.
+// testConfig is the default configuration, a new database in memory with no
+// latency added, on a loopback port of the system's choosing.
 func testConfig() config {
 	cfg := defaultConfig()
 	cfg.addr = "127.0.0.1:0"
-	cfg.queryTime = 0
 	return cfg
+}
+
+// newTestService builds a service from cfg, closed at the end of the test.
+func newTestService(t *testing.T, cfg config) *service {
+	t.Helper()
+	svc, err := newService(t.Context(), cfg, quietLog)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, svc.Close()) })
+	return svc
+}
+
+// serveHTTP sends the request method url, with body if it is not empty,
+// to h and returns the response.
+func serveHTTP(h http.Handler, method, url, body string) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, url, r))
+	return w
+}
+
+// metrics scrapes h's /metrics.
+func metrics(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	w := serveHTTP(h, http.MethodGet, "/metrics", "")
+	return parseMetrics(t, w.Code, w.Body.String())
 }
 
 // get sends GET url and returns the status and body of the response.
@@ -131,51 +156,10 @@ func TestEndToEnd(t *testing.T) {
 	assert.Contains(t, after, "go_goroutines", "the Go runtime's metrics are there too")
 }
 
-// TestConcurrentMissesShareOneQuery sends many requests for one product at
-// once, in a synctest bubble so that they all arrive during the query: the
-// database is asked once.
-func TestConcurrentMissesShareOneQuery(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		cfg := testConfig()
-		cfg.queryTime = 50 * time.Millisecond
-		svc, err := newService(cfg, quietLog)
-		require.NoError(t, err)
-		defer svc.Close()
-		h := svc.handler()
-
-		const requests = 20
-		responses := make([]*httptest.ResponseRecorder, requests)
-		var wg sync.WaitGroup
-		for i := range requests {
-			wg.Go(func() {
-				responses[i] = httptest.NewRecorder()
-				h.ServeHTTP(responses[i], httptest.NewRequest(http.MethodGet, "/product?id=7", nil))
-			})
-		}
-		wg.Wait()
-
-		for _, r := range responses {
-			assert.Equal(t, http.StatusOK, r.Code)
-			assert.JSONEq(t, `{"id": 7, "name": "product 7", "price_cents": 107}`, r.Body.String())
-		}
-		assert.Equal(t, int64(1), svc.db.queries.Load())
-
-		m := httptest.NewRecorder()
-		h.ServeHTTP(m, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		families := parseMetrics(t, m.Code, m.Body.String())
-		assert.Equal(t, float64(requests), counter(t, families, "flightcache_misses_total"))
-		assert.Equal(t, float64(requests-1), counter(t, families, "flightcache_coalesced_total"))
-		assert.Equal(t, 1.0, counter(t, families, "flightcache_loads_total"))
-	})
-}
-
-func TestOnlyGetIsServed(t *testing.T) {
-	svc, err := newService(testConfig(), quietLog)
-	require.NoError(t, err)
-	defer svc.Close()
-	r := httptest.NewRecorder()
-	svc.handler().ServeHTTP(r, httptest.NewRequest(http.MethodPost, "/product?id=1", nil))
-	assert.Equal(t, http.StatusMethodNotAllowed, r.Code)
+func TestOnlyGetAndPutAreServed(t *testing.T) {
+	h := newTestService(t, testConfig()).handler()
+	assert.Equal(t, http.StatusMethodNotAllowed, serveHTTP(h, http.MethodPost, "/product?id=1", "").Code)
+	assert.Equal(t, http.StatusMethodNotAllowed, serveHTTP(h, http.MethodDelete, "/product?id=1", "").Code)
 }
 
 func TestFlags(t *testing.T) {
@@ -184,10 +168,11 @@ func TestFlags(t *testing.T) {
 	assert.Equal(t, ":8080", cfg.addr)
 	assert.Equal(t, defaultConfig(), cfg)
 
-	cfg, err = parseFlags([]string{"-addr", "127.0.0.1:9090", "-query", "5ms", "-fresh", "2m"}, io.Discard)
+	cfg, err = parseFlags([]string{"-addr", "127.0.0.1:9090", "-db", "products.db", "-latency", "5ms", "-fresh", "2m"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:9090", cfg.addr)
-	assert.Equal(t, 5*time.Millisecond, cfg.queryTime)
+	assert.Equal(t, "products.db", cfg.dbPath)
+	assert.Equal(t, 5*time.Millisecond, cfg.latency)
 	assert.Equal(t, 2*time.Minute, cfg.freshFor)
 
 	_, err = parseFlags([]string{"-addr"}, io.Discard)
@@ -199,13 +184,18 @@ func TestFlags(t *testing.T) {
 func TestBadConfigIsAnError(t *testing.T) {
 	cfg := testConfig()
 	cfg.cacheSize = 0
-	_, err := newService(cfg, quietLog)
+	_, err := newService(t.Context(), cfg, quietLog)
 	assert.Error(t, err)
 
 	cfg = testConfig()
 	cfg.freshFor = -time.Second
-	_, err = newService(cfg, quietLog)
+	_, err = newService(t.Context(), cfg, quietLog)
 	assert.ErrorContains(t, err, "FreshFor")
+
+	cfg = testConfig()
+	cfg.dbPath = t.TempDir() // a directory, not a database file
+	_, err = newService(t.Context(), cfg, quietLog)
+	assert.ErrorContains(t, err, "seeding the product database")
 }
 
 func TestRunFailsOnAnAddressInUse(t *testing.T) {
