@@ -8,9 +8,9 @@
 #   REDIS_SENTINEL_ADDRS a Sentinel watching a master (and its replica)
 #                        named by REDIS_SENTINEL_MASTER ("flightcache")
 #
-# (comma-separated host:port lists). internal/redistest reads these; a test
-# of a topology whose variable is unset skips. Needs only Debian's
-# redis-server package (redis-server and redis-cli).
+# (comma-separated host:port lists). adapters/redisstore/redistest reads
+# these; a test of a topology whose variable is unset skips. Needs only
+# Debian's redis-server package (redis-server and redis-cli).
 #
 #   .ci/redis-topologies.sh go test -race ./adapters/redisstore/ ./adapters/tiered/
 set -euo pipefail

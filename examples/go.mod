@@ -39,5 +39,4 @@ replace (
 	github.com/flightcache/flightcache/adapters/ristrettostore => ../adapters/ristrettostore
 	github.com/flightcache/flightcache/adapters/tiered => ../adapters/tiered
 	github.com/flightcache/flightcache/httppolicy => ../httppolicy
-	github.com/flightcache/flightcache/internal/redistest => ../internal/redistest
 )

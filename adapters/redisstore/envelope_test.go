@@ -14,7 +14,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
-	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 )
 
 // version2Entry returns the bytes a Store of envelope version 2 wrote for a

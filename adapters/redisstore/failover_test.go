@@ -10,7 +10,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
-	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 )
 
 // TestAStoreOverSentinelSurvivesAFailover stops the master of a Sentinel

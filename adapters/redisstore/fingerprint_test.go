@@ -13,7 +13,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
-	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 )
 
 // The value type of an old release and of the new one (issue 13).

@@ -11,7 +11,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
-	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 )
 
 // TestASetOnOneInstanceWinsOverASlowLoaderFillOnAnother is issue 13's first

@@ -18,7 +18,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
-	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 	"github.com/flightcache/flightcache/storetest"
 )
 

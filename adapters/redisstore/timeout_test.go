@@ -13,7 +13,7 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/redisstore"
-	"github.com/flightcache/flightcache/internal/redistest"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 )
 
 // plainClient is a client as a new user builds one: an address and nothing

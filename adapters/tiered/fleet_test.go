@@ -19,8 +19,8 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/adapters/redisstore"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 	"github.com/flightcache/flightcache/adapters/tiered"
-	"github.com/flightcache/flightcache/internal/redistest"
 	"github.com/flightcache/flightcache/stats"
 	"github.com/flightcache/flightcache/storetest"
 )

@@ -5,7 +5,6 @@ go 1.25
 require (
 	github.com/flightcache/flightcache v0.1.0
 	github.com/flightcache/flightcache/adapters/redisstore v0.1.0
-	github.com/flightcache/flightcache/internal/redistest v0.1.0
 	github.com/redis/go-redis/v9 v9.18.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -27,5 +26,4 @@ require (
 replace (
 	github.com/flightcache/flightcache => ../..
 	github.com/flightcache/flightcache/adapters/redisstore => ../redisstore
-	github.com/flightcache/flightcache/internal/redistest => ../../internal/redistest
 )

@@ -12,8 +12,8 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/adapters/redisstore"
+	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 	"github.com/flightcache/flightcache/adapters/tiered"
-	"github.com/flightcache/flightcache/internal/redistest"
 )
 
 // leasingLRU is an in-memory shared tier that is a flightcache.Leaser whose

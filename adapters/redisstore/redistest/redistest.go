@@ -1,6 +1,11 @@
-// Package redistest gives the tests of flightcache's Redis-backed packages a
-// real redis-server: the one named by REDIS_ADDR, or one it starts from PATH
-// on a free loopback port. Tests never talk to a mock.
+// Package redistest gives tests a real redis-server: the one named by
+// REDIS_ADDR, or one it starts from PATH on a free loopback port. The tests
+// of redisstore and tiered use it, and so may the tests of code built on
+// them; tests never talk to a mock.
+//
+// It is a package of the redisstore module, not a module of its own, so that
+// a program that requires redisstore or tiered pulls in no module that only
+// their tests need.
 package redistest
 
 import (
@@ -25,7 +30,7 @@ import (
 // Server is a redis-server that a test started and owns: it may stop and
 // start it again to test failures.
 type Server struct {
-	Addr  string
+	Addr  string // Addr is the server's host:port, on the loopback interface.
 	port  int
 	dir   string
 	extra []string // more redis-server arguments
