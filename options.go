@@ -17,22 +17,41 @@ const DefaultLoadTimeout = 30 * time.Second
 // Options tune a Loader. The zero value is valid: values never go stale, "not
 // found" is not cached, and loads are bounded by DefaultLoadTimeout.
 //
-// Durations must not be negative, and Jitter must be in [0, 1]: New reports
-// the first field that is not valid.
+// FreshFor 0 means for ever here: a loaded value is never stale, and stays
+// until the Store evicts it or it is invalidated. In an [EntryPolicy] that
+// a load sets for its own result, FreshFor 0 means the opposite, stale at
+// once (HTTP's max-age=0), and [Forever] means for ever.
+//
+// New refuses Options that break one of these rules, with an error that
+// names the first field that does:
+//
+//   - no duration is negative, nor MaxRefreshes or MaxBatch;
+//   - Jitter is in [0, 1]; EarlyRefresh is finite and not negative;
+//   - StaleFor, StaleIfError and EarlyRefresh need FreshFor > 0 (a value
+//     that is never stale is never served stale, stood in or refreshed
+//     early: they would do nothing);
+//   - SoftTimeout needs StaleIfError > 0 (only an old value inside
+//     StaleIfError stands in for a slow load);
+//   - FailureBackoff is the zero Backoff, or has Initial > 0, Max 0 (then
+//     Initial) or at least Initial, no negative duration, and Jitter in
+//     [0, 1];
+//   - Recorder is nil or holds a non-nil value; Logger, when set, has a
+//     non-nil Handler.
 type Options struct {
 	// FreshFor is how long a loaded value is served as it is. 0 means it
 	// never goes stale: it stays until the Store evicts it or it is
-	// invalidated.
+	// invalidated (in an EntryPolicy, 0 means stale at once).
 	FreshFor time.Duration
 
 	// StaleFor is how long after FreshFor a value is still served while a
 	// background refresh loads a new one. 0 turns stale-while-revalidate off.
+	// It needs FreshFor > 0.
 	StaleFor time.Duration
 
 	// StaleIfError is how long after FreshFor an old value stands in for a
 	// load that failed. The caller then receives the old value and a nil
 	// error, and the failure is counted (stats.Stats.StaleHits and
-	// LoadErrors). 0 turns it off.
+	// LoadErrors). 0 turns it off. It needs FreshFor > 0.
 	StaleIfError time.Duration
 
 	// MissingFor is how long a "not found" answer (a load that returned
@@ -45,7 +64,8 @@ type Options struct {
 	Jitter float64
 
 	// EarlyRefresh is the beta of probabilistic early refresh (XFetch): hot
-	// keys are refreshed shortly before they go stale. 0 turns it off.
+	// keys are refreshed shortly before they go stale. 0 turns it off. It
+	// needs FreshFor > 0.
 	EarlyRefresh float64
 
 	// LoadTimeout bounds one load. The load runs on a context detached from
