@@ -34,6 +34,28 @@
 //
 // The package is a module of its own, so that the flightcache module never
 // depends on the Prometheus client.
+//
+// # Hit ratio and loads per read
+//
+// Every read of a Loader is counted once, in exactly one of hits_total,
+// missing_hits_total, stale_hits_total and misses_total. A miss is a read
+// that waited for a load, whether it started the load or joined one
+// (coalesced_total): in a burst of 1,000 reads over 30 cold keys,
+// misses_total may be 400 while the source was called 30 times. So
+// misses over reads is the share of reads that waited, not the share that
+// reached the source, and one minus it is not the hit ratio one usually
+// means. misses_total minus coalesced_total is the reads that started a
+// load. The share of reads served from the cache (fresh, stale, or a cached
+// "not found"), and the calls of the source per read, are:
+//
+//	sum by (name) (rate(flightcache_hits_total[5m]) + rate(flightcache_stale_hits_total[5m]) + rate(flightcache_missing_hits_total[5m]))
+//	  / sum by (name) (rate(flightcache_hits_total[5m]) + rate(flightcache_stale_hits_total[5m]) + rate(flightcache_missing_hits_total[5m]) + rate(flightcache_misses_total[5m]))
+//
+//	sum by (name) (rate(flightcache_loads_total[5m]))
+//	  / sum by (name) (rate(flightcache_hits_total[5m]) + rate(flightcache_stale_hits_total[5m]) + rate(flightcache_missing_hits_total[5m]) + rate(flightcache_misses_total[5m]))
+//
+// loads_total counts background refreshes too, and a batch load once; put
+// keys_loaded_total in its place to count the keys asked of the source.
 package flightprom
 
 import (
