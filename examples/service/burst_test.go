@@ -60,6 +60,18 @@ func TestABurstOverColdProductsQueriesEachOnce(t *testing.T) {
 			require.Equal(t, http.StatusOK, r.Code)
 		}
 		assert.Equal(t, int64(products), svc.db.queries.Load(), "hits query nothing")
-		assert.Equal(t, float64(requests), counter(t, metrics(t, h), "flightcache_hits_total"))
+		families = metrics(t, h)
+		assert.Equal(t, float64(requests), counter(t, families, "flightcache_hits_total"))
+
+		// flightprom's ratios, over both bursts: half the reads were
+		// served from the cache, and the source was called once for
+		// every 100 reads, although 1,000 of the 2,000 reads missed.
+		fromCache := counter(t, families, "flightcache_hits_total") +
+			counter(t, families, "flightcache_stale_hits_total") +
+			counter(t, families, "flightcache_missing_hits_total")
+		reads := fromCache + counter(t, families, "flightcache_misses_total")
+		assert.Equal(t, float64(2*requests), reads)
+		assert.Equal(t, 0.5, fromCache/reads, "hit ratio")
+		assert.Equal(t, 0.01, counter(t, families, "flightcache_loads_total")/reads, "calls of the source per read")
 	})
 }
