@@ -45,6 +45,7 @@ type config struct {
 	svgDir      string
 	stormSVG    string
 	out         string
+	quick       bool // -quick: timing targets are not judged
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	if *quick {
 		quickly(&c, set)
 	}
+	c.quick = *quick
 	c.storm.keys, c.storm.freshFor, c.storm.source, c.storm.readers = 200, 100*time.Millisecond, 10*time.Millisecond, 16
 
 	c.scenarios = map[string]bool{}
@@ -207,7 +209,7 @@ func run(c config) error {
 			})
 		}
 	}
-	writeTargets(w, targets)
+	writeTargets(w, targets, c.quick)
 	fmt.Fprintf(w, "The run took %v.\n\n", time.Since(started).Round(time.Second))
 	writeReference16(w)
 	for _, f := range charts {

@@ -33,6 +33,7 @@ func hitTargets(rs []hitResult) []target {
 			measured: fmt.Sprintf("%.2f× (%.1fns vs %.1fns)", ratio, r.loaderNs.median(), r.rawNs.median()),
 			met:      ratio <= hitRatioTarget,
 			miss:     over(ratio, hitRatioTarget),
+			timing:   true,
 		})
 		a := r.loaderAllocs.median()
 		ts = append(ts, target{
@@ -41,6 +42,7 @@ func hitTargets(rs []hitResult) []target {
 			measured: fmt.Sprintf("%.2f allocs/op", a),
 			met:      a < zeroAllocs,
 			miss:     fmt.Sprintf("%.2f allocs/op", a),
+			timing:   true,
 		})
 	}
 	return ts
@@ -111,6 +113,7 @@ func zipfTargets(rs []zipfResult) []target {
 				measured: fmt.Sprintf("%.0fk/s vs %.0fk/s", got/1e3, want/1e3),
 				met:      got >= want,
 				miss:     fmt.Sprintf("%.1f%% slower", 100*(1-got/want)),
+				timing:   true,
 			})
 		}
 		got, own := r.hitRatio.median(), r.storeHitRatio.median()
@@ -121,6 +124,7 @@ func zipfTargets(rs []zipfResult) []target {
 			measured: fmt.Sprintf("%.2f%% vs %.2f%% (%+.2f points)", 100*got, 100*own, diff),
 			met:      diff >= -hitRatioEqualPP,
 			miss:     fmt.Sprintf("%+.2f points", diff),
+			timing:   true,
 		})
 	}
 	return ts
@@ -149,6 +153,7 @@ func stormTargets(results [][]stormResult) []target {
 				measured: fmt.Sprintf("%s vs %s (%.2f×)", nsStr(med.p99), nsStr(p.p99), ratio),
 				met:      ratio <= stormP99Target,
 				miss:     over(ratio, stormP99Target),
+				timing:   true,
 			})
 		}
 		ts = append(ts, target{
@@ -157,6 +162,7 @@ func stormTargets(results [][]stormResult) []target {
 			measured: f2Str(med.loadsPerPeriod),
 			met:      med.loadsPerPeriod <= 1,
 			miss:     over(med.loadsPerPeriod, 1),
+			timing:   true,
 		})
 		past, age, lost, overlapping, _ := worstStorm(rs)
 		ts = append(ts,
