@@ -9,14 +9,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver for database/sql, in pure Go
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for database/sql, for -dsn
+	_ "modernc.org/sqlite"             // the "sqlite" driver for database/sql, in pure Go
 
 	"github.com/flightcache/flightcache"
 )
 
-// database is the product database: SQLite through database/sql, with
-// every statement counted, so that the service (and its tests) can tell
-// how often the cache let a request through to it.
+// database is the product database, SQLite or PostgreSQL through
+// database/sql, with every statement counted, so that the service (and its
+// tests) can tell how often the cache let a request through to it. Its
+// statements are written in the SQL both understand ($1 parameters, ON
+// CONFLICT).
 type database struct {
 	sql     *sql.DB
 	latency time.Duration // added to every statement, as a database across a network would
@@ -25,33 +28,35 @@ type database struct {
 	writes  atomic.Int64 // every other statement sent
 }
 
-// openDatabase opens the SQLite database in the file path, or a new one in
-// memory when path is empty, and seeds it with the products 1 to products
-// that it does not have yet: product N is called "product N" and costs
-// 100 + N%900 cents.
-func openDatabase(ctx context.Context, path string, products int, latency time.Duration) (*database, error) {
-	var dsn string
-	if path == "" {
-		dsn = ":memory:"
-	} else {
+// openDatabase opens the database of cfg and seeds it with the products 1
+// to cfg.products that it does not have yet: product N is called
+// "product N" and costs 100 + N%900 cents. The database is the PostgreSQL
+// of cfg.dsn when it is set; else the SQLite database in the file
+// cfg.dbPath, or a new one in memory when that is empty.
+func openDatabase(ctx context.Context, cfg config) (*database, error) {
+	driver, dsn := "sqlite", ":memory:"
+	switch {
+	case cfg.dsn != "":
+		driver, dsn = "pgx", cfg.dsn
+	case cfg.dbPath != "":
 		// WAL lets readers go on while a write commits; busy_timeout
 		// makes a writer wait for another instead of failing at once.
 		q := url.Values{"_pragma": {"journal_mode(WAL)", "busy_timeout(5000)"}}
-		dsn = "file:" + path + "?" + q.Encode()
+		dsn = "file:" + cfg.dbPath + "?" + q.Encode()
 	}
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, err
 	}
-	if path == "" {
+	if driver == "sqlite" && cfg.dbPath == "" {
 		// Each connection to ":memory:" is a database of its own: keep
 		// one, the seeded one, for ever.
 		db.SetMaxOpenConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	}
-	d := &database{sql: db, latency: latency}
-	if err := d.seed(ctx, products); err != nil {
+	d := &database{sql: db, latency: cfg.latency}
+	if err := d.seed(ctx, cfg.products); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("seeding the product database: %w", err)
 	}
@@ -74,7 +79,7 @@ func (d *database) seed(ctx context.Context, n int) error {
 	)`); err != nil {
 		return err
 	}
-	insert, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO products (id, name, price_cents) VALUES (?, ?, ?)`)
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO products (id, name, price_cents) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return err
 	}
@@ -130,7 +135,7 @@ func (d *database) exec(ctx context.Context, query string, args ...any) (sql.Res
 // LoadProduct is the query the cache sits in front of. It returns an error
 // wrapping flightcache.ErrNotFound for a product that does not exist.
 func (d *database) LoadProduct(ctx context.Context, id int) (Product, error) {
-	row, err := d.queryRow(ctx, `SELECT name, price_cents FROM products WHERE id = ?`, id)
+	row, err := d.queryRow(ctx, `SELECT name, price_cents FROM products WHERE id = $1`, id)
 	if err != nil {
 		return Product{}, err
 	}
@@ -148,7 +153,7 @@ func (d *database) LoadProduct(ctx context.Context, id int) (Product, error) {
 // UpdateProduct changes the name and price of product p.ID. It returns an
 // error wrapping flightcache.ErrNotFound for a product that does not exist.
 func (d *database) UpdateProduct(ctx context.Context, p Product) error {
-	res, err := d.exec(ctx, `UPDATE products SET name = ?, price_cents = ? WHERE id = ?`, p.Name, p.PriceCents, p.ID)
+	res, err := d.exec(ctx, `UPDATE products SET name = $1, price_cents = $2 WHERE id = $3`, p.Name, p.PriceCents, p.ID)
 	if err != nil {
 		return fmt.Errorf("product %d: %w", p.ID, err)
 	}

@@ -14,7 +14,14 @@ import (
 // row and invalidates the entry: the next GET serves the new product at
 // once, for one query.
 func TestAnUpdatedProductIsServedNewOnceInvalidated(t *testing.T) {
-	svc := newTestService(t, testConfig())
+	checkUpdateThenInvalidate(t, newTestService(t, testConfig()))
+}
+
+// checkUpdateThenInvalidate is TestAnUpdatedProductIsServedNewOnceInvalidated
+// on svc, a service with no latency whose product 3 is as seeded and not
+// cached yet.
+func checkUpdateThenInvalidate(t *testing.T, svc *service) {
+	t.Helper()
 	h := svc.handler()
 	get := func() string {
 		t.Helper()

@@ -8,10 +8,12 @@
 //	curl localhost:8080/metrics
 //
 // The database is SQLite, through database/sql and modernc.org/sqlite (pure
-// Go: nothing to install, no cgo). It is seeded at start with -products
-// products, in memory, or in the file -db (products it already has are
-// kept). Every statement sent to it is counted; -latency adds a delay to
-// each, as a database across a network would have.
+// Go: nothing to install, no cgo), in memory or in the file -db; or, with
+// -dsn, a PostgreSQL database of your own, through pgx. It is seeded at
+// start with -products products in a table "products" (created if missing;
+// the products it already has are kept). Every statement sent to it is
+// counted; -latency adds a delay to each, as a database across a network
+// would have.
 //
 // GET /product?id=N returns product N as JSON (404 when there is no such
 // product, 400 when N is not an integer); the first request for a product
@@ -24,7 +26,7 @@
 // name="products", along with the Go runtime's.
 //
 // It is a module of its own, so that the flightcache module never depends on
-// the Prometheus client or SQLite.
+// the Prometheus client or a database driver.
 package main
 
 import (
@@ -67,6 +69,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.addr, "addr", cfg.addr, "address to listen on")
 	fs.StringVar(&cfg.dbPath, "db", cfg.dbPath, `the SQLite database file, created if missing ("": a new database in memory)`)
+	fs.StringVar(&cfg.dsn, "dsn", cfg.dsn, "a PostgreSQL database to use instead of SQLite, as a connection string (postgres://user:password@host:port/dbname)")
 	fs.DurationVar(&cfg.latency, "latency", cfg.latency, "delay added to every database statement, as over a network")
 	fs.IntVar(&cfg.products, "products", cfg.products, "products seeded in the database, numbered from 1")
 	fs.IntVar(&cfg.cacheSize, "cache", cfg.cacheSize, "entries the cache holds")

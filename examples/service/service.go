@@ -30,6 +30,7 @@ type Product struct {
 // config is what the service is made of; the flags of main set it.
 type config struct {
 	addr       string        // where to listen
+	dsn        string        // a PostgreSQL connection string; "": SQLite
 	dbPath     string        // the SQLite database file; "": a new one in memory
 	latency    time.Duration // added to every database statement
 	products   int           // the products seeded, numbered from 1
@@ -86,7 +87,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger) (_ *service, 
 	if err := s.registry.Register(flightprom.NewForCounter("products", &s.counter)); err != nil {
 		return nil, err
 	}
-	s.db, err = openDatabase(ctx, cfg.dbPath, cfg.products, cfg.latency)
+	s.db, err = openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
