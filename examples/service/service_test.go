@@ -175,6 +175,10 @@ func TestFlags(t *testing.T) {
 	assert.Equal(t, 5*time.Millisecond, cfg.latency)
 	assert.Equal(t, 2*time.Minute, cfg.freshFor)
 
+	cfg, err = parseFlags([]string{"-dsn", "postgres://me@127.0.0.1:5432/shop"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://me@127.0.0.1:5432/shop", cfg.dsn)
+
 	_, err = parseFlags([]string{"-addr"}, io.Discard)
 	assert.Error(t, err)
 	_, err = parseFlags([]string{"extra"}, io.Discard)
