@@ -92,9 +92,11 @@ func containsErr(errs []error, err error) bool {
 // A key that does not exist (load left it out of its map, or a cached "not
 // found" answer) is absent from the map, without an error. When loads fail,
 // GetOrLoadMany returns the values it has and a *BatchError that maps each
-// failed key to its error; a failed load fails only its own keys. When ctx
-// ends first, it returns nil and ctx.Err(), and the loads go on and are
-// stored. Stale keys are served stale and refreshed together, in one
+// failed key to its error; a failed load fails only its own keys. A call
+// whose keys are all served from the Store returns them whatever ctx says;
+// otherwise, when ctx ends first (before the call, while the Store is read
+// or while it waits), it returns nil and ctx.Err(): it starts no load then,
+// and loads it started go on and are stored. Stale keys are served stale and refreshed together, in one
 // background call. Panics become errors, and Set and Invalidate win over a
 // batch in flight, as with GetOrLoad.
 //
@@ -120,9 +122,6 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 				return nil, err
 			}
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	uniq := uniqueKeys(keys)
 	found := l.fill.read(ctx, uniq, false)
@@ -166,7 +165,13 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		l.refresh.startMany(ctx, refresh, replacing, load, now)
 	}
 	if len(missing) == 0 {
-		return values, nil
+		return values, nil // served, however ctx has ended: nothing to wait for
+	}
+	if err := ctx.Err(); err != nil {
+		// A caller that has left (before the call, or while the Store
+		// was read) starts nothing, as GetOrLoad's does.
+		l.leftWith(len(missing), hasFallback)
+		return nil, err
 	}
 
 	// fallback returns the old entry of missing[i] that may stand in for a
@@ -250,11 +255,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 			continue
 		}
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			for _, fb := range hasFallback[i:] {
-				if fb {
-					l.rep.settled(false)
-				}
-			}
+			l.leftWith(len(tickets)-i, hasFallback[i:])
 			return nil, err // the caller left; the loads go on
 		}
 		settle(i, e, err)
@@ -263,6 +264,17 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		return values, &BatchError[K]{Failed: failed}
 	}
 	return values, nil
+}
+
+// leftWith counts, for a caller that left before n keys were settled, each
+// of them that held an old value (hasFallback) as a miss: it was judged a
+// stand-in that was never served.
+func (l *Loader[K, V]) leftWith(n int, hasFallback []bool) {
+	for _, fb := range hasFallback[:n] {
+		if fb {
+			l.rep.settled(false)
+		}
+	}
 }
 
 // uniqueKeys returns keys without repeats, in their first order, in a slice

@@ -262,6 +262,10 @@ type job[K comparable, V any] struct {
 	gens     []uint64     // each key's generation when the fill began
 	versions []Version    // over a Fencer, each key's Version when the fill last looked
 	expired  atomic.Bool  // the deadline passed and finished the keys left
+	calling  atomic.Int32 // keys whose call of the source is under way (rule 15: only those count as loads)
+	// sourceExited: the source called runtime.Goexit (not a Store or a
+	// Recorder): the keys it left count as a failed load.
+	sourceExited atomic.Bool
 	// writePanic holds the error of a write that panicked: onEnd reports it
 	// for the keys that got their values all the same, so that a refresh
 	// whose Store panics counts as failed.
@@ -391,8 +395,9 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 	// Counted before the keys hear of it, so that their callers see the
 	// count.
 	switch {
-	case p == nil:
+	case p == nil && j.sourceExited.Load():
 		j.f.rep.contain("Recorder", func() { j.f.rep.recordLoad(0, len(left), err) })
+	case p == nil:
 	case len(left) == 0:
 		j.f.rep.panicked("a Store, Recorder or lease", p)
 	default:
@@ -438,11 +443,13 @@ func (j *job[K, V]) expire() {
 		// lease's release), the fill is over for Close at its deadline.
 		j.end()
 	}()
-	if len(left) > 0 {
-		// Counted before the keys hear of it, so that their callers see
-		// the count.
+	// Only keys whose source was called count as loads that timed out
+	// (rule 15): not those still waiting for a lease or a Store read.
+	// Counted before the keys hear of it, so that their callers see the
+	// count.
+	if n := min(int(j.calling.Load()), len(left)); n > 0 {
 		j.f.rep.contain("Recorder", func() {
-			j.f.rep.recordLoad(j.f.timeout, len(left), ErrLoadTimeout)
+			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
 		})
 	}
 }
@@ -773,9 +780,15 @@ type outcome[V any] struct {
 // loadChunk makes one call of the source for the keys at idx, then writes
 // and delivers the results.
 func (j *job[K, V]) loadChunk(idx []int) {
+	if j.ctx.Err() != nil {
+		// The deadline passed while the fill read the Store or waited
+		// for a lease: the source is never called with an ended context
+		// (rule 3), and expire has answered the keys.
+		return
+	}
 	sc := j.scopeOf(idx)
 	start := time.Now()
-	outs, err := j.call(sc, idx)
+	outs, err := j.callCounted(sc, idx)
 	elapsed := time.Since(start)
 	sc.seal() // what the load says from now on changes nothing
 	if j.expired.Load() {
@@ -857,6 +870,23 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Ti
 		return missingEntry[V](p, ep, loadedAt, took, rand.Float64()), o.err, true
 	}
 	return Entry[V]{}, o.err, false
+}
+
+// callCounted is call, with the keys at idx counted in j.calling while the
+// source has them, however the call ends (a runtime.Goexit included).
+func (j *job[K, V]) callCounted(ctx scope, idx []int) (outs []outcome[V], err error) {
+	n := int32(len(idx))
+	j.calling.Add(n)
+	returned := false
+	defer func() {
+		j.calling.Add(-n)
+		if !returned {
+			j.sourceExited.Store(true) // call recovers panics: this is a Goexit
+		}
+	}()
+	outs, err = j.call(ctx, idx)
+	returned = true
+	return outs, err
 }
 
 // call calls the source for the keys at idx. An error fails every key; a

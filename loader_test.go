@@ -559,7 +559,6 @@ func TestBadInputGetsErrorsNotPanics(t *testing.T) {
 		{"MaxRefreshes", flightcache.Options{MaxRefreshes: -1}},
 		{"StaleFor", flightcache.Options{StaleFor: time.Second}},
 		{"StaleIfError", flightcache.Options{StaleIfError: time.Second}},
-		{"EarlyRefresh", flightcache.Options{EarlyRefresh: 1}},
 	} {
 		_, err := flightcache.New[string, string](store, &tc.opts)
 		assert.ErrorContains(t, err, "Options."+tc.field, "%+v", tc.opts)

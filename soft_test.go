@@ -89,11 +89,45 @@ func TestSoftTimeoutDoesNotHoldBackAFastLoadOrACallerWithNothingToFallBackOn(t *
 	})
 }
 
-func TestSoftTimeoutNeedsStaleIfError(t *testing.T) {
-	_, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, SoftTimeout: time.Second})
+func TestSoftTimeoutMustNotBeNegative(t *testing.T) {
+	_, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{SoftTimeout: -1})
 	assert.ErrorContains(t, err, "Options.SoftTimeout")
-	_, err = flightcache.New[string, string](newMemStore[string](), &flightcache.Options{SoftTimeout: -1})
-	assert.ErrorContains(t, err, "Options.SoftTimeout")
+}
+
+// Options never refuse what a load's policy makes meaningful (rule 14):
+// SoftTimeout without Options.StaleIfError applies to an entry whose load
+// set a stale-if-error window, and EarlyRefresh without Options.FreshFor to
+// an entry whose load set a FreshFor. (httppolicy's users set both windows
+// per response.)
+func TestSoftTimeoutAppliesToAStaleIfErrorWindowTheLoadSet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{SoftTimeout: time.Second})
+		first := func(ctx context.Context, key string) (string, error) {
+			err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: time.Minute, StaleIfError: time.Hour})
+			return "v1", err
+		}
+		_, err := l.GetOrLoad(context.Background(), "k", first)
+		require.NoError(t, err)
+
+		time.Sleep(2 * time.Minute)
+		slow := func(ctx context.Context, key string) (string, error) {
+			time.Sleep(10 * time.Second)
+			return "v2", nil
+		}
+		start := time.Now()
+		r, err := l.GetOrLoadResult(context.Background(), "k", slow)
+		require.NoError(t, err)
+		assert.Equal(t, time.Second, time.Since(start), "the caller waited SoftTimeout, no longer")
+		assert.Equal(t, "v1", r.Value)
+		assert.Equal(t, flightcache.ServedStandIn, r.Served)
+		assert.ErrorIs(t, r.Err, flightcache.ErrSoftTimeout)
+		require.NoError(t, l.Wait(context.Background()))
+	})
+}
+
+func TestEarlyRefreshNeedsNoFreshForInTheOptions(t *testing.T) {
+	_, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{EarlyRefresh: 1})
+	assert.NoError(t, err, "a load's EntryPolicy.FreshFor makes EarlyRefresh meaningful")
 }
 
 // TestSoftTimeoutAgainstASourceThatHangs measures, in a bubble's fake time,
