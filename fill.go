@@ -149,6 +149,9 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 		for _, t := range j.tickets {
 			t.Finish(Entry[V]{}, ErrClosed)
 		}
+		for _, a := range j.also {
+			a.t.Finish(Entry[V]{}, ErrClosed)
+		}
 		return ErrClosed
 	}
 	f.jobs.add()
@@ -258,6 +261,12 @@ type job[K comparable, V any] struct {
 		write  [1]bool
 		prev   [1]lookup[V]
 	}
+	// also holds more tickets of keys of the fill: a Batcher's window that
+	// got a key twice (it was invalidated while queued, then missed again)
+	// loads it once, for both (rule 14: a key appears at most once in any
+	// call of a BatchLoadFunc).
+	also []alsoTicket[K, V]
+
 	kws      []*keyWrites // the write order of each key
 	gens     []uint64     // each key's generation when the fill began
 	versions []Version    // over a Fencer, each key's Version when the fill last looked
@@ -356,6 +365,17 @@ func (j *job[K, V]) finish(i int, e Entry[V], err error) {
 		j.f.throttle.failed(j.keys[i], err, j.f.clock.now())
 	}
 	j.tickets[i].Finish(e, err)
+	for _, a := range j.also {
+		if a.i == i {
+			a.t.Finish(e, err)
+		}
+	}
+}
+
+// alsoTicket is one more ticket of key i of a fill, finished with it.
+type alsoTicket[K comparable, V any] struct {
+	i int
+	t ticket[K, V]
 }
 
 // recovered handles a pipeline goroutine that is unwinding from a panic
