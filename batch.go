@@ -125,7 +125,7 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 	}
 	uniq := uniqueKeys(keys)
 	found := l.fill.read(ctx, uniq, false)
-	now := l.clock.now()
+	now := l.clock.exactNow() // once for every key (see Loader.judgeNow)
 
 	values := make(map[K]V, len(uniq))
 	// Keys to load, each with the old value that may stand in for a
@@ -142,9 +142,6 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		v := verdictMiss
 		if ok {
 			v = judge(&l.policy, &e, now, rand.Float64)
-			if v == verdictStale {
-				v, _ = l.confirmStale(&e)
-			}
 		}
 		l.rep.judged(v)
 		switch v {

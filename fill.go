@@ -507,7 +507,7 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 	} else {
 		found = j.f.read(j.ctx, j.keysAt(idx), true)
 	}
-	now := j.f.clock.now()
+	now := j.f.clock.exactNow()
 	todo := idx[:0] // filtered in place: idx is the caller's to give up
 	for n, i := range idx {
 		e, ok := found[n].e, found[n].ok
@@ -831,12 +831,11 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return
 	}
 
-	// Stamped by the clock that judges the entry, so that an entry fresh
-	// for 0 is never read as fresh (the coarse clock lags by up to a tick),
-	// and never later than the load returned: the pipeline may have been
-	// held since (descheduled, or in a Recorder) while the coarse clock
-	// moved on, and an entry's windows must not outlast its value's age.
-	loadedAt := time.Unix(0, min(j.f.clock.now(), start.Add(elapsed).UnixNano()))
+	// Stamped by the system clock that judges entries, and never later
+	// than the load returned: the pipeline may have been held since
+	// (descheduled, or in a Recorder), and an entry's windows must not
+	// outlast its value's age.
+	loadedAt := time.Unix(0, min(j.f.clock.exactNow(), start.Add(elapsed).UnixNano()))
 	entries, write := j.one.entry[:], j.one.write[:]
 	if len(j.keys) > 1 {
 		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))

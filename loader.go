@@ -126,8 +126,10 @@ func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
 // Options.LoadTimeout): a runtime.Goexit in load then ends that goroutine,
 // and the other callers get an error wrapping singleflight.ErrGoexit.
 //
-// A hit costs one Store.Get and a clock comparison: no allocation, no lock
-// of the Loader's and no goroutine. (A method value such as db.LoadUser
+// A hit costs one Store.Get and a clock comparison (one read of the
+// system's monotonic clock for an entry that can go stale: a coarser clock
+// could serve it past its windows): no allocation, no lock of the Loader's
+// and no goroutine. (A method value such as db.LoadUser
 // written in the call is a closure that Go allocates on every call, hit or
 // not, because load may outlive the call; bind it once, as in
 // loadUser := db.LoadUser, to keep hits free of allocations.) A Store that
@@ -183,11 +185,7 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 	v := verdictMiss
 	var now int64
 	if ok {
-		now = l.clock.now()
-		v = judge(&l.policy, e, now, rand.Float64)
-		if v == verdictStale {
-			v, now = l.confirmStale(e)
-		}
+		v, now = l.judgeNow(e)
 	}
 	l.rep.judged(v)
 	if e != &r.Entry {
@@ -216,14 +214,15 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 	return l.miss(ctx, key, load, win, v == verdictFallback, r)
 }
 
-// confirmStale judges again, by the system clock, an entry that the coarse
-// clock found stale: the coarse clock lags by more than a tick when the
-// process is starved of CPU (16 busy goroutines on 2 cores held it back by
-// 75 ms in bench's expiry storm), and an entry must not be served stale past
-// its StaleUntil. A fresh hit is not judged again: the lag only lengthens
-// its freshness a little.
-func (l *Loader[K, V]) confirmStale(e *Entry[V]) (verdict, int64) {
-	now := time.Now().UnixNano()
+// judgeNow judges e now, by the system clock (see clock.exactNow), and
+// returns the verdict and the time it was judged at. An entry that can
+// neither go stale nor expire, with no early refresh, is fresh whatever the
+// time: it costs no clock read (rule 1).
+func (l *Loader[K, V]) judgeNow(e *Entry[V]) (verdict, int64) {
+	if l.policy.beta == 0 && !e.Missing && e.FreshUntil.IsZero() && e.ExpiresAt.IsZero() {
+		return verdictFresh, 0
+	}
+	now := l.clock.exactNow()
 	return judge(&l.policy, e, now, rand.Float64), now
 }
 
@@ -379,7 +378,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.now()), 0, rand.Float64())
+		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.exactNow()), 0, rand.Float64())
 		return l.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)
