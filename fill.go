@@ -871,6 +871,7 @@ func (j *job[K, V]) loadChunk(idx []int) {
 // "not found") under the new policy.
 func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Time, took time.Duration) (e Entry[V], err error, store bool) {
 	p := j.f.policy
+	r := rand.Float64()
 	if o.err != nil && errors.Is(o.err, ErrNotModified) {
 		prev, ok := j.previousOf(i)
 		switch {
@@ -881,12 +882,18 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Ti
 		default:
 			o = outcome[V]{v: prev.Value}
 		}
+		// The entry keeps the windows its source gave it, re-based at
+		// now, unless this load set new ones (rule 14), and no jitter
+		// shortens them again.
+		if w, ok := windowsOf(&prev); ok && ep == &p.def {
+			ep, r = &w, 1
+		}
 	}
 	switch {
 	case o.err == nil:
-		return valueEntry(p, ep, o.v, loadedAt, took, rand.Float64()), nil, true
+		return valueEntry(p, ep, o.v, loadedAt, took, r), nil, true
 	case isNotFound(o.err):
-		return missingEntry[V](p, ep, loadedAt, took, rand.Float64()), o.err, true
+		return missingEntry[V](p, ep, loadedAt, took, r), o.err, true
 	}
 	return Entry[V]{}, o.err, false
 }
