@@ -118,38 +118,3 @@ func (*floatStore) Set(context.Context, float64, Entry[string]) error { return n
 func (*floatStore) Delete(context.Context, float64) error             { return nil }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// TestAStaleEntryIsJudgedAgainByTheSystemClock: a coarse clock held back
-// (as CPU starvation holds it back) finds an entry still inside its stale
-// window that the system clock finds past it; the read loads rather than
-// serve the entry stale past its StaleUntil.
-func TestAStaleEntryIsJudgedAgainByTheSystemClock(t *testing.T) {
-	now := time.Now()
-	var lagging coarseClock
-	lagging.nanos.Store(now.Add(-time.Second).UnixNano())
-	lagging.read.Store(true)
-	store := &oneEntryStore{e: Entry[string]{
-		Value: "old", FreshUntil: now.Add(-2 * time.Second), StaleUntil: now.Add(-500 * time.Millisecond), ExpiresAt: now.Add(-500 * time.Millisecond),
-	}}
-	l, err := New[string, string](store, &Options{FreshFor: time.Minute, StaleFor: time.Minute})
-	require.NoError(t, err)
-	defer l.Close()
-	l.clock = clock{src: &lagging}
-	loads := 0
-	v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
-		loads++
-		return "new", nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, "new", v, "not the entry past its StaleUntil")
-	assert.Equal(t, 1, loads)
-}
-
-// oneEntryStore holds one entry for every key and ignores writes.
-type oneEntryStore struct{ e Entry[string] }
-
-func (s *oneEntryStore) Get(context.Context, string) (Entry[string], bool, error) {
-	return s.e, true, nil
-}
-func (*oneEntryStore) Set(context.Context, string, Entry[string]) error { return nil }
-func (*oneEntryStore) Delete(context.Context, string) error             { return nil }

@@ -1,13 +1,16 @@
 package flightcache
 
 import (
+	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCoarseClockFollowsTimeAndSleepsWhenUnread(t *testing.T) {
@@ -78,4 +81,100 @@ func TestEveryLoaderSharesOneClockGoroutine(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, count, "one clock goroutine for the process:\n%s", stacks)
+}
+
+// TestAStaleEntryIsJudgedAgainByTheSystemClock: a coarse clock held back
+// (as CPU starvation holds it back) finds an entry still inside its stale
+// window that the system clock finds past it; the read loads rather than
+// serve the entry stale past its StaleUntil.
+func TestAStaleEntryIsJudgedAgainByTheSystemClock(t *testing.T) {
+	now := time.Now()
+	var lagging coarseClock
+	lagging.nanos.Store(now.Add(-time.Second).UnixNano())
+	lagging.read.Store(true)
+	store := &oneEntryStore{e: Entry[string]{
+		Value: "old", FreshUntil: now.Add(-2 * time.Second), StaleUntil: now.Add(-500 * time.Millisecond), ExpiresAt: now.Add(-500 * time.Millisecond),
+	}}
+	l, err := New[string, string](store, &Options{FreshFor: time.Minute, StaleFor: time.Minute})
+	require.NoError(t, err)
+	defer l.Close()
+	l.clock = clock{src: &lagging}
+	loads := 0
+	v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+		loads++
+		return "new", nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "new", v, "not the entry past its StaleUntil")
+	assert.Equal(t, 1, loads)
+}
+
+// oneEntryStore holds one entry for every key and ignores writes.
+type oneEntryStore struct{ e Entry[string] }
+
+func (s *oneEntryStore) Get(context.Context, string) (Entry[string], bool, error) {
+	return s.e, true, nil
+}
+func (*oneEntryStore) Set(context.Context, string, Entry[string]) error { return nil }
+func (*oneEntryStore) Delete(context.Context, string) error             { return nil }
+
+// r16Store is a map Store for the internal tests.
+type r16Store struct {
+	mu sync.Mutex
+	m  map[string]Entry[string]
+}
+
+func (s *r16Store) Get(_ context.Context, k string) (Entry[string], bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[k]
+	return e, ok, nil
+}
+
+func (s *r16Store) Set(_ context.Context, k string, e Entry[string]) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = e
+	return nil
+}
+
+func (s *r16Store) Delete(_ context.Context, k string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
+	return nil
+}
+
+// An entry that a lagging coarse clock finds stale, but that is past its
+// StaleUntil by the system clock, is not served stale: GetOrLoad and
+// GetOrLoadMany load it (confirmStale).
+func TestALaggingClockServesNothingPastStaleUntil(t *testing.T) {
+	now := time.Now()
+	lag := &coarseClock{}
+	lag.nanos.Store(now.Add(-time.Minute).UnixNano()) // a minute behind
+	lag.read.Store(true)
+	e := Entry[string]{
+		Value:      "old",
+		FreshUntil: now.Add(-2 * time.Minute),
+		StaleUntil: now.Add(-30 * time.Second), // stale by the lagging clock, gone by the system's
+	}
+	for _, many := range []bool{false, true} {
+		s := &r16Store{m: map[string]Entry[string]{"k": e}}
+		l, err := New[string, string](s, &Options{FreshFor: time.Hour, StaleFor: time.Minute})
+		require.NoError(t, err)
+		l.clock, l.fill.clock = clock{src: lag}, clock{src: lag}
+		var v string
+		if many {
+			var m map[string]string
+			m, err = l.GetOrLoadMany(context.Background(), []string{"k"}, func(context.Context, []string) (map[string]string, error) {
+				return map[string]string{"k": "new"}, nil
+			})
+			v = m["k"]
+		} else {
+			v, err = l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "new", nil })
+		}
+		require.NoError(t, err)
+		assert.Equal(t, "new", v, "many=%v", many)
+		require.NoError(t, l.Close())
+	}
 }

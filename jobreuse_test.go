@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -219,5 +220,54 @@ func TestEntryWindowsCountFromTheLoadsReturn(t *testing.T) {
 		require.True(t, ok)
 		assert.True(t, e.FreshUntil.Equal(returned.Add(time.Minute)), "FreshUntil %v, want %v", e.FreshUntil, returned.Add(time.Minute))
 		assert.True(t, e.StaleUntil.Equal(returned.Add(2*time.Minute)), "StaleUntil %v, want %v", e.StaleUntil, returned.Add(2*time.Minute))
+	})
+}
+
+// A load that keeps its context finds it ended (Canceled) once the fill is
+// over; contexts derived from it afterwards are born ended, AfterFunc runs
+// at once, and its stop reports false.
+func TestAKeptLoadContextIsEndedOnceItsFillIsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := flightcache.New[string, string](newMemStore[string](), nil)
+		require.NoError(t, err)
+		defer l.Close()
+		var kept context.Context
+		var derivedBefore context.Context
+		var cancelBefore context.CancelFunc
+		stoppedRan := atomic.Bool{}
+		var stopResult bool
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err = l.GetOrLoad(ctx, "k", func(ctx context.Context, _ string) (string, error) {
+			kept = ctx
+			derivedBefore, cancelBefore = context.WithCancel(ctx)
+			stop := context.AfterFunc(ctx, func() { stoppedRan.Store(true) })
+			stopResult = stop()
+			return "v", nil
+		})
+		require.NoError(t, err)
+		defer cancelBefore()
+		require.NoError(t, l.Wait(context.Background()))
+		synctest.Wait()
+
+		assert.True(t, stopResult, "stop before the end stops f")
+		assert.False(t, stoppedRan.Load(), "a stopped AfterFunc never runs")
+		select {
+		case <-kept.Done():
+		default:
+			t.Fatal("the fill's context is not done after the fill")
+		}
+		assert.ErrorIs(t, kept.Err(), context.Canceled)
+		assert.ErrorIs(t, derivedBefore.Err(), context.Canceled)
+		assert.ErrorIs(t, context.Cause(derivedBefore), context.Canceled)
+
+		after, cancelAfter := context.WithTimeout(kept, time.Hour)
+		defer cancelAfter()
+		assert.ErrorIs(t, after.Err(), context.Canceled)
+		ran := make(chan struct{})
+		stop := context.AfterFunc(kept, func() { close(ran) })
+		<-ran
+		assert.False(t, stop(), "stop after f started reports false")
+		assert.ErrorIs(t, context.WithoutCancel(kept).Err(), nil)
 	})
 }

@@ -442,3 +442,27 @@ func TestWaitWaitsForTheRefreshesRunning(t *testing.T) {
 		assert.Error(t, l.Wait(nil)) //nolint:staticcheck
 	})
 }
+
+// TestAnEntryPastItsExpiresAtIsNeverServed: Entry.ExpiresAt is "the time
+// after which Value is never served", but judge returns verdictFresh for
+// every entry whose FreshUntil is zero, and for every entry before its
+// FreshUntil, without looking at ExpiresAt. An entry from another writer of
+// a shared Store (another version, another tool) with ExpiresAt passed is
+// served as fresh for ever, from a Store that does not drop expired entries
+// at once.
+func TestAnEntryPastItsExpiresAtIsNeverServed(t *testing.T) {
+	past := time.Now().Add(-time.Hour)
+	for name, e := range map[string]flightcache.Entry[string]{
+		"FreshUntil zero":         {Value: "old", ExpiresAt: past},
+		"FreshUntil after expiry": {Value: "old", FreshUntil: time.Now().Add(time.Hour), ExpiresAt: past},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, err := flightcache.New[string, string](&fixedStore[string]{entry: e}, &flightcache.Options{FreshFor: time.Minute})
+			require.NoError(t, err)
+			defer l.Close()
+			v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "new", nil })
+			require.NoError(t, err)
+			assert.Equal(t, "new", v, "an entry past its ExpiresAt is never served")
+		})
+	}
+}

@@ -92,7 +92,7 @@ func (s chaosBatchLeaseStore) LeaseMany(ctx context.Context, keys []string) ([]s
 // Every value a caller gets belongs to its key, every Previous to its key,
 // and every context a load kept is ended and reaches nothing afterwards.
 // Run with -race.
-func TestReview16bChaosOfReusedJobs(t *testing.T) {
+func TestEveryKindOfFillAtOnceOverReusedJobs(t *testing.T) {
 	for _, lease := range []string{"none", "one", "many"} {
 		t.Run("lease="+lease, func(t *testing.T) {
 			seed := rand.Uint64()

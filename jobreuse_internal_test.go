@@ -3,7 +3,6 @@ package flightcache
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -43,7 +42,7 @@ func jobOf(ctx context.Context) *job[string, string] {
 // is then still the timer's: fills that start before expire is done never
 // get it, and the load's kept context reaches nothing. Once expire is done,
 // the job is given back.
-func TestReview16bAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
+func TestAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &blockingTimeoutRecorder{entered: make(chan struct{}), unblock: make(chan struct{})}
 		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Second, Recorder: rec})
@@ -89,73 +88,5 @@ func TestReview16bAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
 			assert.ErrorIs(t, err, ErrLoadTimeout)
 		}
 		assert.Equal(t, int32(0), first.refs.Load(), "the job was given back once both were done")
-	})
-}
-
-// goexitRecorder calls runtime.Goexit when told of a timeout, as a test's
-// Recorder calling t.FailNow off the test goroutine would.
-type goexitRecorder struct{}
-
-func (goexitRecorder) Record(stats.Event, int) {}
-func (goexitRecorder) RecordLoad(_ time.Duration, err error) {
-	if errors.Is(err, ErrLoadTimeout) {
-		runtime.Goexit()
-	}
-}
-
-// A Recorder that calls runtime.Goexit when the fill's timer counts its
-// timeout must not stop the timer from answering the keys and ending the
-// context: a load that waits for its context would otherwise hold its
-// callers, and Close, for ever.
-func TestReview16bARecorderGoexitAtTheDeadline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Second, Recorder: goexitRecorder{}})
-		require.NoError(t, err)
-		_, err = l.GetOrLoad(context.Background(), "a", func(c context.Context, key string) (string, error) {
-			<-c.Done()
-			return "", c.Err()
-		})
-		assert.ErrorIs(t, err, ErrLoadTimeout)
-		require.NoError(t, l.Close())
-	})
-}
-
-// failGoexitRecorder calls runtime.Goexit whenever it is told of a failed
-// load, as a test's Recorder that asserts no load fails would.
-type failGoexitRecorder struct{}
-
-func (failGoexitRecorder) Record(stats.Event, int) {}
-func (failGoexitRecorder) RecordLoad(_ time.Duration, err error) {
-	if err != nil {
-		runtime.Goexit()
-	}
-}
-
-// A Recorder that calls runtime.Goexit when it counts a failed load, on the
-// pipeline's goroutine, and again when the pipeline counts the Goexit, must
-// not leave the key without a result: its call would stay in flight, and
-// every later caller of the key would join it and wait for ever.
-func TestReview16bARecorderGoexitOnAFailedLoad(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Minute, Recorder: failGoexitRecorder{}})
-		require.NoError(t, err)
-		errLoad := errors.New("load failed")
-		for _, mode := range []string{"handed off", "refresh"} {
-			ctx, cancel := context.WithCancel(context.Background())
-			fail := func(context.Context, string) (string, error) { return "", errLoad }
-			if mode == "refresh" {
-				require.NoError(t, l.Refresh(ctx, "a", fail))
-			} else {
-				_, err = l.GetOrLoad(ctx, "a", fail)
-				assert.Error(t, err)
-			}
-			cancel()
-			synctest.Wait()
-			v, err := l.GetOrLoad(context.Background(), "a", func(context.Context, string) (string, error) { return "A", nil })
-			require.NoError(t, err, mode)
-			assert.Equal(t, "A", v)
-			require.NoError(t, l.Invalidate(context.Background(), "a"))
-		}
-		require.NoError(t, l.Close())
 	})
 }
