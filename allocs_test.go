@@ -78,9 +78,8 @@ func TestAHitOfAnEntryWithItsOwnPolicyAllocatesNothing(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { _, _ = l.GetOrLoadResult(context.Background(), "k", load) }))
 }
 
-// TestFreshHitsOfEveryKeyTypeAllocateNothing: rule 1, for key types
-// that the Loader must check at each call (interfaces, floats, structs
-// holding them).
+// TestFreshHitsOfEveryKeyTypeAllocateNothing: rule 1, for key types that the
+// Loader must check at each call (interfaces, floats, structs holding them).
 func TestFreshHitsOfEveryKeyTypeAllocateNothing(t *testing.T) {
 	fresh := flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(time.Hour)}
 	opts := &flightcache.Options{FreshFor: time.Hour, Recorder: new(stats.Counter)}
@@ -121,8 +120,8 @@ func TestAStaleReadWhoseRefreshIsRunningAllocatesNothing(t *testing.T) {
 	assert.Equal(t, uint64(1), rec.Snapshot().Refreshes, "one refresh, however many stale reads")
 }
 
-// TestStaleHitsWhileTheRefreshRunsOrBacksOffAllocateNothing: issue 11 item 3,
-// "a read that finds its key's refresh running, or backing off, or every
+// TestStaleHitsWhileTheRefreshRunsOrBacksOffAllocateNothing: issue 11 item
+// 3, "a read that finds its key's refresh running, or backing off, or every
 // slot taken, ... allocates nothing".
 func TestStaleHitsWhileTheRefreshRunsOrBacksOffAllocateNothing(t *testing.T) {
 	stale := flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(time.Hour)}

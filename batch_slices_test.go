@@ -27,14 +27,12 @@ func (s filteringBatchStore) GetMany(ctx context.Context, keys []string) (map[st
 	return s.batchStore.GetMany(ctx, valid)
 }
 
-// TestABatchStoreThatFiltersItsKeysInPlaceDropsNone: issue 12 item 3,
-// "never trust caller-owned memory ... copy what the loader keeps ... or
-// never read it back". GetOrLoadMany hands its own uniq slice to
-// BatchStore.GetMany and then reads it back as the list of keys to serve
-// and load. A Store that filters the slice in place (the idiom issue 12
-// quotes for BatchLoadFunc) makes "bad1" vanish from the call: it is never
-// loaded, and is absent from the result with a nil error, as if the source
-// had said it does not exist.
+// TestABatchStoreThatFiltersItsKeysInPlaceDropsNone: the Loader never reads
+// back memory it handed to a plug-in. A BatchStore whose GetMany filters its
+// keys argument in place (valid := keys[:0], the common Go idiom) leaves out
+// the keys it has no entry for; none of them vanishes from the call: "bad1"
+// is loaded and served like the others, not left out with a nil error as if
+// the source had said it does not exist.
 func TestABatchStoreThatFiltersItsKeysInPlaceDropsNone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := filteringBatchStore{&batchStore{memStore: newMemStore[string]()}}

@@ -468,9 +468,9 @@ func TestBatchErrorUnwrapsDistinctErrors(t *testing.T) {
 	assert.ErrorIs(t, be, errBackend)
 }
 
-// TestMaxBatchChunksThatFailPanicOrExitFailOnlyTheirKeys: with MaxBatch splitting a batch, a
-// chunk that errors, one that panics and one that calls runtime.Goexit fail
-// only their own keys; the others are loaded and stored.
+// TestMaxBatchChunksThatFailPanicOrExitFailOnlyTheirKeys: with MaxBatch
+// splitting a batch, a chunk that errors, one that panics and one that calls
+// runtime.Goexit fail only their own keys; the others are loaded and stored.
 func TestMaxBatchChunksThatFailPanicOrExitFailOnlyTheirKeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()
@@ -525,9 +525,9 @@ func TestBatchErrorNeverPanicsOnUncomparableErrors(t *testing.T) {
 	})
 }
 
-// TestGetOrLoadManyLoadsDuplicatesOnceAndStoresAfterItsCallerLeft: duplicate keys are loaded
-// once; a caller that leaves gets ctx.Err() at once and the batch is still
-// stored.
+// TestGetOrLoadManyLoadsDuplicatesOnceAndStoresAfterItsCallerLeft: duplicate
+// keys are loaded once; a caller that leaves gets ctx.Err() at once and the
+// batch is still stored.
 func TestGetOrLoadManyLoadsDuplicatesOnceAndStoresAfterItsCallerLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()

@@ -101,12 +101,11 @@ func (s *r16LeaseStore) Lease(context.Context, string) (func(), error) {
 	}, nil
 }
 
-// Close waits for the loads that are running "to finish and store their
-// results", and README says to close the Store after the Loader. A lease's
-// release is part of the fill (a fill whose caller can leave calls it before
-// it ends), but the release of an inline fill (Background caller) runs on a
-// goroutine nobody counts: Close returns while it still runs, so it may use a
-// Store that the user has closed, and a goroutine is left behind.
+// Close waits for the fills running "to finish and store their results", and
+// the README says to close the Store after the Loader. A lease's release is
+// part of the fill: Close waits for it after an inline fill (Background
+// caller), whose caller has its value already, so that no release uses a
+// Store the user has closed and no goroutine is left behind.
 func TestCloseWaitsForTheLeaseReleaseOfAnInlineFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &r16LeaseStore{memStore: newMemStore[string](), gate: make(chan struct{})}
@@ -131,8 +130,9 @@ func TestCloseWaitsForTheLeaseReleaseOfAnInlineFill(t *testing.T) {
 	})
 }
 
-// The same with a caller that can leave: Close waits for the release (up to
-// the deadline). This pins the behaviour the inline case should match.
+// The same with a caller that can leave, whose fill runs on a goroutine of
+// the Loader's: Close waits for the release (up to the fill's deadline:
+// TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks).
 func TestCloseWaitsForTheLeaseReleaseOfAHandedOffFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &r16LeaseStore{memStore: newMemStore[string](), gate: make(chan struct{})}
@@ -175,12 +175,10 @@ func (s *releaseBlockingStore) Lease(context.Context, string) (func(), error) {
 	return func() { <-s.unblock }, nil
 }
 
-// TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks: Close's doc says it
-// waits for running fills "each within Options.LoadTimeout". A fill whose
-// keys all have their results but whose lease release does not return is
-// never ended: the deadline (job.expire) ends a fill for Close only when it
-// still finished some key (n > 0). Close then hangs for ever; a refresh in
-// that state also keeps its slot and its key "running" for ever.
+// TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks: Close waits
+// for running fills "each within Options.LoadTimeout". A fill whose keys all
+// have their results but whose lease release never returns is over for Close
+// at its deadline all the same: Close does not hang on it.
 func TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &releaseBlockingStore{memStore: newMemStore[string](), unblock: make(chan struct{})}

@@ -8,13 +8,13 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// Close promises to wait for the fills running when it is called. With the
-// counter, a fill A whose done() has dropped n to 0 but not yet taken the
-// lock, a fill B that starts (n 0->1), and a Close whose zero() then makes
-// the channel, A closes that channel: Close returns while B, which started
-// before Close, still runs. The test widens A's window by holding the
-// counter's lock while A's done runs (A then blocks on it after dropping n
-// to 0), and counts how often zero's channel closes while B is counted.
+// Close waits for the fills running when it is called. Take a fill A whose
+// done() has dropped the count to 0 but not yet taken the lock, a fill B
+// that starts (0 to 1), and a Close whose zero() then makes the channel: A
+// must not close that channel while B, which started before Close, still
+// runs. The test widens A's window by holding the counter's lock while A's
+// done runs (A then blocks on it after dropping the count to 0), and counts
+// how often zero's channel is closed while B is counted.
 func TestCounterZeroStaysOpenWhileAFillThatStartedBeforeItRuns(t *testing.T) {
 	const tries = 2_000
 	bad := 0

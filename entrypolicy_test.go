@@ -388,8 +388,8 @@ func TestSetPolicyIsRefusedOnceItsCallReturnedWhileOtherCallsRun(t *testing.T) {
 	})
 }
 
-// TestNoStoreOfOneKeyOfABatch: one key of a batch says NoStore; its old entry
-// is dropped and its callers get the value, the other keys are stored.
+// TestNoStoreOfOneKeyOfABatch: one key of a batch says NoStore; its old
+// entry is dropped and its callers get the value, the other keys are stored.
 func TestNoStoreOfOneKeyOfABatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()

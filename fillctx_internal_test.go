@@ -10,9 +10,9 @@ import (
 )
 
 // The context.Context contract: "If Done is not yet closed, Err returns
-// nil." fillCtx.end sets the state before it closes done, and Err reads only
-// the state, so a reader can see an error while Done is still open (the
-// context package's cancelCtx.Err waits for Done before it returns one).
+// nil." A reader that sees an error from fillCtx.Err while fillCtx.end runs
+// finds Done closed, as with the context package's cancelCtx, whose Err
+// waits for Done before it returns one.
 func TestFillCtxErrIsNilUntilDoneIsClosed(t *testing.T) {
 	const tries = 20_000
 	bad := 0

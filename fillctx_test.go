@@ -20,10 +20,10 @@ import (
 
 type reviewCtxKey struct{}
 
-// TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad: the context a load gets has the fill's
-// deadline, carries the caller's values, ends with context.Canceled once
-// the load has returned (Err and Cause alike), runs context.AfterFunc
-// callbacks then, and ends contexts derived from it.
+// TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad: the context a
+// load gets has the fill's deadline, carries the caller's values, ends with
+// context.Canceled once the load has returned (Err and Cause alike), runs
+// context.AfterFunc callbacks then, and ends contexts derived from it.
 func TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad(t *testing.T) {
 	for _, name := range []string{"inline", "handed off"} {
 		t.Run(name, func(t *testing.T) {
@@ -70,8 +70,9 @@ func TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad(t *testing.T) {
 	}
 }
 
-// TestTheFillContextEndsWithDeadlineExceededAtLoadTimeout: a load that honours its context
-// sees DeadlineExceeded at LoadTimeout, and context.Cause agrees.
+// TestTheFillContextEndsWithDeadlineExceededAtLoadTimeout: a load that
+// honours its context sees DeadlineExceeded at LoadTimeout, and
+// context.Cause agrees.
 func TestTheFillContextEndsWithDeadlineExceededAtLoadTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Second})
@@ -208,9 +209,9 @@ func TestFillContextCauseHidesADetachedCallersCancellation(t *testing.T) {
 
 // A load that logs its context (log.Printf("%v", ctx), common in
 // database/sql drivers and middleware) must not race with the fill: the
-// fill's context is the job itself, which has no String method, so fmt walks
-// every field of the job (its afters map, its atomics, its tickets) without
-// the locks that guard them, while a derived context registers itself.
+// fill's context prints as a short name, as the context package's own
+// contexts do, without reading what the fill changes while a derived context
+// registers itself with it.
 func TestTheFillContextPrintsWithoutRacing(t *testing.T) {
 	l, err := flightcache.New[string, string](newMemStore[string](), nil)
 	require.NoError(t, err)
@@ -283,10 +284,10 @@ func (s *watchStore) Set(ctx context.Context, key string, e flightcache.Entry[st
 	return s.memStore.Set(ctx, key, e)
 }
 
-// TestAnHTTPRequestInsideALoadIsCutAtTheFillsDeadline: net/http accepts the fill's context
-// (http.NewRequestWithContext), for an inline fill and a handed-off one,
-// directly and through a derived timeout, and the request is cut at the
-// fill's deadline.
+// TestAnHTTPRequestInsideALoadIsCutAtTheFillsDeadline: net/http accepts the
+// fill's context (http.NewRequestWithContext), for an inline fill and a
+// handed-off one, directly and through a derived timeout, and the request is
+// cut at the fill's deadline.
 func TestAnHTTPRequestInsideALoadIsCutAtTheFillsDeadline(t *testing.T) {
 	hang := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -14,10 +14,9 @@ import (
 	"github.com/flightcache/flightcache/adapters/lrustore"
 )
 
-// TestSetPolicyAfterTheLoadReturnedChangesNothing: a goroutine that
-// the load spawned sets NoStore once the load has returned; the entry
-// stored stays, with the Options' policy ("calls after the load returned
-// change nothing").
+// TestSetPolicyAfterTheLoadReturnedChangesNothing: a goroutine that the load
+// spawned sets NoStore once the load has returned; the entry stored stays,
+// with the Options' policy ("calls after the load returned change nothing").
 func TestSetPolicyAfterTheLoadReturnedChangesNothing(t *testing.T) {
 	for _, name := range []string{"background caller (inline fill)", "caller with a deadline"} {
 		t.Run(name, func(t *testing.T) {
@@ -58,9 +57,9 @@ func TestSetPolicyAfterTheLoadReturnedChangesNothing(t *testing.T) {
 	}
 }
 
-// TestHooksWorkThroughContextsDerivedFromTheLoads: SetPolicy and Previous work with a
-// context derived from the load's: WithTimeout, WithValue, WithoutCancel,
-// WithCancelCause.
+// TestHooksWorkThroughContextsDerivedFromTheLoads: SetPolicy and Previous
+// work with a context derived from the load's: WithTimeout, WithValue,
+// WithoutCancel, WithCancelCause.
 func TestHooksWorkThroughContextsDerivedFromTheLoads(t *testing.T) {
 	derive := map[string]func(context.Context) (context.Context, context.CancelFunc){
 		"WithTimeout": func(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -139,8 +138,8 @@ func TestSetPolicyIsScopedToTheKeysOfItsCall(t *testing.T) {
 }
 
 // TestSetPolicyWithAnInferredKeyTypeThatIsNotTheLoadersIsAnError: in a
-// Loader[any, V], SetPolicy(ctx, "k", p) infers K = string, which is not
-// the Loader's key type; it must say so, not succeed silently.
+// Loader[any, V], SetPolicy(ctx, "k", p) infers K = string, which is not the
+// Loader's key type; it must say so, not succeed silently.
 func TestSetPolicyWithAnInferredKeyTypeThatIsNotTheLoadersIsAnError(t *testing.T) {
 	l, err := flightcache.New[any, string](newRvStore[any, string](), nil)
 	require.NoError(t, err)
@@ -177,12 +176,12 @@ func TestPreviousOfAColdMissAndOutsideALoad(t *testing.T) {
 	assert.Error(t, flightcache.SetPolicy(context.Background(), "k", flightcache.EntryPolicy{}))
 }
 
-// TestPreviousIsNeverAnEntryPastItsExpiresAt: "an entry is kept, for reads and
-// for Previous alike, until its ExpiresAt". A Store may keep an entry past
-// its ExpiresAt (it only may drop it); the load must not see it through
+// TestPreviousIsNeverAnEntryPastItsExpiresAt: "an entry is kept, for reads
+// and for Previous alike, until its ExpiresAt". A Store may keep an entry
+// past its ExpiresAt (it only may drop it); the load must not see it through
 // Previous, nor bring it back with ErrNotModified. Here the entry was built
-// by a policy with no window at all (HTTP's no-cache), which the README
-// says leaves no Previous to revalidate.
+// by a policy with no window at all (HTTP's no-cache), which the README says
+// leaves no Previous to revalidate.
 func TestPreviousIsNeverAnEntryPastItsExpiresAt(t *testing.T) {
 	t.Run("memStore, no window", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -232,10 +231,10 @@ func TestPreviousIsNeverAnEntryPastItsExpiresAt(t *testing.T) {
 	})
 }
 
-// TestABatchCallAnsweringNotModifiedKeepsEveryPreviousEntry: a BatchLoadFunc whose whole
-// call answers ErrNotModified (every key unchanged, as one conditional
-// request for many keys would say) keeps every previous entry, as a
-// LoadFunc's ErrNotModified does, rather than failing every key.
+// TestABatchCallAnsweringNotModifiedKeepsEveryPreviousEntry: a BatchLoadFunc
+// whose whole call answers ErrNotModified (every key unchanged, as one
+// conditional request for many keys would say) keeps every previous entry,
+// as a LoadFunc's ErrNotModified does, rather than failing every key.
 func TestABatchCallAnsweringNotModifiedKeepsEveryPreviousEntry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()

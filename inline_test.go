@@ -134,9 +134,8 @@ func TestAnInlineLoadOfItsOwnKeyEndsAtTheDeadline(t *testing.T) {
 }
 
 // A Store whose Set ignores its context holds a Background caller of an
-// inline fill past LoadTimeout: the README gotcha speaks only of a load that
-// ignores its context. (Surprising but follows from running inline; pinned so
-// the docs can say so.)
+// inline fill past LoadTimeout, as a load that ignores its context does (the
+// README's gotcha names both): the fill runs on the caller's goroutine.
 func TestAnInlineCallerIsHeldByAStoreThatIgnoresItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newMemStore[string]()

@@ -118,9 +118,9 @@ func newRvStore[K comparable, V any]() *rvStore[K, V] {
 	return &rvStore[K, V]{m: make(map[K]flightcache.Entry[V])}
 }
 
-// TestABatcherAndALoadsHooksRefuseKeysGoCannotHash: a Loader or Batcher whose key type is an
-// interface refuses a key holding a slice with ErrInvalidKey, never a panic,
-// and so do the hooks inside a load.
+// TestABatcherAndALoadsHooksRefuseKeysGoCannotHash: a Loader or Batcher
+// whose key type is an interface refuses a key holding a slice with
+// ErrInvalidKey, never a panic, and so do the hooks inside a load.
 func TestABatcherAndALoadsHooksRefuseKeysGoCannotHash(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, err := flightcache.New[any, string](newRvStore[any, string](), nil)

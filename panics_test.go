@@ -32,13 +32,12 @@ func (r *oncePanicRecorder) Record(e stats.Event, n int) {
 	r.Counter.Record(e, n)
 }
 
-// TestARecorderPanicOnABatchsCoalescedLeavesNoKeyClaimed: GetOrLoadMany claims
-// the calls of its keys in the singleflight group, then records
-// stats.Coalesced, and only then submits the fill of the keys it started. A
-// Recorder that panics on Coalesced (once) leaves the started calls claimed
-// for ever: every later caller of those keys joins a call that never ends
-// (issue 12: "Take no lock, slot, count or barrier before such a call unless
-// it is given back on every exit path").
+// TestARecorderPanicOnABatchsCoalescedLeavesNoKeyClaimed: a Recorder that
+// panics when GetOrLoadMany counts the keys it joined (stats.Coalesced)
+// panics on the caller's path, but the keys the batch started still have
+// their fill: a later caller of one of them gets its value rather than
+// joining a call that never ends. What is taken before a call into a plug-in
+// is given back on every exit path.
 func TestARecorderPanicOnABatchsCoalescedLeavesNoKeyClaimed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &oncePanicRecorder{on: stats.Coalesced}
@@ -208,12 +207,10 @@ func (panicLeaseStore) Lease(context.Context, string) (func(), error) {
 	return func() { panic("release bug") }, nil
 }
 
-// TestAPanicAfterEveryKeyHasItsResultIsCountedAndLogged: issue 12 asks that "a
-// panic on a background goroutine is recovered, counted and logged". A fill
-// whose lease release panics after its key has its value is recovered by
-// job.run and counted (stats.Panic), but the error goes to failRest, which
-// gives it to no one (every key has its result already): nothing is logged,
-// and the operator never learns that the Leaser is broken.
+// TestAPanicAfterEveryKeyHasItsResultIsCountedAndLogged: a panic on a fill's
+// goroutine after every key has its value (here in the lease's release) has
+// no caller left to reach: it is recovered, counted (stats.Panic) and
+// logged, so that the operator learns that the Leaser is broken.
 func TestAPanicAfterEveryKeyHasItsResultIsCountedAndLogged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &logCapture{}

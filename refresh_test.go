@@ -63,13 +63,12 @@ func TestLoaderRefreshIsAnExplicitCallOutsideMaxRefreshes(t *testing.T) {
 	})
 }
 
-// TestAFailedLoaderRefreshIsARefreshErrorAndIsLogged:
-// Loader.Refresh is counted in stats.Stats.Refreshes ("a background refresh
-// started"), but when it fails it is not counted in RefreshErrors ("a
-// background refresh that failed") and nothing is logged, although rule 6
-// says a failed refresh "is logged and counted" and Options.Logger promises
-// warnings about "failed background refreshes". RefreshErrors/Refreshes, the
-// obvious alert, reads 0% with every Refresh failing.
+// TestAFailedLoaderRefreshIsARefreshErrorAndIsLogged: Loader.Refresh is
+// counted in stats.Stats.Refreshes ("a background refresh started"), and
+// when it fails in RefreshErrors ("a background refresh that failed") and in
+// the log, as rule 6 says of a failed refresh and Options.Logger promises of
+// "failed background refreshes": RefreshErrors/Refreshes, the obvious alert,
+// must not read 0% with every Refresh failing.
 func TestAFailedLoaderRefreshIsARefreshErrorAndIsLogged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &logCapture{}

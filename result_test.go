@@ -90,8 +90,8 @@ func TestServedNames(t *testing.T) {
 }
 
 // TestResultOfJoinersBatchersAndNoStoreLoads: a caller that joins a load in
-// flight, and a Batcher's caller, get ServedLoaded with the entry's times;
-// a NoStore result carries the times it would have had.
+// flight, and a Batcher's caller, get ServedLoaded with the entry's times; a
+// NoStore result carries the times it would have had.
 func TestResultOfJoinersBatchersAndNoStoreLoads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Minute})

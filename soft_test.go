@@ -146,10 +146,11 @@ func TestSoftTimeoutAgainstASourceThatHangs(t *testing.T) {
 	}
 }
 
-// TestSoftTimeoutThenTheFailedLoadThrottlesTheKey: a caller holding an old value gets it
-// at SoftTimeout (ErrSoftTimeout); the load goes on and fails; the next
-// caller gets the old value again, now as a throttled stand-in whose Err
-// matches both ErrThrottled and the load's error, without a new load.
+// TestSoftTimeoutThenTheFailedLoadThrottlesTheKey: a caller holding an old
+// value gets it at SoftTimeout (ErrSoftTimeout); the load goes on and fails;
+// the next caller gets the old value again, now as a throttled stand-in
+// whose Err matches both ErrThrottled and the load's error, without a new
+// load.
 func TestSoftTimeoutThenTheFailedLoadThrottlesTheKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int64

@@ -444,12 +444,11 @@ func TestWaitWaitsForTheRefreshesRunning(t *testing.T) {
 }
 
 // TestAnEntryPastItsExpiresAtIsNeverServed: Entry.ExpiresAt is "the time
-// after which Value is never served", but judge returns verdictFresh for
-// every entry whose FreshUntil is zero, and for every entry before its
-// FreshUntil, without looking at ExpiresAt. An entry from another writer of
-// a shared Store (another version, another tool) with ExpiresAt passed is
-// served as fresh for ever, from a Store that does not drop expired entries
-// at once.
+// after which Value is never served", whatever FreshUntil says, zero (fresh
+// for ever) or later than ExpiresAt. Such an entry, written to a shared
+// Store by another writer (another version, another tool) and still held by
+// a Store that does not drop expired entries at once, is loaded again, not
+// served.
 func TestAnEntryPastItsExpiresAtIsNeverServed(t *testing.T) {
 	past := time.Now().Add(-time.Hour)
 	for name, e := range map[string]flightcache.Entry[string]{

@@ -14,10 +14,9 @@ import (
 )
 
 // TestALoadThatCallsGoexitIsCountedAsAFailedLoad: a load that calls
-// runtime.Goexit (t.FailNow in a test double, or a library that does) was a
-// call of the source that failed, and its callers get an error; but
-// RecordLoad is never called for it, so Loads and LoadErrors stay 0 while
-// Misses is 1.
+// runtime.Goexit (t.FailNow in a test double, or a library that does) is a
+// call of the source that failed, and its callers get an error: it is
+// counted in Loads and LoadErrors (rule 15), as the miss is in Misses.
 func TestALoadThatCallsGoexitIsCountedAsAFailedLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := new(stats.Counter)

@@ -265,9 +265,9 @@ func TestInvalidateAndSetEndAKeysBackoff(t *testing.T) {
 	})
 }
 
-// TestASetLeavesNoFailedKeyHeldBack: after a failed load, a Set
-// stores a value; once it goes stale, its refresh runs (not held back by
-// the old failure), and a miss after the entry expires loads.
+// TestASetLeavesNoFailedKeyHeldBack: after a failed load, a Set stores a
+// value; once it goes stale, its refresh runs (not held back by the old
+// failure), and a miss after the entry expires loads.
 func TestASetLeavesNoFailedKeyHeldBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := new(failing)
@@ -287,9 +287,9 @@ func TestASetLeavesNoFailedKeyHeldBack(t *testing.T) {
 	})
 }
 
-// TestRefreshIsNotThrottledAndOneThatSucceedsEndsTheBackoff: a throttled key can be
-// refreshed at once; a Refresh that succeeds lets the next miss load... and
-// the stored value is served.
+// TestRefreshIsNotThrottledAndOneThatSucceedsEndsTheBackoff: a throttled key
+// can be refreshed at once; a Refresh that succeeds lets the next miss
+// load... and the stored value is served.
 func TestRefreshIsNotThrottledAndOneThatSucceedsEndsTheBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, src := throttledKey(t)

@@ -60,9 +60,9 @@ func TestDurationsAsLongAsTheyGoMeanAtLeastThatLong(t *testing.T) {
 	})
 }
 
-// TestAForeverPolicyUnderJitterAndEarlyRefreshIsNeverRefreshed: a Forever policy under
-// Options.Jitter and EarlyRefresh stays fresh and is never refreshed early
-// (no overflow in the windows or in the early-refresh draw).
+// TestAForeverPolicyUnderJitterAndEarlyRefreshIsNeverRefreshed: a Forever
+// policy under Options.Jitter and EarlyRefresh stays fresh and is never
+// refreshed early (no overflow in the windows or in the early-refresh draw).
 func TestAForeverPolicyUnderJitterAndEarlyRefreshIsNeverRefreshed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()

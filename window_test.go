@@ -230,8 +230,8 @@ func TestBatcherRefusesWhatItCannotDo(t *testing.T) {
 	})
 }
 
-// TestAWindowOfOneKeyLoadsEachMissAtOnce: a window of one key loads each miss at once,
-// alone.
+// TestAWindowOfOneKeyLoadsEachMissAtOnce: a window of one key loads each
+// miss at once, alone.
 func TestAWindowOfOneKeyLoadsEachMissAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLoader(t, newMemStore[string](), nil)
@@ -248,8 +248,9 @@ func TestAWindowOfOneKeyLoadsEachMissAtOnce(t *testing.T) {
 	})
 }
 
-// TestABatcherWhoseLoadPanicsFailsItsWindowOnly: every caller of the window gets an
-// error wrapping *singleflight.PanicError; the next window loads again.
+// TestABatcherWhoseLoadPanicsFailsItsWindowOnly: every caller of the window
+// gets an error wrapping *singleflight.PanicError; the next window loads
+// again.
 func TestABatcherWhoseLoadPanicsFailsItsWindowOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLoader(t, newMemStore[string](), nil)
@@ -277,8 +278,9 @@ func TestABatcherWhoseLoadPanicsFailsItsWindowOnly(t *testing.T) {
 	})
 }
 
-// TestBatcherCallersRacingCloseGetAValueOrErrClosed: callers of a Batcher while the Loader closes
-// each get a value or ErrClosed, never hang, and leave no goroutine.
+// TestBatcherCallersRacingCloseGetAValueOrErrClosed: callers of a Batcher
+// while the Loader closes each get a value or ErrClosed, never hang, and
+// leave no goroutine.
 func TestBatcherCallersRacingCloseGetAValueOrErrClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, err := flightcache.New[string, string](newMemStore[string](), nil)

@@ -221,15 +221,13 @@ func (r *slowFirstLoadRecorder) RecordLoad(elapsed time.Duration, err error) {
 	r.Counter.RecordLoad(elapsed, err)
 }
 
-// TestALoadPastItsDeadlineNeverOverwritesANewerFill: LoadTimeout's doc
-// says a load that has not returned by the deadline has its result dropped,
-// and Close's that "its result is dropped". loadChunk checks j.expired once,
-// before it records and writes; a fill that passes that check and is then
-// held past its deadline (here by the Recorder) still writes: lockAll's
-// select picks at random between a free token and the done context. Its
-// callers got ErrLoadTimeout, a newer fill has stored "new" meanwhile, and
-// the old fill's "old" lands over it, half of the time (so the test tries 20
-// times).
+// TestALoadPastItsDeadlineNeverOverwritesANewerFill: the result of a load
+// that has not finished by LoadTimeout is dropped (the docs of LoadTimeout
+// and Close). A fill whose load returned in time but that is then held past
+// its deadline before it writes (here by its Recorder) does not write
+// either: its callers got ErrLoadTimeout, a newer fill has stored "new"
+// meanwhile, and "new" stays. A race there would lose only some of the time,
+// so the test tries 20 times.
 func TestALoadPastItsDeadlineNeverOverwritesANewerFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lost := 0
@@ -324,11 +322,12 @@ func TestSetAndInvalidateWinOverARevalidationInFlight(t *testing.T) {
 	}
 }
 
-// TestNoCallAfterAWriteReturnedGetsAnOlderValue: once Set or Invalidate of a key has returned, no call
-// that starts afterwards gets an older value (rule 8, issue 12 item 1). One
-// writer per key updates a versioned source and then Sets or Invalidates
-// the key (write-through); readers use every entry point while loads are
-// slow, fail or panic, and values go stale and are refreshed.
+// TestNoCallAfterAWriteReturnedGetsAnOlderValue: once Set or Invalidate of a
+// key has returned, no call that starts afterwards gets an older value (rule
+// 8, issue 12 item 1). One writer per key updates a versioned source and
+// then Sets or Invalidates the key (write-through); readers use every entry
+// point while loads are slow, fail or panic, and values go stale and are
+// refreshed.
 func TestNoCallAfterAWriteReturnedGetsAnOlderValue(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
