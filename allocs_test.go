@@ -3,7 +3,6 @@ package flightcache_test
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,20 +13,6 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/stats"
 )
-
-// fixedStore holds one entry for every key, given by entry.
-type fixedStore[K comparable] struct {
-	mu    sync.Mutex
-	entry flightcache.Entry[string]
-}
-
-func (s *fixedStore[K]) Get(context.Context, K) (flightcache.Entry[string], bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.entry, true, nil
-}
-func (s *fixedStore[K]) Set(context.Context, K, flightcache.Entry[string]) error { return nil }
-func (s *fixedStore[K]) Delete(context.Context, K) error                         { return nil }
 
 // hitAllocs returns the allocations of a GetOrLoad of key over a store that
 // holds e for every key.

@@ -399,34 +399,6 @@ func TestStaleKeysAreRefreshedInOneBackgroundCall(t *testing.T) {
 	})
 }
 
-// batchStore is a memStore that is also a BatchStore, counting its batch
-// calls.
-type batchStore struct {
-	*memStore[string]
-	getMany, setMany atomic.Int64
-}
-
-func (s *batchStore) GetMany(ctx context.Context, keys []string) (map[string]flightcache.Entry[string], error) {
-	s.getMany.Add(1)
-	out := make(map[string]flightcache.Entry[string])
-	for _, k := range keys {
-		if e, ok := s.entry(k); ok {
-			out[k] = e
-		}
-	}
-	return out, nil
-}
-
-func (s *batchStore) SetMany(ctx context.Context, entries map[string]flightcache.Entry[string]) error {
-	s.setMany.Add(1)
-	for k, e := range entries {
-		if err := s.memStore.Set(ctx, k, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func TestGetOrLoadManyUsesABatchStore(t *testing.T) {
 	store := &batchStore{memStore: newMemStore[string]()}
 	src := newBatchSource()

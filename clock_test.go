@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -57,7 +56,7 @@ func (c *coarseClock) isTicking() bool {
 func TestEveryLoaderSharesOneClockGoroutine(t *testing.T) {
 	var loaders []*Loader[string, string]
 	for range 50 {
-		l, err := New[string, string](staleStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1})
+		l, err := New[string, string](staleStore, &Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1})
 		assert.NoError(t, err)
 		loaders = append(loaders, l)
 	}
@@ -92,9 +91,10 @@ func TestAStaleEntryIsJudgedAgainByTheSystemClock(t *testing.T) {
 	var lagging coarseClock
 	lagging.nanos.Store(now.Add(-time.Second).UnixNano())
 	lagging.read.Store(true)
-	store := &oneEntryStore{e: Entry[string]{
+	e := Entry[string]{
 		Value: "old", FreshUntil: now.Add(-2 * time.Second), StaleUntil: now.Add(-500 * time.Millisecond), ExpiresAt: now.Add(-500 * time.Millisecond),
-	}}
+	}
+	store := fixedStore{entry: func() Entry[string] { return e }}
 	l, err := New[string, string](store, &Options{FreshFor: time.Minute, StaleFor: time.Minute})
 	require.NoError(t, err)
 	defer l.Close()
@@ -107,42 +107,6 @@ func TestAStaleEntryIsJudgedAgainByTheSystemClock(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "new", v, "not the entry past its StaleUntil")
 	assert.Equal(t, 1, loads)
-}
-
-// oneEntryStore holds one entry for every key and ignores writes.
-type oneEntryStore struct{ e Entry[string] }
-
-func (s *oneEntryStore) Get(context.Context, string) (Entry[string], bool, error) {
-	return s.e, true, nil
-}
-func (*oneEntryStore) Set(context.Context, string, Entry[string]) error { return nil }
-func (*oneEntryStore) Delete(context.Context, string) error             { return nil }
-
-// r16Store is a map Store for the internal tests.
-type r16Store struct {
-	mu sync.Mutex
-	m  map[string]Entry[string]
-}
-
-func (s *r16Store) Get(_ context.Context, k string) (Entry[string], bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[k]
-	return e, ok, nil
-}
-
-func (s *r16Store) Set(_ context.Context, k string, e Entry[string]) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[k] = e
-	return nil
-}
-
-func (s *r16Store) Delete(_ context.Context, k string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
-	return nil
 }
 
 // An entry that a lagging coarse clock finds stale, but that is past its
@@ -159,7 +123,8 @@ func TestALaggingClockServesNothingPastStaleUntil(t *testing.T) {
 		StaleUntil: now.Add(-30 * time.Second), // stale by the lagging clock, gone by the system's
 	}
 	for _, many := range []bool{false, true} {
-		s := &r16Store{m: map[string]Entry[string]{"k": e}}
+		s := newMapStore[string, string]()
+		s.m["k"] = e
 		l, err := New[string, string](s, &Options{FreshFor: time.Hour, StaleFor: time.Minute})
 		require.NoError(t, err)
 		l.clock, l.fill.clock = clock{src: lag}, clock{src: lag}

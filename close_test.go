@@ -87,20 +87,6 @@ func TestCloseWaitsForAnInlineFillThatRuns(t *testing.T) {
 	})
 }
 
-// r16LeaseStore is a Leaser whose release blocks until gate is closed.
-type r16LeaseStore struct {
-	*memStore[string]
-	gate     chan struct{}
-	released atomic.Bool
-}
-
-func (s *r16LeaseStore) Lease(context.Context, string) (func(), error) {
-	return func() {
-		<-s.gate
-		s.released.Store(true)
-	}, nil
-}
-
 // Close waits for the fills running "to finish and store their results", and
 // the README says to close the Store after the Loader. A lease's release is
 // part of the fill: Close waits for it after an inline fill (Background
@@ -108,7 +94,12 @@ func (s *r16LeaseStore) Lease(context.Context, string) (func(), error) {
 // Store the user has closed and no goroutine is left behind.
 func TestCloseWaitsForTheLeaseReleaseOfAnInlineFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &r16LeaseStore{memStore: newMemStore[string](), gate: make(chan struct{})}
+		gate := make(chan struct{})
+		var released atomic.Bool
+		s := releasing(func() {
+			<-gate
+			released.Store(true)
+		})
 		l, err := flightcache.New[string, string](s, &flightcache.Options{LoadTimeout: time.Second})
 		require.NoError(t, err)
 		v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "v", nil })
@@ -122,10 +113,10 @@ func TestCloseWaitsForTheLeaseReleaseOfAnInlineFill(t *testing.T) {
 		synctest.Wait()
 		select {
 		case <-closed:
-			assert.True(t, s.released.Load(), "Close returned while the lease's release still ran")
+			assert.True(t, released.Load(), "Close returned while the lease's release still ran")
 		default:
 		}
-		close(s.gate)
+		close(gate)
 		<-closed
 	})
 }
@@ -135,7 +126,12 @@ func TestCloseWaitsForTheLeaseReleaseOfAnInlineFill(t *testing.T) {
 // TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks).
 func TestCloseWaitsForTheLeaseReleaseOfAHandedOffFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &r16LeaseStore{memStore: newMemStore[string](), gate: make(chan struct{})}
+		gate := make(chan struct{})
+		var released atomic.Bool
+		s := releasing(func() {
+			<-gate
+			released.Store(true)
+		})
 		l, err := flightcache.New[string, string](s, &flightcache.Options{LoadTimeout: time.Second})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -157,22 +153,11 @@ func TestCloseWaitsForTheLeaseReleaseOfAHandedOffFill(t *testing.T) {
 			t.Fatal("Close returned while the lease's release still ran")
 		default:
 		}
-		close(s.gate)
+		close(gate)
 		<-closed
 		<-loaded
-		assert.True(t, s.released.Load())
+		assert.True(t, released.Load())
 	})
-}
-
-// releaseBlockingStore is a Leaser whose lease release blocks until
-// unblock is closed, as a release over a dead connection might.
-type releaseBlockingStore struct {
-	*memStore[string]
-	unblock chan struct{}
-}
-
-func (s *releaseBlockingStore) Lease(context.Context, string) (func(), error) {
-	return func() { <-s.unblock }, nil
 }
 
 // TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks: Close waits
@@ -181,7 +166,8 @@ func (s *releaseBlockingStore) Lease(context.Context, string) (func(), error) {
 // at its deadline all the same: Close does not hang on it.
 func TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &releaseBlockingStore{memStore: newMemStore[string](), unblock: make(chan struct{})}
+		unblock := make(chan struct{}) // a release over a dead connection
+		store := releasing(func() { <-unblock })
 		src := newSource()
 		l, err := flightcache.New[string, string](store, &flightcache.Options{LoadTimeout: time.Second})
 		require.NoError(t, err)
@@ -201,7 +187,7 @@ func TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks(t *testing.T) {
 		default:
 			t.Error("Close still waiting a minute after it began, with LoadTimeout = 1s")
 		}
-		close(store.unblock)
+		close(unblock)
 		<-closed
 	})
 }
@@ -210,7 +196,7 @@ func TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks(t *testing.T) {
 // Close returns only once the fills it admitted have ended.
 func TestCloseWaitsForTheFillsItAdmittedWhileWaitsRaceIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l, err := flightcache.New[int, int](newMemStoreInt(), &flightcache.Options{LoadTimeout: time.Minute})
+		l, err := flightcache.New[int, int](newMapStore[int, int](), &flightcache.Options{LoadTimeout: time.Minute})
 		require.NoError(t, err)
 		var running atomic.Int64
 		var wg sync.WaitGroup
@@ -238,7 +224,7 @@ func TestCloseWaitsForTheFillsItAdmittedWhileWaitsRaceIt(t *testing.T) {
 // Wait returns while fills start and end around it, and many Waits and a
 // Close racing them all return.
 func TestManyWaitsRacingFillsAndCloseAllReturn(t *testing.T) {
-	l, err := flightcache.New[int, int](newMemStoreInt(), nil)
+	l, err := flightcache.New[int, int](newMapStore[int, int](), nil)
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -277,35 +263,6 @@ func TestManyWaitsRacingFillsAndCloseAllReturn(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, l.Wait(context.Background()))
 }
-
-// intStore is a map Store for int keys.
-type intStore struct {
-	mu sync.Mutex
-	m  map[int]flightcache.Entry[int]
-}
-
-func (s *intStore) Get(_ context.Context, k int) (flightcache.Entry[int], bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[k]
-	return e, ok, nil
-}
-
-func (s *intStore) Set(_ context.Context, k int, e flightcache.Entry[int]) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[k] = e
-	return nil
-}
-
-func (s *intStore) Delete(_ context.Context, k int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, k)
-	return nil
-}
-
-func newMemStoreInt() *intStore { return &intStore{m: map[int]flightcache.Entry[int]{}} }
 
 // TestNoGoroutineOutlivesCloseOutsideABubble: goleak right after Close, outside a
 // synctest bubble, where the process's coarse clock ticks.

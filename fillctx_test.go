@@ -18,8 +18,6 @@ import (
 	"github.com/flightcache/flightcache"
 )
 
-type reviewCtxKey struct{}
-
 // TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad: the context a
 // load gets has the fill's deadline, carries the caller's values, ends with
 // context.Canceled once the load has returned (Err and Cause alike), runs
@@ -29,7 +27,7 @@ func TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: 7 * time.Second})
-				ctx := context.WithValue(context.Background(), reviewCtxKey{}, "caller")
+				ctx := context.WithValue(context.Background(), callerKey{}, "caller")
 				if name != "inline" {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, time.Second) // shorter than LoadTimeout
@@ -43,7 +41,7 @@ func TestTheFillContextHasTheFillsDeadlineAndEndsWithTheLoad(t *testing.T) {
 					dl, ok := c.Deadline()
 					assert.True(t, ok)
 					assert.Equal(t, start.Add(7*time.Second), dl, "the fill's deadline, not the caller's")
-					assert.Equal(t, "caller", c.Value(reviewCtxKey{}))
+					assert.Equal(t, "caller", c.Value(callerKey{}))
 					assert.NoError(t, c.Err())
 					assert.NoError(t, context.Cause(c))
 					context.AfterFunc(c, func() { close(afterRan) })
@@ -88,8 +86,6 @@ func TestTheFillContextEndsWithDeadlineExceededAtLoadTimeout(t *testing.T) {
 	})
 }
 
-type r16key struct{}
-
 // A context derived from a fill's, inside a load, follows the fill: it keeps
 // the caller's values, takes the fill's deadline, ends with
 // DeadlineExceeded at LoadTimeout, and context.Cause agrees.
@@ -112,12 +108,12 @@ func TestContextsDerivedInALoadFollowTheFillsDeadline(t *testing.T) {
 				returned := make(chan struct{})
 				load := func(ctx context.Context, _ string) (string, error) {
 					defer close(returned)
-					s.val = ctx.Value(r16key{})
+					s.val = ctx.Value(callerKey{})
 					s.deadline, _ = ctx.Deadline()
 					child, cancel := context.WithTimeout(ctx, time.Hour) // longer: takes the fill's
 					defer cancel()
 					s.childDeadline, _ = child.Deadline()
-					vchild := context.WithValue(ctx, r16key{}, "inner")
+					vchild := context.WithValue(ctx, callerKey{}, "inner")
 					ran := make(chan struct{})
 					context.AfterFunc(ctx, func() { close(ran) })
 					time.Sleep(time.Second - time.Nanosecond)
@@ -131,7 +127,7 @@ func TestContextsDerivedInALoadFollowTheFillsDeadline(t *testing.T) {
 					s.afterRan = true
 					return "v", nil
 				}
-				ctx := context.WithValue(context.Background(), r16key{}, "outer")
+				ctx := context.WithValue(context.Background(), callerKey{}, "outer")
 				if cancellable {
 					c, cancel := context.WithCancel(ctx)
 					defer cancel()
@@ -174,14 +170,14 @@ func TestFillContextCauseHidesADetachedCallersCancellation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Minute})
 		errUserLeft := errors.New("the user left")
-		inner, cancel := context.WithCancelCause(context.WithValue(context.Background(), reuseCtxKey{}, "v"))
+		inner, cancel := context.WithCancelCause(context.WithValue(context.Background(), callerKey{}, "v"))
 		cancel(errUserLeft)
 		caller := detachedCtx{inner}
 
 		var kept, child context.Context
 		_, err := l.GetOrLoad(caller, "live", func(ctx context.Context, key string) (string, error) {
 			kept = ctx
-			assert.Equal(t, "v", ctx.Value(reuseCtxKey{}), "the caller's values reach the load")
+			assert.Equal(t, "v", ctx.Value(callerKey{}), "the caller's values reach the load")
 			assert.NoError(t, ctx.Err())
 			assert.NoError(t, context.Cause(ctx), "Cause of a live context is nil")
 			c, stop := context.WithTimeout(ctx, time.Hour)
@@ -240,7 +236,18 @@ func TestTheFillContextPrintsWithoutRacing(t *testing.T) {
 // when the fill does, none is left behind (goleak in TestMain).
 func TestStoreWatchersOfTheFillContextEndWithTheFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := &watchStore{memStore: newMemStore[string]()}
+		s := newMemStore[string]()
+		var watching atomic.Int64
+		s.watch = func(ctx context.Context) {
+			if ctx.Done() == nil {
+				return
+			}
+			watching.Add(1)
+			go func() {
+				defer watching.Add(-1)
+				<-ctx.Done()
+			}()
+		}
 		l, err := flightcache.New[string, string](s, nil)
 		require.NoError(t, err)
 		for i := range 20 {
@@ -254,34 +261,8 @@ func TestStoreWatchersOfTheFillContextEndWithTheFill(t *testing.T) {
 		}
 		require.NoError(t, l.Close())
 		synctest.Wait()
-		assert.Zero(t, s.watching.Load())
+		assert.Zero(t, watching.Load())
 	})
-}
-
-type watchStore struct {
-	*memStore[string]
-	watching atomic.Int64
-}
-
-func (s *watchStore) watch(ctx context.Context) {
-	if ctx.Done() == nil {
-		return
-	}
-	s.watching.Add(1)
-	go func() {
-		defer s.watching.Add(-1)
-		<-ctx.Done()
-	}()
-}
-
-func (s *watchStore) Get(ctx context.Context, key string) (flightcache.Entry[string], bool, error) {
-	s.watch(ctx)
-	return s.memStore.Get(ctx, key)
-}
-
-func (s *watchStore) Set(ctx context.Context, key string, e flightcache.Entry[string]) error {
-	s.watch(ctx)
-	return s.memStore.Set(ctx, key, e)
 }
 
 // TestAnHTTPRequestInsideALoadIsCutAtTheFillsDeadline: net/http accepts the

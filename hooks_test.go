@@ -66,7 +66,7 @@ func TestHooksWorkThroughContextsDerivedFromTheLoads(t *testing.T) {
 			return context.WithTimeout(ctx, time.Second)
 		},
 		"WithValue": func(ctx context.Context) (context.Context, context.CancelFunc) {
-			return context.WithValue(ctx, reviewCtxKey{}, "x"), func() {}
+			return context.WithValue(ctx, callerKey{}, "x"), func() {}
 		},
 		"WithoutCancel": func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return context.WithoutCancel(ctx), func() {}
@@ -141,7 +141,7 @@ func TestSetPolicyIsScopedToTheKeysOfItsCall(t *testing.T) {
 // Loader[any, V], SetPolicy(ctx, "k", p) infers K = string, which is not the
 // Loader's key type; it must say so, not succeed silently.
 func TestSetPolicyWithAnInferredKeyTypeThatIsNotTheLoadersIsAnError(t *testing.T) {
-	l, err := flightcache.New[any, string](newRvStore[any, string](), nil)
+	l, err := flightcache.New[any, string](newMapStore[any, string](), nil)
 	require.NoError(t, err)
 	defer l.Close()
 	var setErr error

@@ -267,7 +267,7 @@ func TestAnInlineFillContainsRecorderPanics(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newMemStore[string]()
 			s.beforeSet = func(string, flightcache.Entry[string]) { panic("set") } // a lost write: StoreError, Panic
-			l, err := flightcache.New[string, string](s, &flightcache.Options{Recorder: &panickyRecorder{on: ev}, Logger: slog.New(slog.DiscardHandler)})
+			l, err := flightcache.New[string, string](s, &flightcache.Options{Recorder: panicsOn(ev), Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, err)
 			defer l.Close()
 			var v string

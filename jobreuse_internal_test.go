@@ -10,24 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/flightcache/flightcache/stats"
 )
-
-// blockingTimeoutRecorder blocks the first RecordLoad of a timeout until
-// unblock is closed, having closed entered.
-type blockingTimeoutRecorder struct {
-	first            atomic.Bool
-	entered, unblock chan struct{}
-}
-
-func (r *blockingTimeoutRecorder) Record(stats.Event, int) {}
-func (r *blockingTimeoutRecorder) RecordLoad(_ time.Duration, err error) {
-	if errors.Is(err, ErrLoadTimeout) && r.first.CompareAndSwap(false, true) {
-		close(r.entered)
-		<-r.unblock
-	}
-}
 
 // jobOf returns the job a load's context reaches while its fill runs.
 func jobOf(ctx context.Context) *job[string, string] {
@@ -44,8 +27,17 @@ func jobOf(ctx context.Context) *job[string, string] {
 // the job is given back.
 func TestAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &blockingTimeoutRecorder{entered: make(chan struct{}), unblock: make(chan struct{})}
-		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Second, Recorder: rec})
+		// The Recorder blocks the first RecordLoad of a timeout until
+		// unblock is closed, having closed entered.
+		entered, unblock := make(chan struct{}), make(chan struct{})
+		var fired atomic.Bool
+		rec := hookRecorder{onRecordLoad: func(_ time.Duration, err error) {
+			if errors.Is(err, ErrLoadTimeout) && fired.CompareAndSwap(false, true) {
+				close(entered)
+				<-unblock
+			}
+		}}
+		l, err := New(Store[string, string](newMapStore[string, string]()), &Options{LoadTimeout: time.Second, Recorder: rec})
 		require.NoError(t, err)
 		defer l.Close()
 
@@ -65,7 +57,7 @@ func TestAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
 		}()
 		synctest.Wait()
 		time.Sleep(time.Second) // the timer fires; expire blocks in the Recorder
-		<-rec.entered
+		<-entered
 		close(release) // the load returns; the pipeline ends
 		synctest.Wait()
 		require.NotNil(t, first)
@@ -79,7 +71,7 @@ func TestAJobIsNotReusedWhileItsExpireRuns(t *testing.T) {
 		}
 		assert.Error(t, SetPolicy(kept, "a", EntryPolicy{}))
 
-		close(rec.unblock)
+		close(unblock)
 		synctest.Wait()
 		err = <-got
 		// Whichever answered first (the load, or the timeout), the caller

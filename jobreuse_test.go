@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
-	"github.com/flightcache/flightcache/stats"
 )
 
 // A fill's job is reused by later fills once its pipeline is over (issue
@@ -22,8 +21,6 @@ import (
 // may keep it (a goroutine it started, a log handler), and what it reads or
 // says through it after its fill is over must reach nothing of the fills
 // that came after.
-
-type reuseCtxKey struct{}
 
 // A load keeps its context past its fill; other fills run, reusing the
 // job. The kept context still has its caller's values, stays ended, and its
@@ -35,7 +32,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 			store := newMemStore[string]()
 			l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour})
 			caller := func(v string) (context.Context, context.CancelFunc) {
-				ctx := context.WithValue(context.Background(), reuseCtxKey{}, v)
+				ctx := context.WithValue(context.Background(), callerKey{}, v)
 				if inline {
 					return ctx, func() {}
 				}
@@ -57,7 +54,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 			for _, k := range []string{"b", "c"} {
 				ctx, cancel := caller("later")
 				err := l.Refresh(ctx, k, func(c context.Context, key string) (string, error) {
-					assert.Equal(t, "later", c.Value(reuseCtxKey{}))
+					assert.Equal(t, "later", c.Value(callerKey{}))
 					assert.Error(t, flightcache.SetPolicy(kept, key, flightcache.EntryPolicy{FreshFor: time.Second}),
 						"a kept context must not reach a later fill's hooks")
 					_, ok := flightcache.Previous[string](kept, key)
@@ -70,7 +67,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 				cancel()
 			}
 
-			assert.Equal(t, "first", kept.Value(reuseCtxKey{}))
+			assert.Equal(t, "first", kept.Value(callerKey{}))
 			assert.ErrorIs(t, kept.Err(), context.Canceled)
 			select {
 			case <-kept.Done():
@@ -154,7 +151,7 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 		wg.Go(func() {
 			for _, k := range plan[c] {
 				key := fmt.Sprint("k", k)
-				ctx := context.WithValue(context.Background(), reuseCtxKey{}, key)
+				ctx := context.WithValue(context.Background(), callerKey{}, key)
 				if c%2 == 1 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithCancel(ctx)
@@ -162,7 +159,7 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 				}
 				load := func(lc context.Context, got string) (string, error) {
 					assert.Equal(t, key, got)
-					assert.Equal(t, key, lc.Value(reuseCtxKey{}), "a load sees its own caller's values")
+					assert.Equal(t, key, lc.Value(callerKey{}), "a load sees its own caller's values")
 					if prev, ok := flightcache.Previous[string](lc, got); ok {
 						assert.Contains(t, prev.Value, got)
 					}
@@ -186,19 +183,11 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, l.Wait(context.Background()))
 	for _, c := range kept {
-		key := c.Value(reuseCtxKey{}).(string)
+		key := c.Value(callerKey{}).(string)
 		assert.Error(t, flightcache.SetPolicy(c, key, flightcache.EntryPolicy{}))
 		assert.ErrorIs(t, c.Err(), context.Canceled)
 	}
 }
-
-// slowLoadRecorder holds the fill in RecordLoad, between the load's return
-// and the entry's build, as a descheduled pipeline would be held.
-type slowLoadRecorder struct{ hold time.Duration }
-
-func (slowLoadRecorder) Record(stats.Event, int) {}
-
-func (r slowLoadRecorder) RecordLoad(time.Duration, error) { time.Sleep(r.hold) }
 
 // An entry's windows count from when its load returned, not from when the
 // fill got round to building it: a fill held in between (here by its
@@ -208,7 +197,9 @@ func TestEntryWindowsCountFromTheLoadsReturn(t *testing.T) {
 		store := newMemStore[string]()
 		l := newLoader(t, store, &flightcache.Options{
 			FreshFor: time.Minute, StaleFor: time.Minute,
-			Recorder: slowLoadRecorder{hold: 10 * time.Second},
+			// The Recorder holds the fill between the load's return and
+			// the entry's build, as a descheduled pipeline would be held.
+			Recorder: &recorder{onRecordLoad: func(time.Duration, error) { time.Sleep(10 * time.Second) }},
 		})
 		var returned time.Time
 		_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,7 +19,7 @@ import (
 func TestKeysGoCannotHashAreErrorsFromEveryEntryPoint(t *testing.T) {
 	store := newMemStore[string]()
 	_ = store
-	l, err := flightcache.New[any, string](anyStore{}, nil)
+	l, err := flightcache.New[any, string](newMapStore[any, string](), nil)
 	require.NoError(t, err)
 	defer l.Close()
 	ctx := context.Background()
@@ -37,23 +36,6 @@ func TestKeysGoCannotHashAreErrorsFromEveryEntryPoint(t *testing.T) {
 	v, err := l.GetOrLoad(ctx, "fine", load)
 	require.NoError(t, err, "every other key still works")
 	assert.Equal(t, "v", v)
-}
-
-// anyStore is a store for keys of type any that panics on any key it
-// cannot hash, as a map-based store does.
-type anyStore struct{}
-
-func (anyStore) Get(_ context.Context, key any) (flightcache.Entry[string], bool, error) {
-	_ = map[any]bool{key: true}
-	return flightcache.Entry[string]{}, false, nil
-}
-func (anyStore) Set(_ context.Context, key any, _ flightcache.Entry[string]) error {
-	_ = map[any]bool{key: true}
-	return nil
-}
-func (anyStore) Delete(_ context.Context, key any) error {
-	_ = map[any]bool{key: true}
-	return nil
 }
 
 func TestKeysLruStoreCannotHashNeverReachIt(t *testing.T) {
@@ -79,7 +61,7 @@ func TestKeysLruStoreCannotHashNeverReachIt(t *testing.T) {
 }
 
 func TestAnUnhashableKeyMatchesSingleflightsErrorToo(t *testing.T) {
-	l, err := flightcache.New[any, string](anyStore{}, nil)
+	l, err := flightcache.New[any, string](newMapStore[any, string](), nil)
 	require.NoError(t, err)
 	defer l.Close()
 	_, err = l.GetOrLoad(context.Background(), []int{1}, func(context.Context, any) (string, error) { return "", nil })
@@ -87,43 +69,12 @@ func TestAnUnhashableKeyMatchesSingleflightsErrorToo(t *testing.T) {
 	assert.ErrorIs(t, err, singleflight.ErrUnhashableKey)
 }
 
-// rvStore is a Store of any key type over a map.
-type rvStore[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]flightcache.Entry[V]
-}
-
-func (s *rvStore[K, V]) Get(_ context.Context, key K) (flightcache.Entry[V], bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[key]
-	return e, ok, nil
-}
-
-func (s *rvStore[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = e
-	return nil
-}
-
-func (s *rvStore[K, V]) Delete(_ context.Context, key K) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-	return nil
-}
-
-func newRvStore[K comparable, V any]() *rvStore[K, V] {
-	return &rvStore[K, V]{m: make(map[K]flightcache.Entry[V])}
-}
-
 // TestABatcherAndALoadsHooksRefuseKeysGoCannotHash: a Loader or Batcher
 // whose key type is an interface refuses a key holding a slice with
 // ErrInvalidKey, never a panic, and so do the hooks inside a load.
 func TestABatcherAndALoadsHooksRefuseKeysGoCannotHash(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l, err := flightcache.New[any, string](newRvStore[any, string](), nil)
+		l, err := flightcache.New[any, string](newMapStore[any, string](), nil)
 		require.NoError(t, err)
 		defer l.Close()
 		ctx := context.Background()

@@ -10,20 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/flightcache/flightcache/stats"
 )
-
-// goexitRecorder calls runtime.Goexit when told of a timeout, as a test's
-// Recorder calling t.FailNow off the test goroutine would.
-type goexitRecorder struct{}
-
-func (goexitRecorder) Record(stats.Event, int) {}
-func (goexitRecorder) RecordLoad(_ time.Duration, err error) {
-	if errors.Is(err, ErrLoadTimeout) {
-		runtime.Goexit()
-	}
-}
 
 // A Recorder that calls runtime.Goexit when the fill's timer counts its
 // timeout must not stop the timer from answering the keys and ending the
@@ -31,7 +18,12 @@ func (goexitRecorder) RecordLoad(_ time.Duration, err error) {
 // callers, and Close, for ever.
 func TestARecorderThatCallsGoexitAtTheDeadlineStillEndsTheFill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Second, Recorder: goexitRecorder{}})
+		l, err := New(Store[string, string](newMapStore[string, string]()), &Options{LoadTimeout: time.Second, Recorder: hookRecorder{onRecordLoad: func(_ time.Duration, err error) {
+			// as a test's Recorder calling t.FailNow off the test goroutine would
+			if errors.Is(err, ErrLoadTimeout) {
+				runtime.Goexit()
+			}
+		}}})
 		require.NoError(t, err)
 		_, err = l.GetOrLoad(context.Background(), "a", func(c context.Context, key string) (string, error) {
 			<-c.Done()
@@ -42,24 +34,18 @@ func TestARecorderThatCallsGoexitAtTheDeadlineStillEndsTheFill(t *testing.T) {
 	})
 }
 
-// failGoexitRecorder calls runtime.Goexit whenever it is told of a failed
-// load, as a test's Recorder that asserts no load fails would.
-type failGoexitRecorder struct{}
-
-func (failGoexitRecorder) Record(stats.Event, int) {}
-func (failGoexitRecorder) RecordLoad(_ time.Duration, err error) {
-	if err != nil {
-		runtime.Goexit()
-	}
-}
-
 // A Recorder that calls runtime.Goexit when it counts a failed load, on the
 // pipeline's goroutine, and again when the pipeline counts the Goexit, must
 // not leave the key without a result: its call would stay in flight, and
 // every later caller of the key would join it and wait for ever.
 func TestARecorderThatCallsGoexitOnAFailedLoadLeavesTheKeyFree(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l, err := New(Store[string, string](&r16Store{m: map[string]Entry[string]{}}), &Options{LoadTimeout: time.Minute, Recorder: failGoexitRecorder{}})
+		l, err := New(Store[string, string](newMapStore[string, string]()), &Options{LoadTimeout: time.Minute, Recorder: hookRecorder{onRecordLoad: func(_ time.Duration, err error) {
+			// as a test's Recorder that asserts no load fails would
+			if err != nil {
+				runtime.Goexit()
+			}
+		}}})
 		require.NoError(t, err)
 		errLoad := errors.New("load failed")
 		for _, mode := range []string{"handed off", "refresh"} {

@@ -2,9 +2,6 @@ package flightcache_test
 
 import (
 	"context"
-	"log/slog"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,21 +14,6 @@ import (
 	"github.com/flightcache/flightcache/stats"
 )
 
-// oncePanicRecorder panics the first time it is given event on, and counts
-// everything else.
-type oncePanicRecorder struct {
-	stats.Counter
-	on    stats.Event
-	fired atomic.Bool
-}
-
-func (r *oncePanicRecorder) Record(e stats.Event, n int) {
-	if e == r.on && r.fired.CompareAndSwap(false, true) {
-		panic("recorder bug")
-	}
-	r.Counter.Record(e, n)
-}
-
 // TestARecorderPanicOnABatchsCoalescedLeavesNoKeyClaimed: a Recorder that
 // panics when GetOrLoadMany counts the keys it joined (stats.Coalesced)
 // panics on the caller's path, but the keys the batch started still have
@@ -40,7 +22,7 @@ func (r *oncePanicRecorder) Record(e stats.Event, n int) {
 // is given back on every exit path.
 func TestARecorderPanicOnABatchsCoalescedLeavesNoKeyClaimed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &oncePanicRecorder{on: stats.Coalesced}
+		rec := panicsOnceOn(stats.Coalesced)
 		store, src := newMemStore[string](), newSource()
 		src.gate = make(chan struct{})
 		l, err := flightcache.New[string, string](store, &flightcache.Options{Recorder: rec, LoadTimeout: time.Second})
@@ -69,22 +51,9 @@ func TestARecorderPanicOnABatchsCoalescedLeavesNoKeyClaimed(t *testing.T) {
 	})
 }
 
-// panickyRecorder panics on one event.
-type panickyRecorder struct {
-	stats.Counter
-	on stats.Event
-}
-
-func (r *panickyRecorder) Record(e stats.Event, n int) {
-	if e == r.on {
-		panic("recorder bug")
-	}
-	r.Counter.Record(e, n)
-}
-
 func TestARecorderThatPanicsOnRefreshDoesNotWedgeClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &panickyRecorder{on: stats.Refresh}
+		rec := panicsOn(stats.Refresh)
 		store, src := newMemStore[string](), newSource()
 		l, err := flightcache.New[string, string](store, &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1, Recorder: rec})
 		require.NoError(t, err)
@@ -102,16 +71,10 @@ func TestARecorderThatPanicsOnRefreshDoesNotWedgeClose(t *testing.T) {
 	})
 }
 
-// panicHandler is an slog.Handler that panics.
-type panicHandler struct{ slog.Handler }
-
-func (panicHandler) Enabled(context.Context, slog.Level) bool  { return true }
-func (panicHandler) Handle(context.Context, slog.Record) error { panic("handler bug") }
-
 func TestPanicsOnABackgroundRefreshAreRecoveredAndCounted(t *testing.T) {
 	for name, opts := range map[string]*flightcache.Options{
-		"Recorder": {Recorder: &panickyRecorder{on: stats.RefreshError}},
-		"Logger":   {Logger: slog.New(panicHandler{}), Recorder: new(stats.Counter)},
+		"Recorder": {Recorder: panicsOn(stats.RefreshError)},
+		"Logger":   {Logger: (&logSink{hook: func() { panic("handler bug") }}).logger(), Recorder: new(stats.Counter)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -132,28 +95,15 @@ func TestPanicsOnABackgroundRefreshAreRecoveredAndCounted(t *testing.T) {
 	}
 }
 
-// panickyStore panics in Set once armed.
-type panickyStore struct {
-	*memStore[string]
-	armed bool
-}
-
-func (p *panickyStore) Set(ctx context.Context, key string, e flightcache.Entry[string]) error {
-	if p.armed {
-		panic("store bug")
-	}
-	return p.memStore.Set(ctx, key, e)
-}
-
 func TestAPanickingStoreInABackgroundRefreshIsAnErrorNotACrash(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, rec := &panickyStore{memStore: newMemStore[string]()}, new(stats.Counter)
+		store, rec := newMemStore[string](), new(stats.Counter)
 		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Minute, Recorder: rec})
 		src := newSource()
 		_, err := l.GetOrLoad(context.Background(), "k", src.load)
 		require.NoError(t, err)
 		time.Sleep(61 * time.Second)
-		store.armed = true
+		store.beforeSet = func(string, flightcache.Entry[string]) { panic("store bug") }
 		_, err = l.GetOrLoad(context.Background(), "k", src.load)
 		require.NoError(t, err)
 		synctest.Wait()
@@ -168,7 +118,7 @@ func TestAPanickingStoreInABackgroundRefreshIsAnErrorNotACrash(t *testing.T) {
 		// A panic on the batch's goroutine before anything is loaded (here
 		// in its second look at the store) fails the batch with an error.
 		gets := 0
-		store.memStore.afterGet = func(string, bool) {
+		store.afterGet = func(string, bool) {
 			if gets++; gets == 2 {
 				panic("store bug")
 			}
@@ -179,44 +129,16 @@ func TestAPanickingStoreInABackgroundRefreshIsAnErrorNotACrash(t *testing.T) {
 	})
 }
 
-// logCapture is an slog.Handler that keeps the messages it is given.
-type logCapture struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (h *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logCapture) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.msgs = append(h.msgs, r.Message)
-	return nil
-}
-func (h *logCapture) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *logCapture) WithGroup(string) slog.Handler      { return h }
-func (h *logCapture) messages() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.msgs...)
-}
-
-// panicLeaseStore is a Leaser whose release panics.
-type panicLeaseStore struct{ *memStore[string] }
-
-func (panicLeaseStore) Lease(context.Context, string) (func(), error) {
-	return func() { panic("release bug") }, nil
-}
-
 // TestAPanicAfterEveryKeyHasItsResultIsCountedAndLogged: a panic on a fill's
 // goroutine after every key has its value (here in the lease's release) has
 // no caller left to reach: it is recovered, counted (stats.Panic) and
 // logged, so that the operator learns that the Leaser is broken.
 func TestAPanicAfterEveryKeyHasItsResultIsCountedAndLogged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := &logCapture{}
+		h := &logSink{}
 		rec := new(stats.Counter)
-		store := panicLeaseStore{newMemStore[string]()}
-		l, err := flightcache.New[string, string](store, &flightcache.Options{Logger: slog.New(h), Recorder: rec})
+		store := releasing(func() { panic("release bug") })
+		l, err := flightcache.New[string, string](store, &flightcache.Options{Logger: h.logger(), Recorder: rec})
 		require.NoError(t, err)
 		defer l.Close()
 		v, err := l.GetOrLoad(context.Background(), "k", newSource().load)

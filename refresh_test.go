@@ -2,7 +2,6 @@ package flightcache_test
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -71,9 +70,9 @@ func TestLoaderRefreshIsAnExplicitCallOutsideMaxRefreshes(t *testing.T) {
 // must not read 0% with every Refresh failing.
 func TestAFailedLoaderRefreshIsARefreshErrorAndIsLogged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := &logCapture{}
+		h := &logSink{}
 		rec := new(stats.Counter)
-		l, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{Recorder: rec, Logger: slog.New(h)})
+		l, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{Recorder: rec, Logger: h.logger()})
 		require.NoError(t, err)
 		defer l.Close()
 		fail := func(context.Context, string) (string, error) { return "", errBackend }

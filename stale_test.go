@@ -1,9 +1,7 @@
 package flightcache_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,24 +15,6 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/stats"
 )
-
-// syncBuffer is a log destination that goroutines can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // versionedSource answers "v1", "v2", ... for successive loads.
 func versionedSource(src *source) {
@@ -192,10 +172,10 @@ func TestRefreshJoinsAForegroundLoadInFlight(t *testing.T) {
 func TestFailedRefreshKeepsTheOldValueAndBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, src, rec := newMemStore[string](), newSource(), new(stats.Counter)
-		var logs syncBuffer
+		logs := &logSink{}
 		l := newLoader(t, store, &flightcache.Options{
 			FreshFor: time.Minute, StaleFor: time.Hour, Recorder: rec,
-			Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			Logger: logs.logger(),
 		})
 		_, err := l.GetOrLoad(context.Background(), "user:7", src.load)
 		require.NoError(t, err)

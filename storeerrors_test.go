@@ -3,7 +3,6 @@ package flightcache_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -39,8 +38,8 @@ func TestStoreFailuresAreLoggedWithTheKeyAtMostOnceASecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, src := newMemStore[string](), newSource()
 		store.fail = errors.New("store down")
-		var logs syncBuffer
-		l := newLoader(t, store, &flightcache.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		logs := &logSink{}
+		l := newLoader(t, store, &flightcache.Options{Logger: logs.logger()})
 		for range 10 {
 			_, err := l.GetOrLoad(context.Background(), "user:7", src.load)
 			require.NoError(t, err)
@@ -59,25 +58,14 @@ func TestStoreFailuresAreLoggedWithTheKeyAtMostOnceASecond(t *testing.T) {
 	})
 }
 
-// blockingHandler blocks every line until released.
-type blockingHandler struct {
-	slog.Handler
-	release chan struct{}
-}
-
-func (blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h blockingHandler) Handle(context.Context, slog.Record) error {
-	<-h.release
-	return nil
-}
-
 func TestALoggerThatBlocksHoldsNoCallerPastItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := newMemStore[string]()
 		store.fail = errors.New("store down")
-		h := blockingHandler{release: make(chan struct{})}
-		l := newLoader(t, store, &flightcache.Options{Logger: slog.New(h)})
-		defer close(h.release)
+		release := make(chan struct{})
+		h := &logSink{hook: func() { <-release }} // blocks every line until released
+		l := newLoader(t, store, &flightcache.Options{Logger: h.logger()})
+		defer close(release)
 		for range 3 {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			start := time.Now()

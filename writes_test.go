@@ -18,7 +18,6 @@ import (
 
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/adapters/lrustore"
-	"github.com/flightcache/flightcache/stats"
 )
 
 func TestInvalidateDuringLoadWins(t *testing.T) {
@@ -206,21 +205,6 @@ func (s *scriptStore) Delete(ctx context.Context, key string) error {
 	return s.memStore.Delete(ctx, key)
 }
 
-// slowFirstLoadRecorder's first RecordLoad takes d (a Recorder behind a
-// contended lock, or a preempted goroutine, does the same).
-type slowFirstLoadRecorder struct {
-	stats.Counter
-	d     time.Duration
-	fired atomic.Bool
-}
-
-func (r *slowFirstLoadRecorder) RecordLoad(elapsed time.Duration, err error) {
-	if r.fired.CompareAndSwap(false, true) {
-		time.Sleep(r.d)
-	}
-	r.Counter.RecordLoad(elapsed, err)
-}
-
 // TestALoadPastItsDeadlineNeverOverwritesANewerFill: the result of a load
 // that has not finished by LoadTimeout is dropped (the docs of LoadTimeout
 // and Close). A fill whose load returned in time but that is then held past
@@ -233,7 +217,14 @@ func TestALoadPastItsDeadlineNeverOverwritesANewerFill(t *testing.T) {
 		lost := 0
 		for range 20 {
 			store := newMemStore[string]()
-			rec := &slowFirstLoadRecorder{d: 2 * time.Second}
+			// Its first RecordLoad takes 2s (a Recorder behind a contended
+			// lock, or a preempted goroutine, does the same).
+			var fired atomic.Bool
+			rec := &recorder{onRecordLoad: func(time.Duration, error) {
+				if fired.CompareAndSwap(false, true) {
+					time.Sleep(2 * time.Second)
+				}
+			}}
 			l, err := flightcache.New[string, string](store, &flightcache.Options{Recorder: rec, LoadTimeout: time.Second})
 			require.NoError(t, err)
 			old := func(context.Context, string) (string, error) { return "old", nil }
