@@ -45,8 +45,7 @@ func TestBadInputGetsErrorsNotPanics(t *testing.T) {
 
 func TestANilContextIsAnError(t *testing.T) {
 	l := newLoader(t, newMemStore[string](), nil)
-	//nolint:staticcheck // the point of the test
-	var ctx context.Context
+	var ctx context.Context // nil: the mistake under test
 	load := newSource().load
 	_, err := l.GetOrLoad(ctx, "k", load)
 	assert.Error(t, err)

@@ -177,7 +177,7 @@ func TestSetPolicyRefusesWhatItCannotApply(t *testing.T) {
 	ctx := context.Background()
 	assert.ErrorContains(t, flightcache.SetPolicy(ctx, "k", flightcache.EntryPolicy{FreshFor: time.Second}), "not called with the context of a load")
 	//lint:ignore SA1012 a nil context is the mistake under test
-	assert.Error(t, flightcache.SetPolicy(nil, "k", flightcache.EntryPolicy{})) //nolint:staticcheck
+	assert.Error(t, flightcache.SetPolicy(nil, "k", flightcache.EntryPolicy{}))
 	_, ok := flightcache.Previous[string](ctx, "k")
 	assert.False(t, ok)
 

@@ -98,11 +98,11 @@ func TestContextsDerivedInALoadFollowTheFillsDeadline(t *testing.T) {
 				defer l.Close()
 				start := time.Now()
 				type seen struct {
-					val                         any
-					deadline, childDeadline     time.Time
-					errBefore, errAt, childErr  error
-					cause, valueChildErr, after error
-					afterRan                    bool
+					val                        any
+					deadline, childDeadline    time.Time
+					errBefore, errAt, childErr error
+					cause, valueChildErr       error
+					afterRan                   bool
 				}
 				var s seen
 				returned := make(chan struct{})

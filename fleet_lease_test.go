@@ -183,7 +183,7 @@ func TestInstancesHoldingDifferentPartsOfABatchDoNotWaitOnEachOther(t *testing.T
 type panicReleaseStore struct{ *leaseStore }
 
 func (s panicReleaseStore) LeaseMany(ctx context.Context, keys []string) ([]string, func(), error) {
-	taken, release, err := batchLeaseStore{s.leaseStore}.LeaseMany(ctx, keys)
+	taken, release, err := batchLeaseStore(s).LeaseMany(ctx, keys)
 	return taken, func() {
 		release()
 		panic("release bug")

@@ -170,7 +170,7 @@ func TestPreviousOfAColdMissAndOutsideALoad(t *testing.T) {
 	assert.Error(t, negErr)
 	_, ok := flightcache.Previous[string](context.Background(), "k")
 	assert.False(t, ok)
-	//nolint:staticcheck // a nil context on purpose
+	//lint:ignore SA1012 a nil context is the mistake under test
 	_, ok = flightcache.Previous[string, string](nil, "k")
 	assert.False(t, ok)
 	assert.Error(t, flightcache.SetPolicy(context.Background(), "k", flightcache.EntryPolicy{}))

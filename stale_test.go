@@ -419,7 +419,7 @@ func TestWaitWaitsForTheRefreshesRunning(t *testing.T) {
 		v, _ = l.GetOrLoad(context.Background(), "k", slow)
 		assert.Equal(t, "v3", v)
 		//lint:ignore SA1012 a nil context is the mistake under test
-		assert.Error(t, l.Wait(nil)) //nolint:staticcheck
+		assert.Error(t, l.Wait(nil))
 	})
 }
 
