@@ -220,8 +220,7 @@ func TestPanicsUnderAnInlineFillAreErrors(t *testing.T) {
 				assert.Equal(t, "v", v)
 				return
 			}
-			var pe interface{ Error() string }
-			require.Error(t, err)
+			var pe *singleflight.PanicError
 			require.ErrorAs(t, err, &pe)
 			assert.Contains(t, err.Error(), where)
 		})

@@ -17,8 +17,6 @@ import (
 )
 
 func TestKeysGoCannotHashAreErrorsFromEveryEntryPoint(t *testing.T) {
-	store := newMemStore[string]()
-	_ = store
 	l, err := flightcache.New[any, string](newMapStore[any, string](), nil)
 	require.NoError(t, err)
 	defer l.Close()
