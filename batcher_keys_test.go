@@ -67,3 +67,38 @@ func TestBatcherLoadsAKeyQueuedTwiceOnce(t *testing.T) {
 		assert.Equal(t, time.Now().Add(time.Second), e.FreshUntil, "the policy the load set, not the Options'")
 	})
 }
+
+// A private result of a key a Batcher's window got twice reaches only the
+// caller of its first copy; the caller of the other copy loads for itself.
+func TestBatcherKeyQueuedTwiceWithAPrivateResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), nil)
+		src := &privateSource{}
+		src.private.Store(true)
+		b, err := l.Batcher(src.loadMany, flightcache.Window{Wait: 10 * time.Millisecond})
+		require.NoError(t, err)
+
+		got := make(map[string]string)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		get := func(user string) {
+			wg.Go(func() {
+				ctx, cancel := context.WithCancel(asUser(user))
+				defer cancel()
+				v, err := b.GetOrLoad(ctx, "k")
+				assert.NoError(t, err)
+				mu.Lock()
+				got[user] = v
+				mu.Unlock()
+			})
+			synctest.Wait()
+		}
+		get("ann")
+		require.NoError(t, l.Invalidate(context.Background(), "k"))
+		get("bob")
+		wg.Wait()
+		require.NoError(t, l.Wait(context.Background()))
+		assert.Equal(t, map[string]string{"ann": "k for ann", "bob": "k for bob"}, got)
+		assert.Equal(t, int32(2), src.loads.Load())
+	})
+}

@@ -58,6 +58,7 @@ type filler[K comparable, V any] struct {
 	keysMayFail bool
 
 	group  singleflight.Group[K, Entry[V]]
+	pass   *passSet[K] // keys whose last result was private (hit-for-pass)
 	writes *writeOrder[K]
 	// spare holds jobs whose fill is over, for the next fill to reuse (see
 	// newJob).
@@ -365,6 +366,10 @@ func (j *job[K, V]) finish(i int, e Entry[V], err error) {
 		j.f.throttle.failed(j.keys[i], err, j.f.clock.now())
 	}
 	j.tickets[i].Finish(e, err)
+	if err == errPrivate {
+		// A copy of the key's call is another caller's: it loads alone.
+		e, err = Entry[V]{}, errReload
+	}
 	for _, a := range j.also {
 		if a.i == i {
 			a.t.Finish(e, err)
@@ -844,7 +849,8 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	for n, i := range idx {
 		p := j.policyOf(i)
 		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], loadedAt, elapsed)
-		if p.NoStore {
+		j.sharing(i, p, &outs[n].err)
+		if p.NoStore || p.Private {
 			if stored == nil {
 				stored = slices.Clone(entries)
 			}
@@ -862,6 +868,20 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	j.write(idx, stored, write)
 	for n, i := range idx {
 		j.finish(i, entries[n], outs[n].err)
+	}
+}
+
+// sharing applies what a Private policy p says of key i's result, whose
+// error for its callers is *err: the result goes to the caller that started
+// the call only (errPrivate), and callers of the key load alone until a load
+// returns a result that can be shared (hit-for-pass).
+func (j *job[K, V]) sharing(i int, p *EntryPolicy, err *error) {
+	switch {
+	case p.Private && (*err == nil || isNotFound(*err)):
+		j.f.pass.mark(j.keys[i])
+		*err = errPrivate
+	case *err == nil || isNotFound(*err):
+		j.f.pass.unmark(j.keys[i])
 	}
 }
 

@@ -69,6 +69,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 	l.writes = &w
 	l.fill = &filler[K, V]{
 		store:    store,
+		pass:     newPassSet[K](),
 		policy:   &l.policy,
 		throttle: newThrottle[K](o.FailureBackoff),
 		clock:    l.clock,
@@ -211,7 +212,7 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 		l.refreshKey(ctx, key, load, win, time.Time{}, now)
 		return nil
 	}
-	return l.miss(ctx, key, load, win, v == verdictFallback, r)
+	return l.missOne(ctx, key, load, win, v == verdictFallback, r)
 }
 
 // judgeNow judges e now, by the system clock (see clock.exactNow), and
@@ -234,133 +235,6 @@ func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V
 		return
 	}
 	l.refresh.start(ctx, key, load, replacing, now)
-}
-
-// miss loads key and waits for it, on behalf of a call that found nothing
-// to serve, and sets r. r holds what the Store had for key: when
-// hasFallback, an old value that may stand in for a failed load. It is a
-// function of its own so that the hit path's stack frame stays small.
-func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], hasFallback bool, r *Result[V]) error {
-	var fallback *Entry[V]
-	if hasFallback {
-		old := r.Entry
-		fallback = &old
-	}
-	*r = Result[V]{}
-	if err := ctx.Err(); err != nil {
-		if hasFallback {
-			l.rep.settled(false)
-		}
-		return err // a caller that has left starts nothing
-	}
-	if err := l.throttled(key); err != nil {
-		return l.settle(Entry[V]{}, err, fallback, r)
-	}
-
-	t, started, err := l.fill.group.Claim(key)
-	if err != nil {
-		return err
-	}
-	keepSoft := hasFallback && l.softTimeout > 0
-	switch {
-	case started && win != nil:
-		win.add(ctx, key, t)
-	case started:
-		l.fill.submitOne(ctx, key, t, source[K, V]{one: load},
-			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
-	default:
-		l.rep.record(stats.Coalesced)
-	}
-	var soft <-chan time.Time
-	if keepSoft {
-		timer := time.NewTimer(l.softTimeout)
-		defer timer.Stop()
-		soft = timer.C
-	}
-	loaded, err, patient := l.wait(ctx, t, soft)
-	if !patient {
-		return l.settle(Entry[V]{}, ErrSoftTimeout, fallback, r) // the load goes on
-	}
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		if hasFallback {
-			l.rep.settled(false)
-		}
-		return err // the caller left; the load goes on
-	}
-	return l.settle(loaded, err, fallback, r)
-}
-
-// throttled returns, when the failure throttle holds back loads of key, the
-// error that says so, wrapping ErrThrottled and the last load's error, and
-// nil otherwise. A call refused with no old value to serve is counted.
-func (l *Loader[K, V]) throttled(key K) error {
-	th := l.fill.throttle
-	if !th.callers {
-		return nil
-	}
-	last, left, blocked := th.blocked(key, l.clock.now())
-	if !blocked {
-		return nil
-	}
-	if last == nil {
-		return fmt.Errorf("%w: key %v, for %v more", ErrThrottled, key, left)
-	}
-	return fmt.Errorf("%w: key %v, for %v more: %w", ErrThrottled, key, left, last)
-}
-
-// wait waits for the result of t as long as ctx allows, and reports
-// patient false, with no result, when soft (nil: never) fires first: the
-// SoftTimeout of a caller holding an old value.
-func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time) (e Entry[V], err error, patient bool) {
-	if soft != nil {
-		select {
-		case <-t.Done():
-		case <-ctx.Done():
-		case <-soft:
-			if !t.Ended() {
-				return e, nil, false
-			}
-		}
-	}
-	e, err, _ = t.Wait(ctx)
-	return e, err, true
-}
-
-// settle sets r to what a caller gets for a key whose load ended with e and
-// err (or was not started: throttled, or waited for past SoftTimeout), and
-// returns the caller's error. fallback, when not nil, is the old entry that
-// stands in for a failed load: the caller then gets it and a nil error.
-func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
-	if err != nil && isNotFound(err) {
-		// The source said the key does not exist: that is the answer,
-		// whatever old value there was.
-		if fallback != nil {
-			l.rep.settled(false)
-		}
-		*r = Result[V]{Entry: e, Served: ServedLoaded}
-		return err
-	}
-	if err != nil {
-		served := fallback != nil && !errors.Is(err, ErrClosed)
-		if fallback != nil {
-			l.rep.settled(served)
-		} else if errors.Is(err, ErrThrottled) {
-			l.rep.record(stats.Throttled)
-		}
-		if served {
-			*r = Result[V]{Entry: *fallback, Served: ServedStandIn, Err: err}
-			return nil
-		}
-		return err
-	}
-	if fallback != nil {
-		l.rep.settled(false)
-	}
-	*r = Result[V]{Entry: e, Served: ServedLoaded}
-	if e.Missing {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // Set stores value for key as if it had just been loaded: fresh for
