@@ -12,8 +12,8 @@ import (
 )
 
 // FuzzPolicy checks that no header makes Policy panic or return a negative
-// duration, that a NoStore policy has no durations, and that MissingFor is
-// FreshFor. Run it longer with go test -fuzz FuzzPolicy ./httppolicy/.
+// duration, that a NoStore policy has no durations (and Private implies
+// NoStore), and that MissingFor is FreshFor. Run it longer with go test -fuzz FuzzPolicy ./httppolicy/.
 func FuzzPolicy(f *testing.F) {
 	for _, s := range []struct {
 		cc, age, date, expires, vary string
@@ -37,12 +37,13 @@ func FuzzPolicy(f *testing.F) {
 			}
 		}
 		p := httppolicy.Policy(h, now, httppolicy.Options{Private: private, DefaultFreshFor: time.Duration(def)})
-		for name, d := range map[string]time.Duration{"FreshFor": p.FreshFor, "StaleFor": p.StaleFor, "StaleIfError": p.StaleIfError, "MissingFor": p.MissingFor} {
+		for name, d := range map[string]time.Duration{"FreshFor": p.FreshFor, "StaleFor": p.StaleFor, "StaleIfError": p.StaleIfError, "MissingFor": p.MissingFor, "KeepFor": p.KeepFor} {
 			require.GreaterOrEqual(t, d, time.Duration(0), "%s of %v", name, h)
 		}
 		require.Equal(t, p.FreshFor, p.MissingFor, "%v", h)
 		if p.NoStore {
-			require.Equal(t, flightcache.EntryPolicy{NoStore: true}, p, "%v", h)
+			require.Equal(t, flightcache.EntryPolicy{NoStore: true, Private: p.Private}, p, "%v", h)
 		}
+		require.True(t, p.NoStore || !p.Private, "Private implies NoStore: %v", h)
 	})
 }
