@@ -44,7 +44,7 @@ func (x *exchange) policy() flightcache.EntryPolicy {
 		date = x.now
 	}
 	lifetime, explicit := x.lifetime(&d, date)
-	if !methodCacheable(x.method, explicit) {
+	if !methodCacheable(x.method, explicit) || !x.storable(&d, explicit) {
 		return flightcache.EntryPolicy{NoStore: true}
 	}
 	noStale := d.mustRevalidate || (d.proxyRevalidate && shared)
@@ -99,6 +99,14 @@ func (x *exchange) lifetime(d *directives, date time.Time) (lifetime time.Durati
 		}
 	}
 	return max(x.o.DefaultFreshFor, 0), false
+}
+
+// storable reports whether RFC 9111, section 3, lets a cache store the
+// response as far as its freshness goes: it has an explicit lifetime, or
+// is marked public, or private in a private cache, or its status code is
+// heuristically cacheable.
+func (x *exchange) storable(d *directives, explicit bool) bool {
+	return explicit || d.public || (d.private && x.o.Private) || heuristicStatus(x.status)
 }
 
 // authorized reports whether the request carries credentials: an
