@@ -60,11 +60,12 @@
 // github.com/pquerna/cachecontrol's tests. Every required test of those
 // groups passes, and every optimal one with [Options.Heuristic] on (the
 // browser-only immutable tests are left out: they concern a browser's
-// reload). Of the "check" tests, the ones that ask a cache to serve a
-// response stale without the upstream's leave, to warn, to store a
-// response without fields that no-cache names, to take the last of two
-// different max-ages, or a fractional max-age, fail by design (see
-// suite_test.go).
+// reload). Of the "check" tests, 17 of 34 pass; those that ask a cache to
+// serve a response stale without the upstream's leave, to warn, to store a
+// response without the fields no-cache names, to read one of two
+// different max-ages or a max-age that is not a delta-seconds ("3600.5",
+// "a3600") as fresh, or to keep heuristic freshness of under 3 seconds for
+// 3 seconds, fail by design (see suite_test.go).
 //
 // The directives are parsed with github.com/pquerna/cachecontrol's
 // cacheobject.ParseResponseCacheControl, one directive at a time, so that
@@ -153,8 +154,11 @@ func (o Options) keepFor() time.Duration {
 //   - NoStore: the response's no-store (RFC 9111, section 5.2.2.5) or the
 //     request's (section 5.2.1.5); Vary: * (section 4.1: such a response
 //     never matches a later request); a request method other than GET and
-//     HEAD, except POST with explicit freshness (RFC 9110, section 9.3.3).
-//     All durations are then 0.
+//     HEAD, except POST with explicit freshness (RFC 9110, section 9.3.3);
+//     a response that section 3 does not let a cache store: one without
+//     explicit freshness, not marked public (nor private, in a private
+//     cache), whose status code is not heuristically cacheable (a 500
+//     without max-age, say). All durations are then 0.
 //   - Private (with NoStore): for a shared cache, a response marked private
 //     (section 5.2.2.7), with or without field names, and a response to a
 //     request with Authorization that is not marked public, s-maxage or

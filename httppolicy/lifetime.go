@@ -35,7 +35,7 @@ func (x *exchange) policy() flightcache.EntryPolicy {
 	switch {
 	case d.noStore, requestNoStore(x.reqHeader.Values("Cache-Control")), varyStar(x.header):
 		return flightcache.EntryPolicy{NoStore: true}
-	case shared && d.private, shared && x.authorized() && !d.public && !d.sMaxAge.set && !d.mustRevalidate:
+	case x.forOneUser(&d):
 		return flightcache.EntryPolicy{NoStore: true, Private: true}
 	}
 
@@ -107,6 +107,17 @@ func (x *exchange) lifetime(d *directives, date time.Time) (lifetime time.Durati
 // heuristically cacheable.
 func (x *exchange) storable(d *directives, explicit bool) bool {
 	return explicit || d.public || (d.private && x.o.Private) || heuristicStatus(x.status)
+}
+
+// forOneUser reports whether a shared cache must give the response to its
+// own caller only: it is marked private (RFC 9111, section 5.2.2.7), or it
+// answers a request with credentials and says nothing that lets a shared
+// cache share it (public, s-maxage, must-revalidate: section 3.5).
+func (x *exchange) forOneUser(d *directives) bool {
+	if x.o.Private {
+		return false
+	}
+	return d.private || (x.authorized() && !d.public && !d.sMaxAge.set && !d.mustRevalidate)
 }
 
 // authorized reports whether the request carries credentials: an

@@ -126,24 +126,9 @@ func run(w io.Writer, n int) error {
 	client := srv.Client()
 	ctx := context.Background()
 
-	without := map[string]int{}
-	for _, p := range paths {
-		for i := range n {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+p.path, nil)
-			if err != nil {
-				return err
-			}
-			if user, ok := userFor(p.path, i); ok {
-				req.Header.Set("Authorization", "Bearer "+user)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		without[p.path], _, _ = up.counts(p.path)
+	without, err := readWithout(ctx, client, srv.URL, up, n)
+	if err != nil {
+		return err
 	}
 	up.reset()
 
@@ -157,61 +142,13 @@ func run(w io.Writer, n int) error {
 	}
 	defer pages.Close()
 	load := fetch(client)
-
-	served := map[string]map[flightcache.Served]int{}
-	traces := map[string]*strings.Builder{"/live": {}, "/page": {}}
-	wrongUser := 0
+	with := &reads{served: map[string]map[flightcache.Served]int{}, traces: map[string]*strings.Builder{"/live": {}, "/page": {}}}
 	for _, p := range paths {
-		served[p.path] = map[flightcache.Served]int{}
-		url := srv.URL + p.path
-		for i := range n {
-			if p.path == "/live" && i == n/2 {
-				up.change(p.path)
-			}
-			rctx := ctx
-			user, byUser := userFor(p.path, i)
-			if byUser {
-				rctx = context.WithValue(ctx, userKey{}, user)
-			}
-			r, err := pages.GetOrLoadResult(rctx, url, load)
-			if err != nil && !errors.Is(err, flightcache.ErrNotFound) {
-				return err
-			}
-			served[p.path][r.Served]++
-			if byUser && r.Value.Body != "dashboard of "+user {
-				wrongUser++
-			}
-			if err := pages.Wait(ctx); err != nil { // for the revalidation it started, if any
-				return err
-			}
-			if tr, ok := traces[p.path]; ok && (p.path == "/live" || i < 3) {
-				_, _, last := up.counts(p.path)
-				fmt.Fprintf(tr, "  read %2d: %-7s %-9q  then the upstream answered %d\n", i+1, r.Served, r.Value.Body, last)
-			}
+		if err := with.read(ctx, pages, load, srv.URL, p.path, up, n); err != nil {
+			return err
 		}
 	}
-
-	fmt.Fprintf(w, "%d reads of each path, straight to the upstream and through a flightcache.Loader:\n\n", n)
-	fmt.Fprintf(w, "%-50s %s\n", "", "upstream requests")
-	fmt.Fprintf(w, "%-11s %-38s %8s %5s %6s  %s\n", "path", "Cache-Control", "without", "with", "(304)", "reads through the Loader")
-	for _, p := range paths {
-		cc := p.cacheControl
-		switch p.path {
-		case "/missing":
-			cc = "404, " + cc
-		case "/page":
-			cc += ", Age: 60"
-		case "/dashboard":
-			cc += ", to Authorization"
-		}
-		with, notModified, _ := up.counts(p.path)
-		fmt.Fprintf(w, "%-11s %-38s %8d %5d %6s  %s\n", p.path, cc, without[p.path], with, fmt.Sprintf("(%d)", notModified), tally(served[p.path]))
-	}
-	fmt.Fprintf(w, "\n/live, read by read: each stale read is served at once and revalidated in the\nbackground (the upstream's version changes before read %d):\n", n/2+1)
-	fmt.Fprint(w, traces["/live"].String())
-	fmt.Fprint(w, "\n/page, first reads: past its max-age on arrival and with no stale window, it is\nkept for its ETag (KeepFor); the next read revalidates it, and the 304, without\nCache-Control, makes it fresh for its max-age again (httppolicy.NotModified):\n")
-	fmt.Fprint(w, traces["/page"].String())
-	fmt.Fprintf(w, "\n/dashboard, read by users a and b in turn under one key: an answer to a request\nwith Authorization is its caller's only (EntryPolicy.Private); reads given\nanother user's dashboard: %d.\n", wrongUser)
+	with.print(w, without, up, n)
 
 	// Loader.Refresh revalidates a fresh entry now, in the background.
 	if err := pages.Refresh(ctx, srv.URL+"/static", load); err != nil {
@@ -227,6 +164,96 @@ func run(w io.Writer, n int) error {
 	}
 	fmt.Fprintf(w, "\nLoader.Refresh of /static: a conditional GET, answered %d (%d so far); the next read is %s: %q.\n", last, notModified, r.Served, r.Value.Body)
 	return nil
+}
+
+// readWithout reads each path n times straight from the upstream, and
+// returns how many requests each got.
+func readWithout(ctx context.Context, client *http.Client, base string, up *upstream, n int) (map[string]int, error) {
+	without := map[string]int{}
+	for _, p := range paths {
+		for i := range n {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p.path, nil)
+			if err != nil {
+				return nil, err
+			}
+			if user, ok := userFor(p.path, i); ok {
+				req.Header.Set("Authorization", "Bearer "+user)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		without[p.path], _, _ = up.counts(p.path)
+	}
+	return without, nil
+}
+
+// reads is what the reads through the Loader saw: how each path's reads
+// were served, the read-by-read traces of /live and /page, and how many
+// reads of /dashboard got another user's.
+type reads struct {
+	served    map[string]map[flightcache.Served]int
+	traces    map[string]*strings.Builder
+	wrongUser int
+}
+
+// read reads path n times through pages.
+func (rs *reads) read(ctx context.Context, pages *flightcache.Loader[string, page], load flightcache.LoadFunc[string, page], base, path string, up *upstream, n int) error {
+	rs.served[path] = map[flightcache.Served]int{}
+	for i := range n {
+		if path == "/live" && i == n/2 {
+			up.change(path)
+		}
+		rctx := ctx
+		user, byUser := userFor(path, i)
+		if byUser {
+			rctx = context.WithValue(ctx, userKey{}, user)
+		}
+		r, err := pages.GetOrLoadResult(rctx, base+path, load)
+		if err != nil && !errors.Is(err, flightcache.ErrNotFound) {
+			return err
+		}
+		rs.served[path][r.Served]++
+		if byUser && r.Value.Body != "dashboard of "+user {
+			rs.wrongUser++
+		}
+		if err := pages.Wait(ctx); err != nil { // for the revalidation it started, if any
+			return err
+		}
+		if tr, ok := rs.traces[path]; ok && (path == "/live" || i < 3) {
+			_, _, last := up.counts(path)
+			fmt.Fprintf(tr, "  read %2d: %-7s %-9q  then the upstream answered %d\n", i+1, r.Served, r.Value.Body, last)
+		}
+	}
+	return nil
+}
+
+// print writes the table of requests and reads, and the traces.
+func (rs *reads) print(w io.Writer, without map[string]int, up *upstream, n int) {
+	fmt.Fprintf(w, "%d reads of each path, straight to the upstream and through a flightcache.Loader:\n\n", n)
+	fmt.Fprintf(w, "%-50s %s\n", "", "upstream requests")
+	fmt.Fprintf(w, "%-11s %-38s %8s %5s %6s  %s\n", "path", "Cache-Control", "without", "with", "(304)", "reads through the Loader")
+	for _, p := range paths {
+		cc := p.cacheControl
+		switch p.path {
+		case "/missing":
+			cc = "404, " + cc
+		case "/page":
+			cc += ", Age: 60"
+		case "/dashboard":
+			cc += ", to Authorization"
+		}
+		with, notModified, _ := up.counts(p.path)
+		fmt.Fprintf(w, "%-11s %-38s %8d %5d %6s  %s\n", p.path, cc, without[p.path], with, fmt.Sprintf("(%d)", notModified), tally(rs.served[p.path]))
+	}
+	fmt.Fprintf(w, "\n/live, read by read: each stale read is served at once and revalidated in the\nbackground (the upstream's version changes before read %d):\n", n/2+1)
+	fmt.Fprint(w, rs.traces["/live"].String())
+	fmt.Fprint(w, "\n/page, first reads: past its max-age on arrival and with no stale window, it is\nkept for its ETag (KeepFor); the next read revalidates it, and the 304, without\nCache-Control, makes it fresh for its max-age again (httppolicy.NotModified):\n")
+	fmt.Fprint(w, rs.traces["/page"].String())
+	fmt.Fprintf(w, "\n/dashboard, read by users a and b in turn under one key: an answer to a request\nwith Authorization is its caller's only (EntryPolicy.Private); reads given\nanother user's dashboard: %d.\n", rs.wrongUser)
 }
 
 // tally says how many reads were served each way.
