@@ -108,3 +108,55 @@ func TestNotModifiedSeesTheRequest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, privateOnly, p, "the response's Request stands in for a nil req")
 }
+
+// TestA304RenewsTheStoredResponse is issue 25's input 2 (gregjones/httpcache#29,
+// bartventer/httpcache#27): a 304 without Cache-Control gave no lifetime
+// when its own header was passed to Policy, and the stored 200's old Date
+// kept the entry stale when the stored header was. NotModified updates the
+// stored header with the 304's fields and a fresh Date (RFC 9111,
+// section 4.3.4), and the stored max-age counts from now.
+func TestA304RenewsTheStoredResponse(t *testing.T) {
+	stored := header("Cache-Control", "max-age=60", "ETag", `"v1"`, "Date", date(-10*time.Minute), "Age", "30", "X-Kept", "yes")
+	notModified := &http.Response{StatusCode: http.StatusNotModified, Header: header("ETag", `"v1"`, "Date", date(0))}
+
+	// The two ways the package doc used to prescribe.
+	assert.Zero(t, httppolicy.Policy(notModified.Header, now, httppolicy.Options{}).FreshFor, "the 304's header alone")
+	assert.Zero(t, httppolicy.Policy(stored, now, httppolicy.Options{}).FreshFor, "the stored header alone")
+
+	merged, p, err := httppolicy.NotModified(nil, stored, notModified, now, httppolicy.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, time.Minute, p.FreshFor, "max-age=60 from now")
+	assert.Equal(t, httppolicy.DefaultKeepFor, p.KeepFor)
+	assert.Equal(t, date(0), merged.Get("Date"))
+	assert.Empty(t, merged.Values("Age"), "the stored Age is the old response's")
+	assert.Equal(t, "yes", merged.Get("X-Kept"))
+	assert.Equal(t, date(-10*time.Minute), stored.Get("Date"), "stored is not modified")
+
+	// A 304 without Date is dated when received (RFC 9110, section 6.6.1).
+	noDate := &http.Response{StatusCode: http.StatusNotModified, Header: header("ETag", `"v1"`)}
+	merged, p, err = httppolicy.NotModified(nil, stored, noDate, now, httppolicy.Options{})
+	require.NoError(t, err)
+	assert.Equal(t, time.Minute, p.FreshFor)
+	assert.Equal(t, date(0), merged.Get("Date"))
+}
+
+// TestAResponseWithAValidatorIsKeptForRevalidation is issue 25's input 3: no-cache,
+// max-age=0, must-revalidate and a plain max-age past its time left no
+// entry, so Previous was empty and every revalidation a full download
+// (the suite's cc-resp-must-revalidate-stale, cc-resp-no-cache-revalidate
+// and -fresh). A response with an ETag or a Last-Modified is kept for
+// Options.KeepFor past its windows.
+func TestAResponseWithAValidatorIsKeptForRevalidation(t *testing.T) {
+	for _, cc := range []string{"no-cache", "max-age=0", "max-age=60, must-revalidate", "max-age=60"} {
+		for _, v := range [][]string{{"ETag", `"x"`}, {"Last-Modified", date(-time.Hour)}} {
+			h := header("Cache-Control", cc, v[0], v[1])
+			assert.Equal(t, httppolicy.DefaultKeepFor, httppolicy.Policy(h, now, httppolicy.Options{}).KeepFor, "%v", h)
+			assert.Equal(t, time.Hour, httppolicy.Policy(h, now, httppolicy.Options{KeepFor: time.Hour}).KeepFor, "%v", h)
+			assert.Zero(t, httppolicy.Policy(h, now, httppolicy.Options{KeepFor: -1}).KeepFor, "%v", h)
+		}
+		assert.Zero(t, httppolicy.Policy(header("Cache-Control", cc), now, httppolicy.Options{}).KeepFor, "no validator: %s", cc)
+	}
+	assert.Zero(t, httppolicy.Policy(header("ETag", `"x"`, "Cache-Control", "no-store"), now, httppolicy.Options{}).KeepFor)
+	assert.Zero(t, httppolicy.Policy(header("ETag", `"x"`, "Last-Modified", "garbage"), now, httppolicy.Options{DefaultFreshFor: flightcache.Forever}).KeepFor,
+		"fresh for ever needs no revalidation")
+}
