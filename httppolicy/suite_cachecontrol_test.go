@@ -89,6 +89,7 @@ func cachecontrolCases() []cachecontrolCase {
 // is heuristic, HEAD, HEADLongLastModified, CachableResponsePublic and
 // the heuristically cacheable status codes, are stored but not fresh.)
 func TestCachecontrolCases(t *testing.T) {
+	assert.Len(t, cachecontrolCases(), 51, "the count the package doc gives")
 	for _, c := range cachecontrolCases() {
 		t.Run(c.name, func(t *testing.T) {
 			req, _ := http.NewRequest(c.method, "http://cachecontrol.test/", nil)
