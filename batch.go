@@ -2,15 +2,11 @@ package flightcache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/flightcache/flightcache/stats"
 )
 
 // BatchLoadFunc loads many keys from the source in one call, such as one
@@ -92,9 +88,11 @@ func containsErr(errs []error, err error) bool {
 // A key that does not exist (load left it out of its map, or a cached "not
 // found" answer) is absent from the map, without an error. When loads fail,
 // GetOrLoadMany returns the values it has and a *BatchError that maps each
-// failed key to its error; a failed load fails only its own keys. When ctx
-// ends first, it returns nil and ctx.Err(), and the loads go on and are
-// stored. Stale keys are served stale and refreshed together, in one
+// failed key to its error; a failed load fails only its own keys. A call
+// whose keys are all served from the Store returns them whatever ctx says;
+// otherwise, when ctx ends first (before the call, while the Store is read
+// or while it waits), it returns nil and ctx.Err(): it starts no load then,
+// and loads it started go on and are stored. Stale keys are served stale and refreshed together, in one
 // background call. Panics become errors, and Set and Invalidate win over a
 // batch in flight, as with GetOrLoad.
 //
@@ -105,35 +103,52 @@ func containsErr(errs []error, err error) bool {
 // batch, the calls run on goroutines of the Loader's): a runtime.Goexit in
 // load then ends that caller's goroutine.
 func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) (map[K]V, error) {
-	if l.closed.Load() {
-		return nil, ErrClosed
+	if err := l.admitMany(ctx, keys, load); err != nil {
+		return nil, err
 	}
-	if ctx == nil {
-		return nil, errNilContext
+	values, ms := l.readMany(ctx, uniqueKeys(keys), load)
+	if len(ms) == 0 {
+		return values, nil // served, however ctx has ended: nothing to wait for
 	}
-	if load == nil {
-		return nil, errNilLoad
+	failed, err := l.missMany(ctx, ms, load, values)
+	if err != nil {
+		return nil, err
 	}
-	if l.keysMayFail {
+	if failed != nil {
+		return values, &BatchError[K]{Failed: failed}
+	}
+	return values, nil
+}
+
+// admitMany returns the error a GetOrLoadMany gets before it starts: after
+// Close, or with a nil ctx or load or a key that cannot be used.
+func (l *Loader[K, V]) admitMany(ctx context.Context, keys []K, load BatchLoadFunc[K, V]) error {
+	switch {
+	case l.closed.Load():
+		return ErrClosed
+	case ctx == nil:
+		return errNilContext
+	case load == nil:
+		return errNilLoad
+	case l.keysMayFail:
 		for _, k := range keys {
 			if err := checkKey(k); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	uniq := uniqueKeys(keys)
-	found := l.fill.read(ctx, uniq, false)
-	now := l.clock.now()
+	return nil
+}
 
+// readMany reads uniq from the Store and judges each entry at one time:
+// it returns the values it serves, starts the background refreshes of the
+// stale ones (in one call of load), and returns the keys it misses, each
+// with the old entry that may stand in for a failed load.
+func (l *Loader[K, V]) readMany(ctx context.Context, uniq []K, load BatchLoadFunc[K, V]) (map[K]V, []missed[K, V]) {
+	found := l.fill.read(ctx, uniq, false)
+	now := l.clock.exactNow() // once for every key (see Loader.judgeNow)
 	values := make(map[K]V, len(uniq))
-	// Keys to load, each with the old value that may stand in for a
-	// failed load, if any.
-	var missing []K
-	var fallbacks []Entry[V]
-	var hasFallback []bool
+	var ms []missed[K, V]
 	// Keys to refresh in the background, each with the FreshUntil of an
 	// entry that does not count as refreshed (early refresh).
 	var refresh []K
@@ -143,126 +158,29 @@ func (l *Loader[K, V]) GetOrLoadMany(ctx context.Context, keys []K, load BatchLo
 		v := verdictMiss
 		if ok {
 			v = judge(&l.policy, &e, now, rand.Float64)
-			if v == verdictStale {
-				v, _ = l.confirmStale(&e)
-			}
 		}
 		l.rep.judged(v)
 		switch v {
 		case verdictFresh:
 			values[k] = e.Value
 		case verdictMissing:
-		case verdictRefreshEarly:
+		case verdictRefreshEarly, verdictStale:
 			values[k] = e.Value
-			refresh, replacing = append(refresh, k), append(replacing, e.FreshUntil)
-		case verdictStale:
-			values[k] = e.Value
-			refresh, replacing = append(refresh, k), append(replacing, time.Time{})
+			until := e.FreshUntil
+			if v == verdictStale {
+				until = time.Time{}
+			}
+			refresh, replacing = append(refresh, k), append(replacing, until)
+		case verdictFallback:
+			ms = append(ms, missed[K, V]{key: k, fallback: &e})
 		default:
-			missing, fallbacks, hasFallback = append(missing, k), append(fallbacks, e), append(hasFallback, v == verdictFallback)
+			ms = append(ms, missed[K, V]{key: k})
 		}
 	}
 	if len(refresh) > 0 {
 		l.refresh.startMany(ctx, refresh, replacing, load, now)
 	}
-	if len(missing) == 0 {
-		return values, nil
-	}
-
-	// fallback returns the old entry of missing[i] that may stand in for a
-	// failed load, or nil.
-	fallback := func(i int) *Entry[V] {
-		if hasFallback[i] {
-			return &fallbacks[i]
-		}
-		return nil
-	}
-	var failed map[K]error
-	// settle gives missing[i] what settle says it gets.
-	settle := func(i int, e Entry[V], err error) {
-		var r Result[V]
-		switch err := l.settle(e, err, fallback(i), &r); {
-		case err == nil:
-			values[missing[i]] = r.Value
-		case isNotFound(err):
-		default:
-			if failed == nil {
-				failed = make(map[K]error)
-			}
-			failed[missing[i]] = err
-		}
-	}
-
-	// Keys whose loads the failure throttle holds back are settled now.
-	n := 0
-	for i, k := range missing {
-		if err := l.throttled(k); err != nil {
-			settle(i, Entry[V]{}, err)
-			continue
-		}
-		missing[n], fallbacks[n], hasFallback[n] = k, fallbacks[i], hasFallback[i]
-		n++
-	}
-	missing, fallbacks, hasFallback = missing[:n], fallbacks[:n], hasFallback[:n]
-
-	tickets, started, err := l.fill.claim(missing)
-	if err != nil {
-		return nil, err
-	}
-	var mine []K
-	var mineTickets []ticket[K, V]
-	for i, k := range missing {
-		if started[i] {
-			mine, mineTickets = append(mine, k), append(mineTickets, tickets[i])
-		}
-	}
-	keepSoft := l.softTimeout > 0 && slices.Contains(hasFallback, true)
-	if len(mine) > 0 {
-		l.fill.submit(ctx, mine, mineTickets, source[K, V]{many: load},
-			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
-	}
-	// Counted once the fill owns the keys: a Recorder that panics here
-	// leaves no key without its fill.
-	l.rep.recordN(stats.Coalesced, len(missing)-len(mine))
-
-	// Keys holding an old value wait for their loads no longer than
-	// SoftTimeout from here, all together.
-	var soft <-chan time.Time
-	if keepSoft {
-		timer := time.NewTimer(l.softTimeout)
-		defer timer.Stop()
-		soft = timer.C
-	}
-	softOver := false
-	for i, t := range tickets {
-		var until <-chan time.Time
-		if hasFallback[i] && !softOver {
-			until = soft
-		}
-		if hasFallback[i] && softOver && !t.Ended() {
-			settle(i, Entry[V]{}, ErrSoftTimeout)
-			continue
-		}
-		e, err, patient := l.wait(ctx, t, until)
-		if !patient {
-			softOver = true
-			settle(i, Entry[V]{}, ErrSoftTimeout)
-			continue
-		}
-		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			for _, fb := range hasFallback[i:] {
-				if fb {
-					l.rep.settled(false)
-				}
-			}
-			return nil, err // the caller left; the loads go on
-		}
-		settle(i, e, err)
-	}
-	if failed != nil {
-		return values, &BatchError[K]{Failed: failed}
-	}
-	return values, nil
+	return values, ms
 }
 
 // uniqueKeys returns keys without repeats, in their first order, in a slice

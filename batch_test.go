@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -396,34 +399,6 @@ func TestStaleKeysAreRefreshedInOneBackgroundCall(t *testing.T) {
 	})
 }
 
-// batchStore is a memStore that is also a BatchStore, counting its batch
-// calls.
-type batchStore struct {
-	*memStore[string]
-	getMany, setMany atomic.Int64
-}
-
-func (s *batchStore) GetMany(ctx context.Context, keys []string) (map[string]flightcache.Entry[string], error) {
-	s.getMany.Add(1)
-	out := make(map[string]flightcache.Entry[string])
-	for _, k := range keys {
-		if e, ok := s.entry(k); ok {
-			out[k] = e
-		}
-	}
-	return out, nil
-}
-
-func (s *batchStore) SetMany(ctx context.Context, entries map[string]flightcache.Entry[string]) error {
-	s.setMany.Add(1)
-	for k, e := range entries {
-		if err := s.memStore.Set(ctx, k, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func TestGetOrLoadManyUsesABatchStore(t *testing.T) {
 	store := &batchStore{memStore: newMemStore[string]()}
 	src := newBatchSource()
@@ -463,4 +438,139 @@ func TestBatchErrorUnwrapsDistinctErrors(t *testing.T) {
 	assert.Len(t, be.Unwrap(), 2)
 	assert.ErrorIs(t, be, other)
 	assert.ErrorIs(t, be, errBackend)
+}
+
+// TestMaxBatchChunksThatFailPanicOrExitFailOnlyTheirKeys: with MaxBatch
+// splitting a batch, a chunk that errors, one that panics and one that calls
+// runtime.Goexit fail only their own keys; the others are loaded and stored.
+func TestMaxBatchChunksThatFailPanicOrExitFailOnlyTheirKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		l, err := flightcache.New[string, string](store, &flightcache.Options{MaxBatch: 2, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		defer l.Close()
+		load := func(_ context.Context, keys []string) (map[string]string, error) {
+			m := make(map[string]string)
+			for _, k := range keys {
+				switch k {
+				case "err":
+					return nil, errBackend
+				case "panic":
+					panic("batch bug")
+				case "exit":
+					runtime.Goexit()
+				}
+				m[k] = "v-" + k
+			}
+			return m, nil
+		}
+		keys := []string{"a", "b", "err", "c", "panic", "d", "exit", "e", "f", "g"}
+		got, err := l.GetOrLoadMany(context.Background(), keys, load)
+		var be *flightcache.BatchError[string]
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, map[string]string{"a": "v-a", "b": "v-b", "f": "v-f", "g": "v-g"}, got)
+		assert.Len(t, be.Failed, 6)
+		assert.ErrorIs(t, be.Failed["err"], errBackend)
+		var pe *singleflight.PanicError
+		assert.ErrorAs(t, be.Failed["panic"], &pe)
+		assert.ErrorIs(t, be.Failed["exit"], singleflight.ErrGoexit)
+		for _, k := range []string{"a", "b", "f", "g"} {
+			_, ok := store.entry(k)
+			assert.True(t, ok, k)
+		}
+	})
+}
+
+type uncomparableErr struct{ detail any }
+
+func (uncomparableErr) Error() string { return "uncomparable" }
+
+func TestBatchErrorNeverPanicsOnUncomparableErrors(t *testing.T) {
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{MaxBatch: 1})
+	_, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, func(_ context.Context, keys []string) (map[string]string, error) {
+		return nil, uncomparableErr{detail: []string{keys[0]}}
+	})
+	require.Error(t, err)
+	assert.NotPanics(t, func() {
+		_ = errors.Is(err, flightcache.ErrNotFound)
+		_ = err.Error()
+	})
+}
+
+// TestGetOrLoadManyLoadsDuplicatesOnceAndStoresAfterItsCallerLeft: duplicate
+// keys are loaded once; a caller that leaves gets ctx.Err() at once and the
+// batch is still stored.
+func TestGetOrLoadManyLoadsDuplicatesOnceAndStoresAfterItsCallerLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		l, err := flightcache.New[string, string](store, nil)
+		require.NoError(t, err)
+		defer l.Close()
+		gate := make(chan struct{})
+		var calls atomic.Int64
+		var seen []string
+		load := func(_ context.Context, keys []string) (map[string]string, error) {
+			calls.Add(1)
+			seen = append(seen, keys...)
+			<-gate
+			return map[string]string{"a": "1", "b": "2"}, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, err := l.GetOrLoadMany(ctx, []string{"a", "b", "a", "b", "a"}, load)
+			done <- err
+		}()
+		synctest.Wait()
+		cancel()
+		assert.ErrorIs(t, <-done, context.Canceled)
+		close(gate)
+		synctest.Wait()
+		assert.Equal(t, int64(1), calls.Load())
+		assert.ElementsMatch(t, []string{"a", "b"}, seen)
+		_, ok := store.entry("b")
+		assert.True(t, ok)
+	})
+}
+
+func TestABatchOfManyKeysCostsABoundedNumberOfGoroutines(t *testing.T) {
+	// fillGoroutines counts the goroutines working for fills: those with a
+	// frame of the fill pipeline, or of a singleflight call, in their stack.
+	// (runtime.NumGoroutine would count whatever else the test binary runs.)
+	fillGoroutines := func() int {
+		buf := make([]byte, 4<<20)
+		n := 0
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "flightcache.(*job[") || strings.Contains(g, "singleflight.(*Group[") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, maxBatch := range []int{0, 10} {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{MaxBatch: maxBatch})
+		const n = 100_000
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = itoa(i)
+		}
+		peak, calls := 0, 0
+		var mu sync.Mutex
+		got, err := l.GetOrLoadMany(context.Background(), keys, func(_ context.Context, keys []string) (map[string]string, error) {
+			mu.Lock()
+			if calls++; calls%500 == 1 {
+				peak = max(peak, fillGoroutines())
+			}
+			mu.Unlock()
+			out := make(map[string]string, len(keys))
+			for _, k := range keys {
+				out[k] = k
+			}
+			return out, nil
+		})
+		require.NoError(t, err)
+		assert.Len(t, got, n)
+		assert.Positive(t, peak, "the count sees the fill's goroutines")
+		assert.LessOrEqual(t, peak, 5, "MaxBatch %d: goroutines for a batch of %d keys", maxBatch, n)
+	}
 }

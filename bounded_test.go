@@ -16,17 +16,6 @@ import (
 	"github.com/flightcache/flightcache/stats"
 )
 
-// staleStore answers every Get with a stale entry, as a store full of keys
-// past their freshness would, and keeps nothing.
-type staleStore struct{}
-
-func (staleStore) Get(context.Context, string) (Entry[string], bool, error) {
-	now := time.Now()
-	return Entry[string]{Value: "old", FreshUntil: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}, true, nil
-}
-func (staleStore) Set(context.Context, string, Entry[string]) error { return nil }
-func (staleStore) Delete(context.Context, string) error             { return nil }
-
 // TestPerKeyStateStaysBoundedOverMillionsOfKeys reads 2 million distinct
 // stale keys (300,000 under the race detector), half of whose background
 // refreshes fail: the refresher's memory of backing-off keys stays bounded,
@@ -37,7 +26,7 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 		n = 300_000
 	}
 	rec := new(stats.Counter)
-	l, err := New[string, string](staleStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour, Recorder: rec})
+	l, err := New[string, string](staleStore, &Options{FreshFor: time.Minute, StaleFor: time.Hour, Recorder: rec})
 	require.NoError(t, err)
 	l.rep.logger = discardLogger()
 	errOdd := errors.New("odd keys fail")
@@ -92,7 +81,7 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 // TestKeysThatDoNotEqualThemselvesLeaveNothingBehind: a NaN key is refused
 // before it reaches any map.
 func TestKeysThatDoNotEqualThemselvesLeaveNothingBehind(t *testing.T) {
-	l, err := New[float64, string](&floatStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour})
+	l, err := New[float64, string](newMapStore[float64, string](), &Options{FreshFor: time.Minute, StaleFor: time.Hour})
 	require.NoError(t, err)
 	defer l.Close()
 	load := func(context.Context, float64) (string, error) { return "v", nil }
@@ -109,47 +98,4 @@ func TestKeysThatDoNotEqualThemselvesLeaveNothingBehind(t *testing.T) {
 	assert.Zero(t, l.fill.throttle.keys.Size())
 }
 
-type floatStore struct{}
-
-func (*floatStore) Get(context.Context, float64) (Entry[string], bool, error) {
-	return Entry[string]{}, false, nil
-}
-func (*floatStore) Set(context.Context, float64, Entry[string]) error { return nil }
-func (*floatStore) Delete(context.Context, float64) error             { return nil }
-
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// TestAStaleEntryIsJudgedAgainByTheSystemClock: a coarse clock held back
-// (as CPU starvation holds it back) finds an entry still inside its stale
-// window that the system clock finds past it; the read loads rather than
-// serve the entry stale past its StaleUntil.
-func TestAStaleEntryIsJudgedAgainByTheSystemClock(t *testing.T) {
-	now := time.Now()
-	var lagging coarseClock
-	lagging.nanos.Store(now.Add(-time.Second).UnixNano())
-	lagging.read.Store(true)
-	store := &oneEntryStore{e: Entry[string]{
-		Value: "old", FreshUntil: now.Add(-2 * time.Second), StaleUntil: now.Add(-500 * time.Millisecond), ExpiresAt: now.Add(-500 * time.Millisecond),
-	}}
-	l, err := New[string, string](store, &Options{FreshFor: time.Minute, StaleFor: time.Minute})
-	require.NoError(t, err)
-	defer l.Close()
-	l.clock = clock{src: &lagging}
-	loads := 0
-	v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
-		loads++
-		return "new", nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, "new", v, "not the entry past its StaleUntil")
-	assert.Equal(t, 1, loads)
-}
-
-// oneEntryStore holds one entry for every key and ignores writes.
-type oneEntryStore struct{ e Entry[string] }
-
-func (s *oneEntryStore) Get(context.Context, string) (Entry[string], bool, error) {
-	return s.e, true, nil
-}
-func (*oneEntryStore) Set(context.Context, string, Entry[string]) error { return nil }
-func (*oneEntryStore) Delete(context.Context, string) error             { return nil }

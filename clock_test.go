@@ -1,6 +1,7 @@
 package flightcache
 
 import (
+	"context"
 	"runtime"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestCoarseClockFollowsTimeAndSleepsWhenUnread(t *testing.T) {
@@ -54,7 +56,7 @@ func (c *coarseClock) isTicking() bool {
 func TestEveryLoaderSharesOneClockGoroutine(t *testing.T) {
 	var loaders []*Loader[string, string]
 	for range 50 {
-		l, err := New[string, string](staleStore{}, &Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1})
+		l, err := New[string, string](staleStore, &Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1})
 		assert.NoError(t, err)
 		loaders = append(loaders, l)
 	}
@@ -78,4 +80,60 @@ func TestEveryLoaderSharesOneClockGoroutine(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, count, "one clock goroutine for the process:\n%s", stacks)
+}
+
+// No read is ever served past its entry's windows, whatever the scheduler
+// does to the coarse clock (rule 6; issue 22 input 9: with 16 readers on 2
+// cores the coarse clock's goroutine lagged by up to 257 ms, and a fresh
+// verdict by it served entries past their ExpiresAt). Each entry here is
+// past its windows by the system clock and inside them by a coarse clock
+// that lags a minute behind; every entry point loads it.
+func TestLaggingCoarseClockServesNothingPastItsWindows(t *testing.T) {
+	now := time.Now()
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	entries := map[string]Entry[string]{
+		"fresh past ExpiresAt":  {Value: "old", FreshUntil: ago(time.Second), ExpiresAt: ago(time.Second)},
+		"missing past its time": {Missing: true, FreshUntil: ago(time.Second), ExpiresAt: ago(time.Second)},
+		"stale past StaleUntil": {Value: "old", FreshUntil: ago(2 * time.Minute), StaleUntil: ago(30 * time.Second), ExpiresAt: ago(30 * time.Second)},
+		"fresh, early refresh":  {Value: "old", FreshUntil: ago(time.Second), ExpiresAt: ago(time.Second), LoadDuration: time.Second},
+	}
+	reads := map[string]func(l *Loader[string, string]) (string, error){
+		"GetOrLoad": func(l *Loader[string, string]) (string, error) {
+			return l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "new", nil })
+		},
+		"GetOrLoadMany": func(l *Loader[string, string]) (string, error) {
+			m, err := l.GetOrLoadMany(context.Background(), []string{"k"}, func(context.Context, []string) (map[string]string, error) {
+				return map[string]string{"k": "new"}, nil
+			})
+			return m["k"], err
+		},
+		"Batcher": func(l *Loader[string, string]) (string, error) {
+			b, err := l.Batcher(func(context.Context, []string) (map[string]string, error) {
+				return map[string]string{"k": "new"}, nil
+			}, Window{Wait: time.Millisecond})
+			if err != nil {
+				return "", err
+			}
+			return b.GetOrLoad(context.Background(), "k")
+		},
+	}
+	for name, e := range entries {
+		for via, read := range reads {
+			t.Run(name+"/"+via, func(t *testing.T) {
+				lag := &coarseClock{}
+				lag.nanos.Store(ago(time.Minute).UnixNano())
+				lag.read.Store(true)
+				s := newMapStore[string, string]()
+				s.m["k"] = e
+				l, err := New[string, string](s, &Options{FreshFor: time.Hour, StaleFor: time.Minute, MissingFor: time.Hour, EarlyRefresh: 1})
+				require.NoError(t, err)
+				defer l.Close()
+				l.clock, l.fill.clock, l.refresh.clock = clock{src: lag}, clock{src: lag}, clock{src: lag}
+
+				v, err := read(l)
+				require.NoError(t, err)
+				assert.Equal(t, "new", v, "loaded, not served past its windows")
+			})
+		}
+	}
 }

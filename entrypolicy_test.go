@@ -177,7 +177,7 @@ func TestSetPolicyRefusesWhatItCannotApply(t *testing.T) {
 	ctx := context.Background()
 	assert.ErrorContains(t, flightcache.SetPolicy(ctx, "k", flightcache.EntryPolicy{FreshFor: time.Second}), "not called with the context of a load")
 	//lint:ignore SA1012 a nil context is the mistake under test
-	assert.Error(t, flightcache.SetPolicy(nil, "k", flightcache.EntryPolicy{})) //nolint:staticcheck
+	assert.Error(t, flightcache.SetPolicy(nil, "k", flightcache.EntryPolicy{}))
 	_, ok := flightcache.Previous[string](ctx, "k")
 	assert.False(t, ok)
 
@@ -385,5 +385,40 @@ func TestSetPolicyIsRefusedOnceItsCallReturnedWhileOtherCallsRun(t *testing.T) {
 		assert.Equal(t, map[string]string{"a": "A", "b": "B"}, vals)
 		_, ok := store.entry("a")
 		assert.True(t, ok, "the late NoStore changed nothing")
+	})
+}
+
+// TestNoStoreOfOneKeyOfABatch: one key of a batch says NoStore; its old
+// entry is dropped and its callers get the value, the other keys are stored.
+func TestNoStoreOfOneKeyOfABatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore[string]()
+		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Second, StaleIfError: time.Hour})
+		ctx := context.Background()
+		require.NoError(t, l.Set(ctx, "a", "old-a"))
+		time.Sleep(2 * time.Second) // a is past FreshFor, inside StaleIfError: loaded with the batch
+		got, err := l.GetOrLoadMany(ctx, []string{"a", "b", "c"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+			require.NoError(t, flightcache.SetPolicy(ctx, "a", flightcache.EntryPolicy{NoStore: true}))
+			out := map[string]string{}
+			for _, k := range keys {
+				out[k] = "new-" + k
+			}
+			return out, nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"a": "new-a", "b": "new-b", "c": "new-c"}, got)
+		synctest.Wait()
+		if e, ok := store.entry("a"); ok {
+			assert.True(t, e.ExpiresAt.Before(time.Now()), "NoStore drops the old entry (an expired entry stands for none)")
+		}
+		r, err := l.GetOrLoadResult(ctx, "a", func(context.Context, string) (string, error) { return "next-a", nil })
+		require.NoError(t, err)
+		assert.Equal(t, flightcache.ServedLoaded, r.Served, "the old value is not served in place of the NoStore one")
+		assert.Equal(t, "next-a", r.Value)
+		for _, k := range []string{"b", "c"} {
+			e, ok := store.entry(k)
+			require.True(t, ok, k)
+			assert.Equal(t, "new-"+k, e.Value)
+		}
 	})
 }

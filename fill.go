@@ -58,6 +58,7 @@ type filler[K comparable, V any] struct {
 	keysMayFail bool
 
 	group  singleflight.Group[K, Entry[V]]
+	pass   *passSet[K] // keys whose last result was private (hit-for-pass)
 	writes *writeOrder[K]
 	// spare holds jobs whose fill is over, for the next fill to reuse (see
 	// newJob).
@@ -148,6 +149,9 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 		f.mu.RUnlock()
 		for _, t := range j.tickets {
 			t.Finish(Entry[V]{}, ErrClosed)
+		}
+		for _, a := range j.also {
+			a.t.Finish(Entry[V]{}, ErrClosed)
 		}
 		return ErrClosed
 	}
@@ -258,10 +262,20 @@ type job[K comparable, V any] struct {
 		write  [1]bool
 		prev   [1]lookup[V]
 	}
+	// also holds more tickets of keys of the fill: a Batcher's window that
+	// got a key twice (it was invalidated while queued, then missed again)
+	// loads it once, for both (rule 14: a key appears at most once in any
+	// call of a BatchLoadFunc).
+	also []alsoTicket[K, V]
+
 	kws      []*keyWrites // the write order of each key
 	gens     []uint64     // each key's generation when the fill began
 	versions []Version    // over a Fencer, each key's Version when the fill last looked
 	expired  atomic.Bool  // the deadline passed and finished the keys left
+	calling  atomic.Int32 // keys whose call of the source is under way (rule 15: only those count as loads)
+	// sourceExited: the source called runtime.Goexit (not a Store or a
+	// Recorder): the keys it left count as a failed load.
+	sourceExited atomic.Bool
 	// writePanic holds the error of a write that panicked: onEnd reports it
 	// for the keys that got their values all the same, so that a refresh
 	// whose Store panics counts as failed.
@@ -352,6 +366,21 @@ func (j *job[K, V]) finish(i int, e Entry[V], err error) {
 		j.f.throttle.failed(j.keys[i], err, j.f.clock.now())
 	}
 	j.tickets[i].Finish(e, err)
+	if err == errPrivate {
+		// A copy of the key's call is another caller's: it loads alone.
+		e, err = Entry[V]{}, errReload
+	}
+	for _, a := range j.also {
+		if a.i == i {
+			a.t.Finish(e, err)
+		}
+	}
+}
+
+// alsoTicket is one more ticket of key i of a fill, finished with it.
+type alsoTicket[K comparable, V any] struct {
+	i int
+	t ticket[K, V]
 }
 
 // recovered handles a pipeline goroutine that is unwinding from a panic
@@ -391,8 +420,9 @@ func (j *job[K, V]) recovered(p any, idx []int) {
 	// Counted before the keys hear of it, so that their callers see the
 	// count.
 	switch {
-	case p == nil:
+	case p == nil && j.sourceExited.Load():
 		j.f.rep.contain("Recorder", func() { j.f.rep.recordLoad(0, len(left), err) })
+	case p == nil:
 	case len(left) == 0:
 		j.f.rep.panicked("a Store, Recorder or lease", p)
 	default:
@@ -438,11 +468,13 @@ func (j *job[K, V]) expire() {
 		// lease's release), the fill is over for Close at its deadline.
 		j.end()
 	}()
-	if len(left) > 0 {
-		// Counted before the keys hear of it, so that their callers see
-		// the count.
+	// Only keys whose source was called count as loads that timed out
+	// (rule 15): not those still waiting for a lease or a Store read.
+	// Counted before the keys hear of it, so that their callers see the
+	// count.
+	if n := min(int(j.calling.Load()), len(left)); n > 0 {
 		j.f.rep.contain("Recorder", func() {
-			j.f.rep.recordLoad(j.f.timeout, len(left), ErrLoadTimeout)
+			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
 		})
 	}
 }
@@ -480,7 +512,7 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 	} else {
 		found = j.f.read(j.ctx, j.keysAt(idx), true)
 	}
-	now := j.f.clock.now()
+	now := j.f.clock.exactNow()
 	todo := idx[:0] // filtered in place: idx is the caller's to give up
 	for n, i := range idx {
 		e, ok := found[n].e, found[n].ok
@@ -772,9 +804,15 @@ type outcome[V any] struct {
 // loadChunk makes one call of the source for the keys at idx, then writes
 // and delivers the results.
 func (j *job[K, V]) loadChunk(idx []int) {
+	if j.ctx.Err() != nil {
+		// The deadline passed while the fill read the Store or waited
+		// for a lease: the source is never called with an ended context
+		// (rule 3), and expire has answered the keys.
+		return
+	}
 	sc := j.scopeOf(idx)
 	start := time.Now()
-	outs, err := j.call(sc, idx)
+	outs, err := j.callCounted(sc, idx)
 	elapsed := time.Since(start)
 	sc.seal() // what the load says from now on changes nothing
 	if j.expired.Load() {
@@ -797,12 +835,11 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return
 	}
 
-	// Stamped by the clock that judges the entry, so that an entry fresh
-	// for 0 is never read as fresh (the coarse clock lags by up to a tick),
-	// and never later than the load returned: the pipeline may have been
-	// held since (descheduled, or in a Recorder) while the coarse clock
-	// moved on, and an entry's windows must not outlast its value's age.
-	loadedAt := time.Unix(0, min(j.f.clock.now(), start.Add(elapsed).UnixNano()))
+	// Stamped by the system clock that judges entries, and never later
+	// than the load returned: the pipeline may have been held since
+	// (descheduled, or in a Recorder), and an entry's windows must not
+	// outlast its value's age.
+	loadedAt := time.Unix(0, min(j.f.clock.exactNow(), start.Add(elapsed).UnixNano()))
 	entries, write := j.one.entry[:], j.one.write[:]
 	if len(j.keys) > 1 {
 		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))
@@ -811,7 +848,8 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	for n, i := range idx {
 		p := j.policyOf(i)
 		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], loadedAt, elapsed)
-		if p.NoStore {
+		j.sharing(i, p, &outs[n].err)
+		if p.NoStore || p.Private {
 			if stored == nil {
 				stored = slices.Clone(entries)
 			}
@@ -832,12 +870,27 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	}
 }
 
+// sharing applies what a Private policy p says of key i's result, whose
+// error for its callers is *err: the result goes to the caller that started
+// the call only (errPrivate), and callers of the key load alone until a load
+// returns a result that can be shared (hit-for-pass).
+func (j *job[K, V]) sharing(i int, p *EntryPolicy, err *error) {
+	switch {
+	case p.Private && (*err == nil || isNotFound(*err)):
+		j.f.pass.mark(j.keys[i])
+		*err = errPrivate
+	case *err == nil || isNotFound(*err):
+		j.f.pass.unmark(j.keys[i])
+	}
+}
+
 // build returns the entry for key i under ep, whose load answered o at
 // loadedAt after took, the error its callers get, and whether the entry is to be
 // stored. A "not modified" answer keeps the previous entry's value (or its
 // "not found") under the new policy.
 func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Time, took time.Duration) (e Entry[V], err error, store bool) {
 	p := j.f.policy
+	r := rand.Float64()
 	if o.err != nil && errors.Is(o.err, ErrNotModified) {
 		prev, ok := j.previousOf(i)
 		switch {
@@ -848,14 +901,37 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Ti
 		default:
 			o = outcome[V]{v: prev.Value}
 		}
+		// The entry keeps the windows its source gave it, re-based at
+		// now, unless this load set new ones (rule 14), and no jitter
+		// shortens them again.
+		if w, ok := windowsOf(&prev); ok && ep == &p.def {
+			ep, r = &w, 1
+		}
 	}
 	switch {
 	case o.err == nil:
-		return valueEntry(p, ep, o.v, loadedAt, took, rand.Float64()), nil, true
+		return valueEntry(p, ep, o.v, loadedAt, took, r), nil, true
 	case isNotFound(o.err):
-		return missingEntry[V](p, ep, loadedAt, took, rand.Float64()), o.err, true
+		return missingEntry[V](p, ep, loadedAt, took, r), o.err, true
 	}
 	return Entry[V]{}, o.err, false
+}
+
+// callCounted is call, with the keys at idx counted in j.calling while the
+// source has them, however the call ends (a runtime.Goexit included).
+func (j *job[K, V]) callCounted(ctx scope, idx []int) (outs []outcome[V], err error) {
+	n := int32(len(idx))
+	j.calling.Add(n)
+	returned := false
+	defer func() {
+		j.calling.Add(-n)
+		if !returned {
+			j.sourceExited.Store(true) // call recovers panics: this is a Goexit
+		}
+	}()
+	outs, err = j.call(ctx, idx)
+	returned = true
+	return outs, err
 }
 
 // call calls the source for the keys at idx. An error fails every key; a

@@ -3,6 +3,7 @@ package flightcache_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,5 +175,41 @@ func TestInstancesHoldingDifferentPartsOfABatchDoNotWaitOnEachOther(t *testing.T
 		close(gate)
 		assert.Equal(t, values("k1", "k2"), <-done)
 		assert.Equal(t, 0, src.count("k1"), "k1 came from the instance that held its lease")
+	})
+}
+
+// panicReleaseStore is a BatchLeaser whose release releases the leases and
+// then panics.
+type panicReleaseStore struct{ *leaseStore }
+
+func (s panicReleaseStore) LeaseMany(ctx context.Context, keys []string) ([]string, func(), error) {
+	taken, release, err := batchLeaseStore(s).LeaseMany(ctx, keys)
+	return taken, func() {
+		release()
+		panic("release bug")
+	}, err
+}
+
+func (s *leaseStore) heldCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// TestABatchLeaseReleaseThatPanicsStillReleasesEveryLease: a release that
+// panics is contained; the batch's values still reach the caller, and the
+// leases it released stay released. Issue 12: what is taken before a call
+// into a plug-in is given back on every exit path.
+func TestABatchLeaseReleaseThatPanicsStillReleasesEveryLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := panicReleaseStore{newLeaseStore()}
+		l, err := flightcache.New[string, string](store, &flightcache.Options{LoadTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		defer l.Close()
+		got, err := l.GetOrLoadMany(context.Background(), []string{"a", "b", "c"}, newBatchSource().load)
+		require.NoError(t, err)
+		assert.Len(t, got, 3)
+		synctest.Wait()
+		assert.Zero(t, store.heldCount(), "every lease the batch took is released")
 	})
 }

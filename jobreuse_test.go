@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
-	"github.com/flightcache/flightcache/stats"
 )
 
 // A fill's job is reused by later fills once its pipeline is over (issue
@@ -21,8 +21,6 @@ import (
 // may keep it (a goroutine it started, a log handler), and what it reads or
 // says through it after its fill is over must reach nothing of the fills
 // that came after.
-
-type reuseCtxKey struct{}
 
 // A load keeps its context past its fill; other fills run, reusing the
 // job. The kept context still has its caller's values, stays ended, and its
@@ -34,7 +32,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 			store := newMemStore[string]()
 			l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour})
 			caller := func(v string) (context.Context, context.CancelFunc) {
-				ctx := context.WithValue(context.Background(), reuseCtxKey{}, v)
+				ctx := context.WithValue(context.Background(), callerKey{}, v)
 				if inline {
 					return ctx, func() {}
 				}
@@ -56,7 +54,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 			for _, k := range []string{"b", "c"} {
 				ctx, cancel := caller("later")
 				err := l.Refresh(ctx, k, func(c context.Context, key string) (string, error) {
-					assert.Equal(t, "later", c.Value(reuseCtxKey{}))
+					assert.Equal(t, "later", c.Value(callerKey{}))
 					assert.Error(t, flightcache.SetPolicy(kept, key, flightcache.EntryPolicy{FreshFor: time.Second}),
 						"a kept context must not reach a later fill's hooks")
 					_, ok := flightcache.Previous[string](kept, key)
@@ -69,7 +67,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 				cancel()
 			}
 
-			assert.Equal(t, "first", kept.Value(reuseCtxKey{}))
+			assert.Equal(t, "first", kept.Value(callerKey{}))
 			assert.ErrorIs(t, kept.Err(), context.Canceled)
 			select {
 			case <-kept.Done():
@@ -153,7 +151,7 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 		wg.Go(func() {
 			for _, k := range plan[c] {
 				key := fmt.Sprint("k", k)
-				ctx := context.WithValue(context.Background(), reuseCtxKey{}, key)
+				ctx := context.WithValue(context.Background(), callerKey{}, key)
 				if c%2 == 1 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithCancel(ctx)
@@ -161,7 +159,7 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 				}
 				load := func(lc context.Context, got string) (string, error) {
 					assert.Equal(t, key, got)
-					assert.Equal(t, key, lc.Value(reuseCtxKey{}), "a load sees its own caller's values")
+					assert.Equal(t, key, lc.Value(callerKey{}), "a load sees its own caller's values")
 					if prev, ok := flightcache.Previous[string](lc, got); ok {
 						assert.Contains(t, prev.Value, got)
 					}
@@ -185,19 +183,11 @@ func TestReusedJobsUnderConcurrentFills(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, l.Wait(context.Background()))
 	for _, c := range kept {
-		key := c.Value(reuseCtxKey{}).(string)
+		key := c.Value(callerKey{}).(string)
 		assert.Error(t, flightcache.SetPolicy(c, key, flightcache.EntryPolicy{}))
 		assert.ErrorIs(t, c.Err(), context.Canceled)
 	}
 }
-
-// slowLoadRecorder holds the fill in RecordLoad, between the load's return
-// and the entry's build, as a descheduled pipeline would be held.
-type slowLoadRecorder struct{ hold time.Duration }
-
-func (slowLoadRecorder) Record(stats.Event, int) {}
-
-func (r slowLoadRecorder) RecordLoad(time.Duration, error) { time.Sleep(r.hold) }
 
 // An entry's windows count from when its load returned, not from when the
 // fill got round to building it: a fill held in between (here by its
@@ -207,7 +197,9 @@ func TestEntryWindowsCountFromTheLoadsReturn(t *testing.T) {
 		store := newMemStore[string]()
 		l := newLoader(t, store, &flightcache.Options{
 			FreshFor: time.Minute, StaleFor: time.Minute,
-			Recorder: slowLoadRecorder{hold: 10 * time.Second},
+			// The Recorder holds the fill between the load's return and
+			// the entry's build, as a descheduled pipeline would be held.
+			Recorder: &recorder{onRecordLoad: func(time.Duration, error) { time.Sleep(10 * time.Second) }},
 		})
 		var returned time.Time
 		_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
@@ -219,5 +211,54 @@ func TestEntryWindowsCountFromTheLoadsReturn(t *testing.T) {
 		require.True(t, ok)
 		assert.True(t, e.FreshUntil.Equal(returned.Add(time.Minute)), "FreshUntil %v, want %v", e.FreshUntil, returned.Add(time.Minute))
 		assert.True(t, e.StaleUntil.Equal(returned.Add(2*time.Minute)), "StaleUntil %v, want %v", e.StaleUntil, returned.Add(2*time.Minute))
+	})
+}
+
+// A load that keeps its context finds it ended (Canceled) once the fill is
+// over; contexts derived from it afterwards are born ended, AfterFunc runs
+// at once, and its stop reports false.
+func TestAKeptLoadContextIsEndedOnceItsFillIsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := flightcache.New[string, string](newMemStore[string](), nil)
+		require.NoError(t, err)
+		defer l.Close()
+		var kept context.Context
+		var derivedBefore context.Context
+		var cancelBefore context.CancelFunc
+		stoppedRan := atomic.Bool{}
+		var stopResult bool
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err = l.GetOrLoad(ctx, "k", func(ctx context.Context, _ string) (string, error) {
+			kept = ctx
+			derivedBefore, cancelBefore = context.WithCancel(ctx)
+			stop := context.AfterFunc(ctx, func() { stoppedRan.Store(true) })
+			stopResult = stop()
+			return "v", nil
+		})
+		require.NoError(t, err)
+		defer cancelBefore()
+		require.NoError(t, l.Wait(context.Background()))
+		synctest.Wait()
+
+		assert.True(t, stopResult, "stop before the end stops f")
+		assert.False(t, stoppedRan.Load(), "a stopped AfterFunc never runs")
+		select {
+		case <-kept.Done():
+		default:
+			t.Fatal("the fill's context is not done after the fill")
+		}
+		assert.ErrorIs(t, kept.Err(), context.Canceled)
+		assert.ErrorIs(t, derivedBefore.Err(), context.Canceled)
+		assert.ErrorIs(t, context.Cause(derivedBefore), context.Canceled)
+
+		after, cancelAfter := context.WithTimeout(kept, time.Hour)
+		defer cancelAfter()
+		assert.ErrorIs(t, after.Err(), context.Canceled)
+		ran := make(chan struct{})
+		stop := context.AfterFunc(kept, func() { close(ran) })
+		<-ran
+		assert.False(t, stop(), "stop after f started reports false")
+		assert.ErrorIs(t, context.WithoutCancel(kept).Err(), nil)
 	})
 }

@@ -69,6 +69,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 	l.writes = &w
 	l.fill = &filler[K, V]{
 		store:    store,
+		pass:     newPassSet[K](),
 		policy:   &l.policy,
 		throttle: newThrottle[K](o.FailureBackoff),
 		clock:    l.clock,
@@ -126,8 +127,10 @@ func (l *Loader[K, V]) refuse(ctx context.Context, key K) error {
 // Options.LoadTimeout): a runtime.Goexit in load then ends that goroutine,
 // and the other callers get an error wrapping singleflight.ErrGoexit.
 //
-// A hit costs one Store.Get and a clock comparison: no allocation, no lock
-// of the Loader's and no goroutine. (A method value such as db.LoadUser
+// A hit costs one Store.Get and a clock comparison (one read of the
+// system's monotonic clock for an entry that can go stale: a coarser clock
+// could serve it past its windows): no allocation, no lock of the Loader's
+// and no goroutine. (A method value such as db.LoadUser
 // written in the call is a closure that Go allocates on every call, hit or
 // not, because load may outlive the call; bind it once, as in
 // loadUser := db.LoadUser, to keep hits free of allocations.) A Store that
@@ -183,11 +186,7 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 	v := verdictMiss
 	var now int64
 	if ok {
-		now = l.clock.now()
-		v = judge(&l.policy, e, now, rand.Float64)
-		if v == verdictStale {
-			v, now = l.confirmStale(e)
-		}
+		v, now = l.judgeNow(e)
 	}
 	l.rep.judged(v)
 	if e != &r.Entry {
@@ -213,17 +212,18 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 		l.refreshKey(ctx, key, load, win, time.Time{}, now)
 		return nil
 	}
-	return l.miss(ctx, key, load, win, v == verdictFallback, r)
+	return l.missOne(ctx, key, load, win, v == verdictFallback, r)
 }
 
-// confirmStale judges again, by the system clock, an entry that the coarse
-// clock found stale: the coarse clock lags by more than a tick when the
-// process is starved of CPU (16 busy goroutines on 2 cores held it back by
-// 75 ms in bench's expiry storm), and an entry must not be served stale past
-// its StaleUntil. A fresh hit is not judged again: the lag only lengthens
-// its freshness a little.
-func (l *Loader[K, V]) confirmStale(e *Entry[V]) (verdict, int64) {
-	now := time.Now().UnixNano()
+// judgeNow judges e now, by the system clock (see clock.exactNow), and
+// returns the verdict and the time it was judged at. An entry that can
+// neither go stale nor expire, with no early refresh, is fresh whatever the
+// time: it costs no clock read (rule 1).
+func (l *Loader[K, V]) judgeNow(e *Entry[V]) (verdict, int64) {
+	if l.policy.beta == 0 && !e.Missing && e.FreshUntil.IsZero() && e.ExpiresAt.IsZero() {
+		return verdictFresh, 0
+	}
+	now := l.clock.exactNow()
 	return judge(&l.policy, e, now, rand.Float64), now
 }
 
@@ -237,161 +237,50 @@ func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V
 	l.refresh.start(ctx, key, load, replacing, now)
 }
 
-// miss loads key and waits for it, on behalf of a call that found nothing
-// to serve, and sets r. r holds what the Store had for key: when
-// hasFallback, an old value that may stand in for a failed load. It is a
-// function of its own so that the hit path's stack frame stays small.
-func (l *Loader[K, V]) miss(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], hasFallback bool, r *Result[V]) error {
-	var fallback *Entry[V]
-	if hasFallback {
-		old := r.Entry
-		fallback = &old
-	}
-	*r = Result[V]{}
-	if err := ctx.Err(); err != nil {
-		if hasFallback {
-			l.rep.settled(false)
-		}
-		return err // a caller that has left starts nothing
-	}
-	if err := l.throttled(key); err != nil {
-		return l.settle(Entry[V]{}, err, fallback, r)
-	}
-
-	t, started, err := l.fill.group.Claim(key)
-	if err != nil {
-		return err
-	}
-	keepSoft := hasFallback && l.softTimeout > 0
-	switch {
-	case started && win != nil:
-		win.add(ctx, key, t)
-	case started:
-		l.fill.submitOne(ctx, key, t, source[K, V]{one: load},
-			fillOptions[K]{inline: ctx.Done() == nil && !keepSoft})
-	default:
-		l.rep.record(stats.Coalesced)
-	}
-	var soft <-chan time.Time
-	if keepSoft {
-		timer := time.NewTimer(l.softTimeout)
-		defer timer.Stop()
-		soft = timer.C
-	}
-	loaded, err, patient := l.wait(ctx, t, soft)
-	if !patient {
-		return l.settle(Entry[V]{}, ErrSoftTimeout, fallback, r) // the load goes on
-	}
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		if hasFallback {
-			l.rep.settled(false)
-		}
-		return err // the caller left; the load goes on
-	}
-	return l.settle(loaded, err, fallback, r)
-}
-
-// throttled returns, when the failure throttle holds back loads of key, the
-// error that says so, wrapping ErrThrottled and the last load's error, and
-// nil otherwise. A call refused with no old value to serve is counted.
-func (l *Loader[K, V]) throttled(key K) error {
-	th := l.fill.throttle
-	if !th.callers {
-		return nil
-	}
-	last, left, blocked := th.blocked(key, l.clock.now())
-	if !blocked {
-		return nil
-	}
-	if last == nil {
-		return fmt.Errorf("%w: key %v, for %v more", ErrThrottled, key, left)
-	}
-	return fmt.Errorf("%w: key %v, for %v more: %w", ErrThrottled, key, left, last)
-}
-
-// wait waits for the result of t as long as ctx allows, and reports
-// patient false, with no result, when soft (nil: never) fires first: the
-// SoftTimeout of a caller holding an old value.
-func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time) (e Entry[V], err error, patient bool) {
-	if soft != nil {
-		select {
-		case <-t.Done():
-		case <-ctx.Done():
-		case <-soft:
-			if !t.Ended() {
-				return e, nil, false
-			}
-		}
-	}
-	e, err, _ = t.Wait(ctx)
-	return e, err, true
-}
-
-// settle sets r to what a caller gets for a key whose load ended with e and
-// err (or was not started: throttled, or waited for past SoftTimeout), and
-// returns the caller's error. fallback, when not nil, is the old entry that
-// stands in for a failed load: the caller then gets it and a nil error.
-func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
-	if err != nil && isNotFound(err) {
-		// The source said the key does not exist: that is the answer,
-		// whatever old value there was.
-		if fallback != nil {
-			l.rep.settled(false)
-		}
-		*r = Result[V]{Entry: e, Served: ServedLoaded}
-		return err
-	}
-	if err != nil {
-		served := fallback != nil && !errors.Is(err, ErrClosed)
-		if fallback != nil {
-			l.rep.settled(served)
-		} else if errors.Is(err, ErrThrottled) {
-			l.rep.record(stats.Throttled)
-		}
-		if served {
-			*r = Result[V]{Entry: *fallback, Served: ServedStandIn, Err: err}
-			return nil
-		}
-		return err
-	}
-	if fallback != nil {
-		l.rep.settled(false)
-	}
-	*r = Result[V]{Entry: e, Served: ServedLoaded}
-	if e.Missing {
-		return ErrNotFound
-	}
-	return nil
-}
-
 // Set stores value for key as if it had just been loaded: fresh for
 // Options.FreshFor. It wins over a load of key that has started: that load's
 // callers get its result, but the result is not stored over value, and a
-// caller that comes after Set returns never gets it. Set returns the Store's
-// error, if any, wrapped, and ctx.Err() if ctx ends while Set waits for a
-// load's write under way.
+// caller that comes after Set returns never gets it.
+//
+// Set is all or nothing: it returns the Store's error, wrapped, or ctx.Err()
+// when ctx ends while Set waits for a load's write under way, and then it
+// has changed nothing (a load in flight still stores its result). ctx bounds
+// only waiting: a Set that need not wait is made whatever ctx says, with ctx
+// passed to the Store, which may refuse it (a remote one) or not.
 func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.now()), 0, rand.Float64())
+		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.exactNow()), 0, rand.Float64())
 		return l.store.Set(ctx, key, e)
 	})
-	l.fill.throttle.succeeded(key) // a value is there: the next load is not held back
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		l.rep.record(stats.StoreError)
-		return fmt.Errorf("flightcache: set key %v: %w", key, err)
+	return l.wrote(ctx, "set", key, err)
+}
+
+// wrote finishes a Set or Invalidate (op) of key that overwrite ended with
+// err: a write that took effect ends the failure throttle's backoff of key
+// (a value is there, or a new load is asked for); one that did not changes
+// nothing more (rule 13). A Store's error is counted and wrapped; ctx's is
+// returned as it is.
+func (l *Loader[K, V]) wrote(ctx context.Context, op string, key K, err error) error {
+	switch {
+	case err == nil:
+		l.fill.throttle.succeeded(key)
+		return nil
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return err
 	}
-	return err
+	l.rep.record(stats.StoreError)
+	return fmt.Errorf("flightcache: %s key %v: %w", op, key, err)
 }
 
 // Invalidate removes key from the Store, so that the next GetOrLoad loads it
-// again, even while the failure throttle held back loads of key. It wins over a load of key that has started: that load's callers get
-// its result, but the result is not stored, and a caller that comes after
-// Invalidate returns never gets it. Invalidate returns the Store's error, if
-// any, wrapped, and ctx.Err() if ctx ends while it waits for a load's write
-// under way.
+// again, even while the failure throttle held back loads of key. It wins
+// over a load of key that has started: that load's callers get its result,
+// but the result is not stored, and a caller that comes after Invalidate
+// returns never gets it. Like Set, it is all or nothing, and ctx bounds only
+// waiting: an Invalidate that returns an error has changed nothing.
 func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
@@ -399,12 +288,7 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
 		return l.store.Delete(ctx, key)
 	})
-	l.fill.throttle.succeeded(key) // asked for a new load: it is not held back
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		l.rep.record(stats.StoreError)
-		return fmt.Errorf("flightcache: invalidate key %v: %w", key, err)
-	}
-	return err
+	return l.wrote(ctx, "invalidate", key, err)
 }
 
 // Refresh starts loading key now, in the background, whatever the Store

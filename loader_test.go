@@ -2,7 +2,6 @@ package flightcache_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -271,34 +270,6 @@ func TestGoexitInLoadBecomesError(t *testing.T) {
 	assert.ErrorIs(t, err, singleflight.ErrGoexit)
 }
 
-// TestGoexitInALoadRunOnItsCallersGoroutine: a caller whose ctx can never
-// end runs the load itself, as x/sync/singleflight does; a Goexit in it ends
-// that caller's goroutine, and the callers that joined get ErrGoexit.
-func TestGoexitInALoadRunOnItsCallersGoroutine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLoader(t, newMemStore[string](), nil)
-		exiting := make(chan struct{})
-		returned := false
-		go func() {
-			defer close(exiting)
-			_, _ = l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
-				time.Sleep(time.Second)
-				runtime.Goexit()
-				return "", nil
-			})
-			returned = true
-		}()
-		synctest.Wait()
-		_, err := l.GetOrLoad(context.Background(), "k", newSource().load)
-		assert.ErrorIs(t, err, singleflight.ErrGoexit, "the joiner")
-		<-exiting
-		assert.False(t, returned, "the caller's goroutine ended")
-		v, err := l.GetOrLoad(context.Background(), "k", newSource().load)
-		require.NoError(t, err, "the key loads again")
-		assert.Equal(t, "value-k", v)
-	})
-}
-
 func TestCallerCancellationReturnsPromptlyAndLoadIsStored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, src := newMemStore[string](), newSource()
@@ -379,141 +350,6 @@ func TestLoadTimeoutEndsAHungLoad(t *testing.T) {
 	})
 }
 
-// TestLoadTimeoutOfALoadRunOnItsCallersGoroutine: a caller whose ctx can
-// never end runs the load itself; when the load ignores its context, the
-// callers that joined get the timeout at the deadline, and that caller when
-// the load returns, its late result dropped.
-func TestLoadTimeoutOfALoadRunOnItsCallersGoroutine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store := newMemStore[string]()
-		l := newLoader(t, store, &flightcache.Options{LoadTimeout: 2 * time.Second})
-		start := time.Now()
-		done := make(chan error, 1)
-		go func() {
-			_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
-				time.Sleep(5 * time.Second) // ignores its context
-				return "late", nil
-			})
-			done <- err
-		}()
-		synctest.Wait()
-		_, err := l.GetOrLoad(context.Background(), "k", newSource().load)
-		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "the joiner")
-		assert.Equal(t, 2*time.Second, time.Since(start))
-		err = <-done
-		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "the caller that ran the load")
-		assert.Equal(t, 5*time.Second, time.Since(start))
-		_, ok := store.entry("k")
-		assert.False(t, ok, "the late result is dropped")
-	})
-}
-
-func TestInvalidateDuringLoadWins(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store, src := newMemStore[string](), newSource()
-		src.gate = make(chan struct{})
-		l := newLoader(t, store, nil)
-
-		got := make(chan string)
-		go func() {
-			v, err := l.GetOrLoad(context.Background(), "k", src.load)
-			assert.NoError(t, err)
-			got <- v
-		}()
-		synctest.Wait()
-		require.NoError(t, l.Invalidate(context.Background(), "k"))
-		close(src.gate)
-		assert.Equal(t, "value-k", <-got, "the load's waiters still get its result")
-		synctest.Wait()
-
-		_, ok := store.entry("k")
-		assert.False(t, ok, "the load that Invalidate overtook must not be stored")
-		src.gate = nil
-		_, err := l.GetOrLoad(context.Background(), "k", src.load)
-		require.NoError(t, err)
-		assert.Equal(t, 2, src.count("k"))
-	})
-}
-
-func TestSetDuringLoadWins(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store, src := newMemStore[string](), newSource()
-		src.gate = make(chan struct{})
-		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute})
-
-		got := make(chan string)
-		go func() {
-			v, err := l.GetOrLoad(context.Background(), "k", src.load)
-			assert.NoError(t, err)
-			got <- v
-		}()
-		synctest.Wait()
-		require.NoError(t, l.Set(context.Background(), "k", "written"))
-
-		// A caller arriving now sees the written value, not the load in flight.
-		v, err := l.GetOrLoad(context.Background(), "k", src.load)
-		require.NoError(t, err)
-		assert.Equal(t, "written", v)
-
-		close(src.gate)
-		assert.Equal(t, "value-k", <-got)
-		synctest.Wait()
-		e, ok := store.entry("k")
-		require.True(t, ok)
-		assert.Equal(t, "written", e.Value)
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
-		assert.Equal(t, 1, src.count("k"))
-	})
-}
-
-// TestInvalidateWaitsForAWriteUnderWay covers the narrowest interleaving: the
-// load has finished and its Store.Set is running when Invalidate arrives.
-func TestInvalidateWaitsForAWriteUnderWay(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store, src := newMemStore[string](), newSource()
-		inSet, finishSet := make(chan struct{}), make(chan struct{})
-		store.beforeSet = func(string, flightcache.Entry[string]) {
-			close(inSet)
-			<-finishSet
-		}
-		l := newLoader(t, store, nil)
-		go l.GetOrLoad(context.Background(), "k", src.load)
-		<-inSet
-
-		invalidated := make(chan error)
-		go func() { invalidated <- l.Invalidate(context.Background(), "k") }()
-		synctest.Wait()
-		select {
-		case <-invalidated:
-			t.Fatal("Invalidate returned while a write it must follow was under way")
-		default:
-		}
-		close(finishSet)
-		require.NoError(t, <-invalidated)
-		_, ok := store.entry("k")
-		assert.False(t, ok, "the fill's write landed after Invalidate's delete")
-	})
-}
-
-func TestFailingStoreStillServesLoads(t *testing.T) {
-	store, src, rec := newMemStore[string](), newSource(), new(stats.Counter)
-	store.fail = errors.New("store down")
-	l := newLoader(t, store, &flightcache.Options{FreshFor: time.Minute, Recorder: rec})
-
-	for range 2 {
-		v, err := l.GetOrLoad(context.Background(), "k", src.load)
-		require.NoError(t, err, "a failing store is not the caller's failure")
-		assert.Equal(t, "value-k", v)
-	}
-	assert.Equal(t, 2, src.count("k"))
-	// Per GetOrLoad: the first Get, the fill's second look, and the Set.
-	assert.Equal(t, uint64(6), rec.Snapshot().StoreErrors)
-
-	assert.ErrorIs(t, l.Set(context.Background(), "k", "v"), store.fail)
-	assert.ErrorIs(t, l.Invalidate(context.Background(), "k"), store.fail)
-	assert.Equal(t, uint64(8), rec.Snapshot().StoreErrors)
-}
-
 func TestStaleIfErrorServesTheOldValueInsideItsWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, src, rec := newMemStore[string](), newSource(), new(stats.Counter)
@@ -539,89 +375,20 @@ func TestStaleIfErrorServesTheOldValueInsideItsWindow(t *testing.T) {
 	})
 }
 
-func TestBadInputGetsErrorsNotPanics(t *testing.T) {
-	store := newMemStore[string]()
-	_, err := flightcache.New[string, string](nil, nil)
-	assert.ErrorContains(t, err, "Store")
-
-	for _, tc := range []struct {
-		field string
-		opts  flightcache.Options
-	}{
-		{"FreshFor", flightcache.Options{FreshFor: -1}},
-		{"StaleFor", flightcache.Options{FreshFor: time.Second, StaleFor: -1}},
-		{"StaleIfError", flightcache.Options{FreshFor: time.Second, StaleIfError: -time.Second}},
-		{"MissingFor", flightcache.Options{MissingFor: -1}},
-		{"LoadTimeout", flightcache.Options{LoadTimeout: -1}},
-		{"Jitter", flightcache.Options{Jitter: -0.1}},
-		{"Jitter", flightcache.Options{Jitter: 1.5}},
-		{"EarlyRefresh", flightcache.Options{FreshFor: time.Second, EarlyRefresh: -1}},
-		{"MaxRefreshes", flightcache.Options{MaxRefreshes: -1}},
-		{"StaleFor", flightcache.Options{StaleFor: time.Second}},
-		{"StaleIfError", flightcache.Options{StaleIfError: time.Second}},
-		{"EarlyRefresh", flightcache.Options{EarlyRefresh: 1}},
-	} {
-		_, err := flightcache.New[string, string](store, &tc.opts)
-		assert.ErrorContains(t, err, "Options."+tc.field, "%+v", tc.opts)
-	}
-
-	l := newLoader(t, store, nil)
-	_, err = l.GetOrLoad(context.Background(), "k", nil)
-	assert.Error(t, err)
-}
-
-func TestCloseWaitsForLoadsAndThenRefusesCalls(t *testing.T) {
+func TestALoadThatEndsAtItsDeadlineIsALoadTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, src := newMemStore[string](), newSource()
-		src.gate = make(chan struct{})
-		l, err := flightcache.New[string, string](store, nil)
-		require.NoError(t, err)
-
-		got := make(chan error)
-		go func() {
-			_, err := l.GetOrLoad(context.Background(), "k", src.load)
-			got <- err
-		}()
-		synctest.Wait()
-		closed := make(chan struct{})
-		go func() {
-			assert.NoError(t, l.Close())
-			close(closed)
-		}()
-		synctest.Wait()
-		select {
-		case <-closed:
-			t.Fatal("Close returned while a load was running")
-		default:
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Second})
+		for name, load := range map[string]flightcache.LoadFunc[string, string]{
+			"single": func(ctx context.Context, _ string) (string, error) { <-ctx.Done(); return "", ctx.Err() },
+		} {
+			_, err := l.GetOrLoad(context.Background(), name, load)
+			assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, name)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, name)
 		}
-		close(src.gate)
-		<-closed
-		assert.NoError(t, <-got, "a load that was running when Close began completes")
-		_, ok := store.entry("k")
-		assert.True(t, ok, "and is stored")
-
-		_, err = l.GetOrLoad(context.Background(), "k", src.load)
-		assert.ErrorIs(t, err, flightcache.ErrClosed)
-		assert.ErrorIs(t, l.Set(context.Background(), "k", "v"), flightcache.ErrClosed)
-		assert.ErrorIs(t, l.Invalidate(context.Background(), "k"), flightcache.ErrClosed)
-		assert.NoError(t, l.Close(), "a second Close does nothing")
-	})
-}
-
-func TestHitAllocatesNothing(t *testing.T) {
-	store, src := newMemStore[string](), newSource()
-	for _, rec := range []stats.Recorder{nil, new(stats.Counter)} {
-		l := newLoader(t, store, &flightcache.Options{FreshFor: time.Hour, Recorder: rec})
-		// A method value written in the call would allocate its closure on
-		// every call; bound once, it does not.
-		load := src.load
-		_, err := l.GetOrLoad(context.Background(), "k", load)
-		require.NoError(t, err)
-		allocs := testing.AllocsPerRun(1000, func() {
-			if _, err := l.GetOrLoad(context.Background(), "k", load); err != nil {
-				t.Fatal(err)
-			}
+		_, err := l.GetOrLoadMany(context.Background(), []string{"a", "b"}, func(ctx context.Context, _ []string) (map[string]string, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
 		})
-		assert.Zero(t, allocs, "recorder %T", rec)
-	}
+		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "batch")
+	})
 }

@@ -27,11 +27,10 @@ const DefaultLoadTimeout = 30 * time.Second
 //
 //   - no duration is negative, nor MaxRefreshes or MaxBatch;
 //   - Jitter is in [0, 1]; EarlyRefresh is finite and not negative;
-//   - StaleFor, StaleIfError and EarlyRefresh need FreshFor > 0 (a value
-//     that is never stale is never served stale, stood in or refreshed
-//     early: they would do nothing);
-//   - SoftTimeout needs StaleIfError > 0 (only an old value inside
-//     StaleIfError stands in for a slow load);
+//   - StaleFor and StaleIfError need FreshFor > 0 (a value that is never
+//     stale is never served stale or stood in: they would do nothing);
+//     EarlyRefresh and SoftTimeout need nothing here, as they also apply
+//     to the windows a load sets with [SetPolicy];
 //   - FailureBackoff is the zero Backoff, or has Initial > 0, Max 0 (then
 //     Initial) or at least Initial, no negative duration, and Jitter in
 //     [0, 1];
@@ -65,7 +64,8 @@ type Options struct {
 
 	// EarlyRefresh is the beta of probabilistic early refresh (XFetch): hot
 	// keys are refreshed shortly before they go stale. 0 turns it off. It
-	// needs FreshFor > 0.
+	// applies to entries that go stale, with the Options' FreshFor or the
+	// one a load set with [SetPolicy].
 	EarlyRefresh float64
 
 	// LoadTimeout bounds one load. The load runs on a context detached from
@@ -85,8 +85,10 @@ type Options struct {
 	// old value and a nil error, counted as a stale hit, while the load goes
 	// on in the background, under LoadTimeout, and is stored when it lands
 	// (FusionCache's soft timeout). A caller with nothing to fall back on
-	// waits as long as its context and LoadTimeout allow. 0 turns it off; it
-	// needs StaleIfError.
+	// waits as long as its context and LoadTimeout allow. 0 turns it off.
+	// It applies to every entry with a stale-if-error window, the
+	// Options' StaleIfError or the one a load set with [SetPolicy]: it needs
+	// neither.
 	SoftTimeout time.Duration
 
 	// FailureBackoff throttles loads of a key whose last load failed: no
@@ -156,15 +158,14 @@ func (o Options) validate() (_ Options, err error) {
 			return o, errors.New("flightcache: Options.StaleFor needs Options.FreshFor > 0")
 		case o.StaleIfError > 0:
 			return o, errors.New("flightcache: Options.StaleIfError needs Options.FreshFor > 0")
-		case o.EarlyRefresh > 0:
-			return o, errors.New("flightcache: Options.EarlyRefresh needs Options.FreshFor > 0")
 		}
+		// EarlyRefresh is not refused: it applies on top of the policy a
+		// load sets (EntryPolicy), whose FreshFor it makes meaningful
+		// (rule 14).
 	}
-	if o.SoftTimeout > 0 && o.StaleIfError == 0 {
-		// Only an old value inside StaleIfError can stand in for a slow
-		// load: the setting would silently do nothing.
-		return o, errors.New("flightcache: Options.SoftTimeout needs Options.StaleIfError > 0")
-	}
+	// SoftTimeout needs no StaleIfError in the Options: it applies to every
+	// entry that has a usable stale-if-error window, whether the Options
+	// or a load's EntryPolicy gave it (rule 14).
 	if o.FailureBackoff, err = o.FailureBackoff.validate("FailureBackoff"); err != nil {
 		return o, err
 	}

@@ -108,11 +108,15 @@ func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) ver
 	}
 	if !e.StaleUntil.IsZero() {
 		// The entry carries its own windows: stale until StaleUntil, then
-		// a fallback until ExpiresAt, which has not passed.
+		// a fallback until ServeUntil (or ExpiresAt, which has not
+		// passed), then kept for Previous only (KeepFor).
 		if now < unixNanos(e.StaleUntil) {
 			return verdictStale
 		}
-		return verdictFallback
+		if e.ServeUntil.IsZero() || now < unixNanos(e.ServeUntil) {
+			return verdictFallback
+		}
+		return verdictMiss
 	}
 	// An entry stored without StaleUntil (by hand, or by an older version)
 	// has the Options' windows.
@@ -158,18 +162,62 @@ func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) 
 
 // valueEntry builds the entry for v under ep, loaded at loadedAt by a load
 // that took took. r is uniform in [0, 1) and places the entry in the jitter
-// range. The entry carries its own windows: FreshUntil, StaleUntil (the end of
-// StaleFor) and ExpiresAt (the end of the longer of StaleFor and
-// StaleIfError).
+// range (1 places it at the policy's full length). The entry carries its
+// own windows: FreshUntil, StaleUntil (the end of StaleFor), ServeUntil (the
+// end of the longer of StaleFor and StaleIfError) and ExpiresAt (KeepFor
+// after ServeUntil).
 func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
-	e := Entry[V]{Value: v, LoadDuration: took}
+	e := Entry[V]{Value: v, LoadDuration: took, LoadedAt: loadedAt}
 	if ep.FreshFor == Forever {
 		return e // fresh until evicted or invalidated
 	}
 	e.FreshUntil = addTime(loadedAt, p.spread(ep, ep.FreshFor, r))
 	e.StaleUntil = addTime(e.FreshUntil, ep.StaleFor)
-	e.ExpiresAt = addTime(e.FreshUntil, max(ep.StaleFor, ep.StaleIfError))
+	e.ServeUntil = addTime(e.FreshUntil, max(ep.StaleFor, ep.StaleIfError))
+	e.ExpiresAt = addTime(e.ServeUntil, ep.KeepFor)
 	return e
+}
+
+// windowsOf returns the policy whose windows e has, each as long as it is
+// from e.LoadedAt, and whether e says (an entry stored without LoadedAt
+// does not): a revalidated entry is re-based with it (rule 14).
+func windowsOf[V any](e *Entry[V]) (EntryPolicy, bool) {
+	if e.LoadedAt.IsZero() {
+		return EntryPolicy{}, false
+	}
+	if e.FreshUntil.IsZero() {
+		return EntryPolicy{FreshFor: Forever, MissingFor: Forever}, true
+	}
+	serve := e.ServeUntil
+	if serve.IsZero() {
+		serve = e.ExpiresAt
+	}
+	fresh := span(e.LoadedAt, e.FreshUntil)
+	ep := EntryPolicy{
+		FreshFor:   fresh,
+		MissingFor: fresh,
+		StaleFor:   span(e.FreshUntil, e.StaleUntil),
+	}
+	if !serve.IsZero() {
+		ep.StaleIfError = span(e.FreshUntil, serve)
+		if !e.ExpiresAt.IsZero() {
+			ep.KeepFor = span(serve, e.ExpiresAt)
+		}
+	}
+	return ep, true
+}
+
+// span returns how long it is from a to b: 0 when b is not after a, and
+// Forever when it is too long for a Duration (saturated, rule 12).
+func span(a, b time.Time) time.Duration {
+	if !b.After(a) {
+		return 0
+	}
+	d := b.Sub(a)
+	if d == math.MaxInt64 || b.After(farFuture.Add(-time.Hour)) {
+		return Forever
+	}
+	return d
 }
 
 // missingEntry builds what a fill stores, under ep, for a key the source
@@ -180,7 +228,10 @@ func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt time.Time, took ti
 		return goneEntry[V]()
 	}
 	until := addTime(loadedAt, p.spread(ep, ep.MissingFor, r))
-	return Entry[V]{Missing: true, FreshUntil: until, StaleUntil: until, ExpiresAt: until, LoadDuration: took}
+	return Entry[V]{
+		Missing: true, FreshUntil: until, StaleUntil: until, ServeUntil: until,
+		ExpiresAt: addTime(until, ep.KeepFor), LoadDuration: took, LoadedAt: loadedAt,
+	}
 }
 
 // goneEntry is an entry that has already expired: storing it makes the Store

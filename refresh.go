@@ -209,7 +209,7 @@ func (r *refresher[K, V]) report(keys []K, errs []error, failed int) {
 // refreshFailed reports whether a refresh that ended with err failed. A
 // refresh that found the key gone, or that Close refused, did not.
 func refreshFailed(err error) bool {
-	return err != nil && !isNotFound(err) && !errors.Is(err, ErrClosed)
+	return err != nil && err != errPrivate && err != errReload && !isNotFound(err) && !errors.Is(err, ErrClosed)
 }
 
 // release ends the refresh of keys, whose refreshes ended with errs (nil:

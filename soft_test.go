@@ -89,11 +89,45 @@ func TestSoftTimeoutDoesNotHoldBackAFastLoadOrACallerWithNothingToFallBackOn(t *
 	})
 }
 
-func TestSoftTimeoutNeedsStaleIfError(t *testing.T) {
-	_, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, SoftTimeout: time.Second})
+func TestSoftTimeoutMustNotBeNegative(t *testing.T) {
+	_, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{SoftTimeout: -1})
 	assert.ErrorContains(t, err, "Options.SoftTimeout")
-	_, err = flightcache.New[string, string](newMemStore[string](), &flightcache.Options{SoftTimeout: -1})
-	assert.ErrorContains(t, err, "Options.SoftTimeout")
+}
+
+// Options never refuse what a load's policy makes meaningful (rule 14):
+// SoftTimeout without Options.StaleIfError applies to an entry whose load
+// set a stale-if-error window, and EarlyRefresh without Options.FreshFor to
+// an entry whose load set a FreshFor. (httppolicy's users set both windows
+// per response.)
+func TestSoftTimeoutAppliesToAStaleIfErrorWindowTheLoadSet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{SoftTimeout: time.Second})
+		first := func(ctx context.Context, key string) (string, error) {
+			err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: time.Minute, StaleIfError: time.Hour})
+			return "v1", err
+		}
+		_, err := l.GetOrLoad(context.Background(), "k", first)
+		require.NoError(t, err)
+
+		time.Sleep(2 * time.Minute)
+		slow := func(ctx context.Context, key string) (string, error) {
+			time.Sleep(10 * time.Second)
+			return "v2", nil
+		}
+		start := time.Now()
+		r, err := l.GetOrLoadResult(context.Background(), "k", slow)
+		require.NoError(t, err)
+		assert.Equal(t, time.Second, time.Since(start), "the caller waited SoftTimeout, no longer")
+		assert.Equal(t, "v1", r.Value)
+		assert.Equal(t, flightcache.ServedStandIn, r.Served)
+		assert.ErrorIs(t, r.Err, flightcache.ErrSoftTimeout)
+		require.NoError(t, l.Wait(context.Background()))
+	})
+}
+
+func TestEarlyRefreshNeedsNoFreshForInTheOptions(t *testing.T) {
+	_, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{EarlyRefresh: 1})
+	assert.NoError(t, err, "a load's EntryPolicy.FreshFor makes EarlyRefresh meaningful")
 }
 
 // TestSoftTimeoutAgainstASourceThatHangs measures, in a bubble's fake time,
@@ -144,4 +178,84 @@ func TestSoftTimeoutAgainstASourceThatHangs(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSoftTimeoutThenTheFailedLoadThrottlesTheKey: a caller holding an old
+// value gets it at SoftTimeout (ErrSoftTimeout); the load goes on and fails;
+// the next caller gets the old value again, now as a throttled stand-in
+// whose Err matches both ErrThrottled and the load's error, without a new
+// load.
+func TestSoftTimeoutThenTheFailedLoadThrottlesTheKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{
+			FreshFor: time.Second, StaleIfError: time.Hour, SoftTimeout: 50 * time.Millisecond,
+			LoadTimeout:    10 * time.Second,
+			FailureBackoff: flightcache.Backoff{Initial: time.Minute},
+		})
+		ctx := context.Background()
+		require.NoError(t, l.Set(ctx, "k", "old"))
+		time.Sleep(2 * time.Second)
+		hang := func(ctx context.Context, key string) (string, error) {
+			calls.Add(1)
+			select {
+			case <-time.After(5 * time.Second):
+			case <-ctx.Done():
+			}
+			return "", errBackend
+		}
+		start := time.Now()
+		r, err := l.GetOrLoadResult(ctx, "k", hang)
+		require.NoError(t, err)
+		assert.Equal(t, 50*time.Millisecond, time.Since(start))
+		assert.Equal(t, flightcache.ServedStandIn, r.Served)
+		assert.Equal(t, "old", r.Value)
+		assert.ErrorIs(t, r.Err, flightcache.ErrSoftTimeout)
+
+		// A second caller during the load joins it, and also leaves at SoftTimeout.
+		r, err = l.GetOrLoadResult(ctx, "k", hang)
+		require.NoError(t, err)
+		assert.ErrorIs(t, r.Err, flightcache.ErrSoftTimeout)
+		assert.EqualValues(t, 1, calls.Load())
+
+		time.Sleep(10 * time.Second) // the load failed
+		r, err = l.GetOrLoadResult(ctx, "k", hang)
+		require.NoError(t, err)
+		assert.Equal(t, flightcache.ServedStandIn, r.Served)
+		assert.Equal(t, "old", r.Value)
+		assert.ErrorIs(t, r.Err, flightcache.ErrThrottled)
+		assert.ErrorIs(t, r.Err, errBackend)
+		assert.EqualValues(t, 1, calls.Load(), "throttled: no new load")
+	})
+}
+
+// A Background caller that holds an old value for SoftTimeout is not run
+// inline: it gets the old value at SoftTimeout while the load goes on, and
+// the load's result is stored when it lands.
+func TestSoftTimeoutOfACallerThatNeverEndsIsNotRunInline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemStore[string]()
+		l, err := flightcache.New[string, string](s, &flightcache.Options{
+			FreshFor: time.Second, StaleIfError: time.Hour, SoftTimeout: 100 * time.Millisecond, LoadTimeout: 10 * time.Second,
+		})
+		require.NoError(t, err)
+		defer l.Close()
+		ctx := context.Background()
+		require.NoError(t, l.Set(ctx, "k", "old"))
+		time.Sleep(2 * time.Second)
+		start := time.Now()
+		r, err := l.GetOrLoadResult(ctx, "k", func(context.Context, string) (string, error) {
+			time.Sleep(time.Second)
+			return "new", nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, 100*time.Millisecond, time.Since(start))
+		assert.Equal(t, "old", r.Value)
+		assert.Equal(t, flightcache.ServedStandIn, r.Served)
+		assert.ErrorIs(t, r.Err, flightcache.ErrSoftTimeout)
+		require.NoError(t, l.Wait(ctx))
+		e, ok := s.entry("k")
+		require.True(t, ok)
+		assert.Equal(t, "new", e.Value)
+	})
 }

@@ -1,9 +1,7 @@
 package flightcache_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,24 +15,6 @@ import (
 	"github.com/flightcache/flightcache"
 	"github.com/flightcache/flightcache/stats"
 )
-
-// syncBuffer is a log destination that goroutines can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // versionedSource answers "v1", "v2", ... for successive loads.
 func versionedSource(src *source) {
@@ -192,10 +172,10 @@ func TestRefreshJoinsAForegroundLoadInFlight(t *testing.T) {
 func TestFailedRefreshKeepsTheOldValueAndBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, src, rec := newMemStore[string](), newSource(), new(stats.Counter)
-		var logs syncBuffer
+		logs := &logSink{}
 		l := newLoader(t, store, &flightcache.Options{
 			FreshFor: time.Minute, StaleFor: time.Hour, Recorder: rec,
-			Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+			Logger: logs.logger(),
 		})
 		_, err := l.GetOrLoad(context.Background(), "user:7", src.load)
 		require.NoError(t, err)
@@ -439,6 +419,29 @@ func TestWaitWaitsForTheRefreshesRunning(t *testing.T) {
 		v, _ = l.GetOrLoad(context.Background(), "k", slow)
 		assert.Equal(t, "v3", v)
 		//lint:ignore SA1012 a nil context is the mistake under test
-		assert.Error(t, l.Wait(nil)) //nolint:staticcheck
+		assert.Error(t, l.Wait(nil))
 	})
+}
+
+// TestAnEntryPastItsExpiresAtIsNeverServed: Entry.ExpiresAt is "the time
+// after which Value is never served", whatever FreshUntil says, zero (fresh
+// for ever) or later than ExpiresAt. Such an entry, written to a shared
+// Store by another writer (another version, another tool) and still held by
+// a Store that does not drop expired entries at once, is loaded again, not
+// served.
+func TestAnEntryPastItsExpiresAtIsNeverServed(t *testing.T) {
+	past := time.Now().Add(-time.Hour)
+	for name, e := range map[string]flightcache.Entry[string]{
+		"FreshUntil zero":         {Value: "old", ExpiresAt: past},
+		"FreshUntil after expiry": {Value: "old", FreshUntil: time.Now().Add(time.Hour), ExpiresAt: past},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l, err := flightcache.New[string, string](&fixedStore[string]{entry: e}, &flightcache.Options{FreshFor: time.Minute})
+			require.NoError(t, err)
+			defer l.Close()
+			v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "new", nil })
+			require.NoError(t, err)
+			assert.Equal(t, "new", v, "an entry past its ExpiresAt is never served")
+		})
+	}
 }

@@ -264,3 +264,55 @@ func TestInvalidateAndSetEndAKeysBackoff(t *testing.T) {
 		assert.NotErrorIs(t, err, flightcache.ErrThrottled)
 	})
 }
+
+// TestASetLeavesNoFailedKeyHeldBack: after a failed load, a Set stores a
+// value; once it goes stale, its refresh runs (not held back by the old
+// failure), and a miss after the entry expires loads.
+func TestASetLeavesNoFailedKeyHeldBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := new(failing)
+		src.down.Store(true)
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{
+			FreshFor: time.Second, FailureBackoff: flightcache.Backoff{Initial: time.Minute},
+		})
+		ctx := context.Background()
+		_, err := l.GetOrLoad(ctx, "k", src.load)
+		require.ErrorIs(t, err, errBackend)
+		src.down.Store(false)
+		require.NoError(t, l.Set(ctx, "k", "set"))
+		time.Sleep(2 * time.Second) // the Set's entry is gone (no StaleFor)
+		v, err := l.GetOrLoad(ctx, "k", src.load)
+		require.NoError(t, err)
+		assert.Equal(t, "v-k", v)
+	})
+}
+
+// TestRefreshIsNotThrottledAndOneThatSucceedsEndsTheBackoff: a throttled key
+// can be refreshed at once; a Refresh that succeeds lets the next miss
+// load... and the stored value is served.
+func TestRefreshIsNotThrottledAndOneThatSucceedsEndsTheBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, src := throttledKey(t)
+		ctx := context.Background()
+		_, err := l.GetOrLoad(ctx, "k", src.load)
+		require.ErrorIs(t, err, flightcache.ErrThrottled)
+		require.ErrorIs(t, err, errBackend, "the last error is still matchable")
+		assert.EqualValues(t, 1, src.calls.Load())
+
+		// A failing Refresh is not throttled either, and keeps the key held back.
+		require.NoError(t, l.Refresh(ctx, "k", src.load))
+		synctest.Wait()
+		assert.EqualValues(t, 2, src.calls.Load())
+		_, err = l.GetOrLoad(ctx, "k", src.load)
+		require.ErrorIs(t, err, flightcache.ErrThrottled)
+
+		src.down.Store(false)
+		require.NoError(t, l.Refresh(ctx, "k", src.load))
+		synctest.Wait()
+		r, err := l.GetOrLoadResult(ctx, "k", src.load)
+		require.NoError(t, err)
+		assert.Equal(t, "v-k", r.Value)
+		assert.Equal(t, flightcache.ServedFresh, r.Served)
+		assert.EqualValues(t, 3, src.calls.Load())
+	})
+}

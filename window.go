@@ -179,9 +179,45 @@ func (w *window[K, V]) take(p *pending[K, V], submit func(pending[K, V])) {
 	submit(b)
 }
 
-// submitMisses loads a batch of misses as one fill.
+// submitMisses loads a batch of misses as one fill, each key once: a key
+// the batch got twice (invalidated while it waited, then missed again,
+// which started a second call of it) is loaded once for both of its calls.
 func (w *window[K, V]) submitMisses(b pending[K, V]) {
-	_ = w.l.fill.submit(b.ctx, b.keys, b.tickets, source[K, V]{many: w.load}, fillOptions[K]{})
+	j := w.l.fill.newJob()
+	j.keys, j.tickets, j.also = onceEach(b.keys, b.tickets)
+	_ = w.l.fill.start(b.ctx, j, source[K, V]{many: w.load}, fillOptions[K]{})
+}
+
+// onceEach returns keys without repeats, each with its first ticket, and
+// the tickets of the repeats, each with the index of its key. When no key
+// repeats, as is usual, it returns keys and tickets as they are.
+func onceEach[K comparable, V any](keys []K, tickets []ticket[K, V]) ([]K, []ticket[K, V], []alsoTicket[K, V]) {
+	if len(keys) < 2 {
+		return keys, tickets, nil
+	}
+	first := make(map[K]int, len(keys))
+	for i, k := range keys {
+		if _, dup := first[k]; dup {
+			break
+		}
+		first[k] = i
+	}
+	if len(first) == len(keys) {
+		return keys, tickets, nil
+	}
+	clear(first)
+	var uk []K
+	var ut []ticket[K, V]
+	var also []alsoTicket[K, V]
+	for i, k := range keys {
+		if at, dup := first[k]; dup {
+			also = append(also, alsoTicket[K, V]{at, tickets[i]})
+			continue
+		}
+		first[k] = len(uk)
+		uk, ut = append(uk, k), append(ut, tickets[i])
+	}
+	return uk, ut, also
 }
 
 // submitStale starts a batch of refreshes as one background refresh (one

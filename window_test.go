@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/singleflight"
 	"github.com/flightcache/flightcache/stats"
 )
 
@@ -225,5 +227,83 @@ func TestBatcherRefusesWhatItCannotDo(t *testing.T) {
 		_, err = b.GetOrLoad(context.Background(), "k")
 		assert.ErrorIs(t, err, flightcache.ErrClosed)
 		assert.Empty(t, src.seen())
+	})
+}
+
+// TestAWindowOfOneKeyLoadsEachMissAtOnce: a window of one key loads each
+// miss at once, alone.
+func TestAWindowOfOneKeyLoadsEachMissAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), nil)
+		ws := new(windowSource)
+		b, err := l.Batcher(ws.load, flightcache.Window{Wait: time.Hour, MaxKeys: 1})
+		require.NoError(t, err)
+		got, errs, took := readAll(t, b, []string{"a", "b", "c"})
+		assert.Zero(t, took, "a full window does not wait")
+		for _, k := range []string{"a", "b", "c"} {
+			assert.NoError(t, errs[k])
+			assert.Equal(t, "v-"+k, got[k])
+		}
+		assert.ElementsMatch(t, [][]string{{"a"}, {"b"}, {"c"}}, ws.seen())
+	})
+}
+
+// TestABatcherWhoseLoadPanicsFailsItsWindowOnly: every caller of the window
+// gets an error wrapping *singleflight.PanicError; the next window loads
+// again.
+func TestABatcherWhoseLoadPanicsFailsItsWindowOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), nil)
+		var calls atomic.Int64
+		b, err := l.Batcher(func(ctx context.Context, keys []string) (map[string]string, error) {
+			if calls.Add(1) == 1 {
+				panic("boom")
+			}
+			out := map[string]string{}
+			for _, k := range keys {
+				out[k] = "v-" + k
+			}
+			return out, nil
+		}, flightcache.Window{Wait: time.Millisecond})
+		require.NoError(t, err)
+		_, errs, _ := readAll(t, b, []string{"a", "b"})
+		for _, k := range []string{"a", "b"} {
+			var pe *singleflight.PanicError
+			require.ErrorAs(t, errs[k], &pe, k)
+			assert.Equal(t, "boom", pe.Value)
+		}
+		got, errs, _ := readAll(t, b, []string{"a", "b"})
+		assert.NoError(t, errs["a"])
+		assert.Equal(t, "v-a", got["a"])
+	})
+}
+
+// TestBatcherCallersRacingCloseGetAValueOrErrClosed: callers of a Batcher
+// while the Loader closes each get a value or ErrClosed, never hang, and
+// leave no goroutine.
+func TestBatcherCallersRacingCloseGetAValueOrErrClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, err := flightcache.New[string, string](newMemStore[string](), nil)
+		require.NoError(t, err)
+		ws := new(windowSource)
+		b, err := l.Batcher(ws.load, flightcache.Window{Wait: 10 * time.Millisecond, MaxKeys: 3})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				time.Sleep(time.Duration(i) * time.Millisecond)
+				v, err := b.GetOrLoad(context.Background(), fmt.Sprint("k", i))
+				if err != nil {
+					assert.ErrorIs(t, err, flightcache.ErrClosed)
+					return
+				}
+				assert.Equal(t, fmt.Sprint("v-k", i), v)
+			})
+		}
+		time.Sleep(7 * time.Millisecond)
+		require.NoError(t, l.Close())
+		wg.Wait()
+		_, err = b.GetOrLoad(context.Background(), "after")
+		require.ErrorIs(t, err, flightcache.ErrClosed)
 	})
 }

@@ -95,6 +95,18 @@ func (kw *keyWrites) lock(ctx context.Context) error {
 	}
 }
 
+// tryLock takes the token if it is free, whatever any context says, and
+// reports whether it did.
+func (kw *keyWrites) tryLock() bool {
+	kw.mu.Lock()
+	defer kw.mu.Unlock()
+	if kw.busy {
+		return false
+	}
+	kw.busy = true
+	return true
+}
+
 // unlock gives the token back and wakes every waiter.
 func (kw *keyWrites) unlock() {
 	kw.mu.Lock()
@@ -146,27 +158,33 @@ func lockAll(ctx context.Context, kws []*keyWrites) (unlock func(), err error) {
 }
 
 // overwrite runs op, a Set or a Delete of key in the Store, so that it wins
-// over every fill of key (rule 8): fills that began before op returned never
-// write, and no caller that comes after it joins them. It waits, as long as
-// ctx allows, for a fill's write that is under way, so that op lands after
-// it. forget makes later callers of key start a new fill.
+// over every fill of key (rule 8): once op has succeeded, fills that began
+// before it returned never write, and no caller that comes after it joins
+// them. It waits, as long as ctx allows, for a fill's write that is under
+// way, so that op lands after it; a free token is taken even when ctx has
+// ended, since taking it needs no wait (rule 13). forget makes later
+// callers of key start a new fill.
 //
-// The generation is advanced twice: before op, so that fills in flight stop
-// writing, and after it, so that fills that began while op ran (and may
-// have read the entry op replaces) stop too; forget, likewise, runs before
-// and after.
+// A write is all or nothing (rule 13): when ctx ends before the token is
+// free, or op fails, overwrite returns the error having changed nothing, and
+// the fills in flight still write. The generation is advanced only after op
+// succeeded, holding the token, so that both the fills that began before op
+// and those that began while it ran (and may have read the entry op
+// replaces) leave the Store alone: a fill writes only holding the token,
+// after checking the generation.
 func (w *writeOrder[K]) overwrite(ctx context.Context, key K, forget func(K), op func() error) error {
 	kw, _ := w.begin(key)
 	defer w.end(key)
-	kw.advance()
-	forget(key)
-	if err := kw.lock(ctx); err != nil {
+	if !kw.tryLock() {
+		if err := kw.lock(ctx); err != nil {
+			return err
+		}
+	}
+	defer kw.unlock()
+	if err := op(); err != nil {
 		return err
 	}
-	defer func() {
-		kw.advance()
-		forget(key)
-		kw.unlock()
-	}()
-	return op()
+	kw.advance()
+	forget(key)
+	return nil
 }

@@ -41,6 +41,9 @@ func pol(fresh, stale, ifError int) flightcache.EntryPolicy {
 
 var noStore = flightcache.EntryPolicy{NoStore: true}
 
+// privateOnly is the policy of a result for its own caller only.
+var privateOnly = flightcache.EntryPolicy{NoStore: true, Private: true}
+
 // max31 is 2^31 − 1 seconds, the ceiling on delta-seconds (RFC 9111 allows
 // 2^31 or the greatest value a cache represents; cacheobject's is an int32).
 const max31 = 1<<31 - 1
@@ -122,8 +125,8 @@ func TestStoreAndRevalidationDirectives(t *testing.T) {
 		{"no-store in a private cache", header("Cache-Control", "no-store"), private, noStore},
 		{"NO-STORE", header("Cache-Control", "NO-STORE"), httppolicy.Options{}, noStore},
 		{"no-store with an argument still counts", header("Cache-Control", "no-store=1, max-age=60"), httppolicy.Options{}, noStore},
-		{"private, shared cache", header("Cache-Control", "private, max-age=60"), httppolicy.Options{}, noStore},
-		{"private with field names, shared cache", header("Cache-Control", "private=\"Set-Cookie, X-User\", max-age=60"), httppolicy.Options{}, noStore},
+		{"private, shared cache", header("Cache-Control", "private, max-age=60"), httppolicy.Options{}, privateOnly},
+		{"private with field names, shared cache", header("Cache-Control", "private=\"Set-Cookie, X-User\", max-age=60"), httppolicy.Options{}, privateOnly},
 		{"private, private cache", header("Cache-Control", "private, max-age=60, stale-while-revalidate=10"), private, pol(60, 10, 0)},
 		{"private with quoted commas, private cache", header("Cache-Control", "private=\"a, max-age=1\", max-age=60"), private, pol(60, 0, 0)},
 		{"Vary: *", header("Cache-Control", "max-age=60", "Vary", "Accept, *"), httppolicy.Options{}, noStore},

@@ -55,6 +55,19 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 	return t, !joined, nil
 }
 
+// ClaimUnshared starts a call for key that no other caller can join, and
+// that leaves any call of key in flight as it is: it is kept out of the
+// Group, as the call of a key that does not equal itself is. The caller
+// ends it with Finish, as a call Claim started. It is for a caller whose
+// result must reach nobody else (an answer for one user). A key that Go
+// cannot hash is an error wrapping ErrUnhashableKey.
+func (g *Group[K, V]) ClaimUnshared(key K) (Ticket[K, V], error) {
+	if _, err := g.checkKey(key); err != nil {
+		return Ticket[K, V]{}, err
+	}
+	return Ticket[K, V]{g: g, key: key, c: &call[K, V]{claimed: true}}, nil
+}
+
 // Finish ends the call with v and err, frees the key, and releases every
 // waiter. Only the first Finish of a call counts; later ones do nothing and
 // report false. Finish must be called by the caller that started the call

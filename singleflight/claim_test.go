@@ -101,3 +101,33 @@ func TestClaimOfABadKeyIsAnErrorAndANaNIsNeverShared(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, started, "the group still works")
 }
+
+// An unshared call is joined by nobody, and leaves the call in flight for
+// its key as it is.
+func TestClaimUnsharedIsJoinedByNobody(t *testing.T) {
+	var g singleflight.Group[string, int]
+	shared, started, err := g.Claim("k")
+	require.NoError(t, err)
+	require.True(t, started)
+
+	alone, err := g.ClaimUnshared("k")
+	require.NoError(t, err)
+	joiner, started, err := g.Claim("k")
+	require.NoError(t, err)
+	assert.False(t, started, "the shared call is still the key's")
+
+	require.True(t, alone.Finish(1, nil))
+	v, err, wasShared := alone.Wait(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	assert.False(t, wasShared)
+	assert.False(t, joiner.Ended(), "finishing the unshared call ends nothing else")
+
+	require.True(t, shared.Finish(2, nil))
+	v, _, _ = joiner.Wait(context.Background())
+	assert.Equal(t, 2, v)
+
+	var bad singleflight.Group[any, int]
+	_, err = bad.ClaimUnshared([]int{1})
+	assert.ErrorIs(t, err, singleflight.ErrUnhashableKey)
+}

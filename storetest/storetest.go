@@ -125,7 +125,9 @@ func (s *suite) positive(value string, n int) entry {
 		Value:        value,
 		FreshUntil:   s.base.Add(time.Minute + time.Duration(n)*time.Millisecond),
 		StaleUntil:   s.base.Add(10*time.Minute + time.Duration(n)*time.Millisecond + 3),
+		ServeUntil:   s.base.Add(20*time.Minute + time.Duration(n)*time.Millisecond + 4),
 		ExpiresAt:    s.base.Add(time.Hour + time.Duration(n)*time.Millisecond + 5),
+		LoadedAt:     s.base.Add(-time.Second + time.Duration(n)*time.Millisecond + 6),
 		LoadDuration: time.Duration(n+1)*time.Microsecond + 7,
 	}
 }
@@ -198,6 +200,12 @@ func diff(got, want entry) string {
 	if !got.StaleUntil.Equal(want.StaleUntil) {
 		d = append(d, fmt.Sprintf("StaleUntil %s != %s", formatTime(got.StaleUntil), formatTime(want.StaleUntil)))
 	}
+	if !got.ServeUntil.Equal(want.ServeUntil) {
+		d = append(d, fmt.Sprintf("ServeUntil %s != %s", formatTime(got.ServeUntil), formatTime(want.ServeUntil)))
+	}
+	if !got.LoadedAt.Equal(want.LoadedAt) {
+		d = append(d, fmt.Sprintf("LoadedAt %s != %s", formatTime(got.LoadedAt), formatTime(want.LoadedAt)))
+	}
 	if !got.ExpiresAt.Equal(want.ExpiresAt) {
 		d = append(d, fmt.Sprintf("ExpiresAt %s != %s", formatTime(got.ExpiresAt), formatTime(want.ExpiresAt)))
 	}
@@ -208,8 +216,9 @@ func diff(got, want entry) string {
 }
 
 func format(e entry) string {
-	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s StaleUntil:%s ExpiresAt:%s LoadDuration:%s}",
-		e.Value, e.Missing, formatTime(e.FreshUntil), formatTime(e.StaleUntil), formatTime(e.ExpiresAt), e.LoadDuration)
+	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s StaleUntil:%s ServeUntil:%s ExpiresAt:%s LoadedAt:%s LoadDuration:%s}",
+		e.Value, e.Missing, formatTime(e.FreshUntil), formatTime(e.StaleUntil), formatTime(e.ServeUntil),
+		formatTime(e.ExpiresAt), formatTime(e.LoadedAt), e.LoadDuration)
 }
 
 func formatTime(t time.Time) string {
@@ -405,6 +414,9 @@ func expired(e entry, age time.Duration) entry {
 	}
 	if e.StaleUntil.After(e.ExpiresAt) {
 		e.StaleUntil = e.ExpiresAt
+	}
+	if e.ServeUntil.After(e.ExpiresAt) {
+		e.ServeUntil = e.ExpiresAt
 	}
 	return e
 }

@@ -20,69 +20,6 @@ import (
 	"github.com/flightcache/flightcache/stats"
 )
 
-// chaosStore is a memStore that watches the contexts it is given, on
-// goroutines of its own, and, as a Leaser, grants every lease with a release
-// that now and then panics.
-type chaosStore struct {
-	*memStore[string]
-	watchers *sync.WaitGroup
-	n        atomic.Int64
-}
-
-func (s *chaosStore) watch(ctx context.Context) {
-	if s.n.Add(1)%3 != 0 || ctx.Done() == nil {
-		return // a caller's context that never ends is not watched
-	}
-	s.watchers.Go(func() {
-		<-ctx.Done()
-		if ctx.Err() == nil {
-			panic("a fill context's Err is nil once Done is closed")
-		}
-	})
-}
-
-func (s *chaosStore) Get(ctx context.Context, key string) (flightcache.Entry[string], bool, error) {
-	s.watch(ctx)
-	return s.memStore.Get(ctx, key)
-}
-
-func (s *chaosStore) Set(ctx context.Context, key string, e flightcache.Entry[string]) error {
-	s.watch(ctx)
-	return s.memStore.Set(ctx, key, e)
-}
-
-type chaosLeaseStore struct{ *chaosStore }
-
-func (s chaosLeaseStore) Lease(ctx context.Context, key string) (func(), error) {
-	s.watch(ctx)
-	n := s.n.Add(1)
-	return func() {
-		if n%7 == 0 {
-			panic("lease release panics")
-		}
-	}, nil
-}
-
-// chaosBatchLeaseStore takes, in one call, the leases of every other key it
-// is asked for; the others are leased one by one.
-type chaosBatchLeaseStore struct{ chaosLeaseStore }
-
-func (s chaosBatchLeaseStore) LeaseMany(ctx context.Context, keys []string) ([]string, func(), error) {
-	s.watch(ctx)
-	var taken []string
-	for i, k := range keys {
-		if i%2 == 0 {
-			taken = append(taken, k)
-		}
-	}
-	n := s.n.Add(1)
-	return taken, func() {
-		if n%5 == 0 {
-			panic("batch lease release panics")
-		}
-	}, nil
-}
-
 // Many goroutines run every kind of fill at once over reused jobs: inline
 // and handed-off misses, MaxBatch-split batches, Loader.Refresh, stale and
 // early refreshes, with loads that answer, fail, panic, call
@@ -92,7 +29,7 @@ func (s chaosBatchLeaseStore) LeaseMany(ctx context.Context, keys []string) ([]s
 // Every value a caller gets belongs to its key, every Previous to its key,
 // and every context a load kept is ended and reaches nothing afterwards.
 // Run with -race.
-func TestReview16bChaosOfReusedJobs(t *testing.T) {
+func TestEveryKindOfFillAtOnceOverReusedJobs(t *testing.T) {
 	for _, lease := range []string{"none", "one", "many"} {
 		t.Run("lease="+lease, func(t *testing.T) {
 			seed := rand.Uint64()
@@ -103,14 +40,54 @@ func TestReview16bChaosOfReusedJobs(t *testing.T) {
 }
 
 func chaos(t *testing.T, seed uint64, lease string) {
+	// The Store watches the contexts it is given, on goroutines of its
+	// own; as a Leaser, it grants every lease with a release that now and
+	// then panics; as a BatchLeaser, it takes in one call the leases of
+	// every other key it is asked for, the others being leased one by one.
 	var watchers, late sync.WaitGroup
-	cs := &chaosStore{memStore: newMemStore[string](), watchers: &watchers}
-	var store flightcache.Store[string, string] = cs
+	var n atomic.Int64
+	watch := func(ctx context.Context) {
+		if n.Add(1)%3 != 0 || ctx.Done() == nil {
+			return // a caller's context that never ends is not watched
+		}
+		watchers.Go(func() {
+			<-ctx.Done()
+			if ctx.Err() == nil {
+				panic("a fill context's Err is nil once Done is closed")
+			}
+		})
+	}
+	mem := newMemStore[string]()
+	mem.watch = watch
+	leaser := &leasingStore{memStore: mem, lease: func(ctx context.Context, _ string) (func(), error) {
+		watch(ctx)
+		i := n.Add(1)
+		return func() {
+			if i%7 == 0 {
+				panic("lease release panics")
+			}
+		}, nil
+	}}
+	var store flightcache.Store[string, string] = mem
 	switch lease {
 	case "one":
-		store = chaosLeaseStore{cs}
+		store = leaser
 	case "many":
-		store = chaosBatchLeaseStore{chaosLeaseStore{cs}}
+		store = &batchLeasingStore{leasingStore: leaser, leaseMany: func(ctx context.Context, keys []string) ([]string, func(), error) {
+			watch(ctx)
+			var taken []string
+			for i, k := range keys {
+				if i%2 == 0 {
+					taken = append(taken, k)
+				}
+			}
+			i := n.Add(1)
+			return taken, func() {
+				if i%5 == 0 {
+					panic("batch lease release panics")
+				}
+			}, nil
+		}}
 	}
 	l, err := flightcache.New(store, &flightcache.Options{
 		FreshFor:     2 * time.Millisecond,
