@@ -26,8 +26,7 @@ type LoadFunc[K comparable, V any] func(ctx context.Context, key K) (V, error)
 // All methods are safe for concurrent use. A Loader must be closed with Close
 // (or Shutdown) when it is no longer needed; Close does not close the Store.
 type Loader[K comparable, V any] struct {
-	store       Store[K, V]
-	ref         RefStore[K, V] // store, when it is one
+	view        storeView[K, V] // the Store, with its capabilities
 	policy      policy
 	clock       clock
 	keysMayFail bool // keys must be checked at each call (see keysMayFail)
@@ -57,7 +56,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		return nil, err
 	}
 	l := &Loader[K, V]{
-		store:       store,
+		view:        newStoreView(store),
 		policy:      newPolicy(&o),
 		clock:       newClock(),
 		keysMayFail: keysMayFail[K](),
@@ -68,7 +67,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 	w := newWriteOrder[K]()
 	l.writes = &w
 	l.fill = &filler[K, V]{
-		store:    store,
+		view:     &l.view,
 		pass:     newPassSet[K](),
 		policy:   &l.policy,
 		throttle: newThrottle[K](o.FailureBackoff),
@@ -80,12 +79,6 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 
 		keysMayFail: l.keysMayFail,
 	}
-	l.ref, _ = store.(RefStore[K, V])
-	l.fill.batch, _ = store.(BatchStore[K, V])
-	l.fill.leaser, _ = store.(Leaser[K, V])
-	l.fill.bleaser, _ = store.(BatchLeaser[K, V])
-	l.fill.fencer, _ = store.(Fencer[K, V])
-	l.fill.bfencer, _ = store.(BatchFencer[K, V])
 	l.refresh = newRefresher(l.fill, l.rep, l.clock, o.MaxRefreshes)
 	return l, nil
 }
@@ -169,15 +162,15 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 	e := &r.Entry
 	var ok bool
 	var err error
-	if l.ref != nil {
+	if l.view.ref != nil {
 		var p *Entry[V]
-		if p, ok, err = l.ref.GetRef(ctx, key); ok && err == nil && p != nil {
+		if p, ok, err = l.view.ref.GetRef(ctx, key); ok && err == nil && p != nil {
 			e = p
 		} else {
 			ok = false
 		}
 	} else {
-		r.Entry, ok, err = l.store.Get(ctx, key)
+		r.Entry, ok, err = l.view.store.Get(ctx, key)
 	}
 	if err != nil {
 		l.rep.storeFailed(ctx, true, "get", key, err)
@@ -253,7 +246,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
 		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.exactNow()), 0, rand.Float64())
-		return l.store.Set(ctx, key, e)
+		return l.view.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)
 }
@@ -286,7 +279,7 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		return l.store.Delete(ctx, key)
+		return l.view.store.Delete(ctx, key)
 	})
 	return l.wrote(ctx, "invalidate", key, err)
 }

@@ -55,13 +55,20 @@ func runInline(ctx context.Context, keepSoft bool) bool {
 }
 
 // softTimer starts the SoftTimeout of a caller that keeps one, and returns
-// its channel (nil: none) and what stops it.
-func (l *Loader[K, V]) softTimer(keepSoft bool) (<-chan time.Time, func() bool) {
+// its channel (nil: none) and its timer, to stop with stopTimer.
+func (l *Loader[K, V]) softTimer(keepSoft bool) (<-chan time.Time, *time.Timer) {
 	if !keepSoft {
-		return nil, func() bool { return false }
+		return nil, nil
 	}
 	t := time.NewTimer(l.softTimeout)
-	return t.C, t.Stop
+	return t.C, t
+}
+
+// stopTimer stops t, if not nil.
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
 }
 
 // startOne starts the fill of one key whose call the caller started: in a
@@ -110,8 +117,8 @@ func (l *Loader[K, V]) missOne(ctx context.Context, key K, load LoadFunc[K, V], 
 		return l.settle(Entry[V]{}, err, m.fallback, r)
 	}
 	keepSoft := l.keepsSoft(hasFallback)
-	soft, stop := l.softTimer(keepSoft)
-	defer stop()
+	soft, timer := l.softTimer(keepSoft)
+	defer stopTimer(timer)
 	for alone := false; ; alone = true {
 		if err := l.claim(m, alone); err != nil {
 			return err
@@ -250,8 +257,8 @@ func (l *Loader[K, V]) missMany(ctx context.Context, ms []missed[K, V], load Bat
 		todo = append(todo, ms[i])
 		keepSoft = keepSoft || l.keepsSoft(ms[i].fallback != nil)
 	}
-	soft, stop := l.softTimer(keepSoft)
-	defer stop()
+	soft, timer := l.softTimer(keepSoft)
+	defer stopTimer(timer)
 	for alone := false; len(todo) > 0; alone = true {
 		if err := l.startMany(ctx, todo, load, alone, keepSoft); err != nil {
 			return nil, err
