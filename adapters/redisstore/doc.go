@@ -45,8 +45,12 @@
 // small versioned envelope that carries the rest of the Entry exactly:
 // Missing, FreshUntil, StaleUntil, ExpiresAt (each as Unix nanoseconds,
 // saturated past the year 2262, a zero time kept zero), LoadDuration, and a
-// fingerprint of the value type. The Redis TTL comes from ExpiresAt. Bytes
-// that do not decode are a miss, counted and logged, never a wrong value;
+// fingerprint of the value type. The Redis TTL comes from ExpiresAt. An
+// entry longer than Options.MaxEntryBytes (1 MiB by default) is neither
+// written (ErrTooLarge) nor decoded when read (a counted, logged miss), so
+// that bytes anyone wrote under the prefix cannot make an instance decode
+// them into gigabytes. Bytes that do not decode are a miss, counted and
+// logged, never a wrong value;
 // so is an entry written in another version of the envelope (version 3
 // added StaleUntil), so that during a rolling upgrade each version loads
 // the keys the other wrote rather than misread them.

@@ -119,6 +119,9 @@ func (s *Store[K, V]) writeArgs(key K, e flightcache.Entry[V], expected string) 
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.maxBytes >= 0 && len(b) > s.maxBytes {
+		return nil, nil, fmt.Errorf("redisstore: set %q: %w (%d bytes, at most %d)", keys[0], ErrTooLarge, len(b), s.maxBytes)
+	}
 	return keys, []any{expected, b, d.Milliseconds(), newVersion(), s.fenceTTL.Milliseconds(), 0}, nil
 }
 

@@ -28,7 +28,14 @@ const (
 	// DefaultTripAfter and DefaultOpenFor tune the circuit breaker.
 	DefaultTripAfter = 5
 	DefaultOpenFor   = time.Second
+	// DefaultMaxEntryBytes is the Options.MaxEntryBytes that 0 stands
+	// for: 1 MiB, memcached's default item size.
+	DefaultMaxEntryBytes = 1 << 20
 )
+
+// ErrTooLarge is wrapped by the error of a write whose encoded entry is
+// longer than Options.MaxEntryBytes; nothing is written.
+var ErrTooLarge = errors.New("redisstore: encoded entry is longer than Options.MaxEntryBytes")
 
 // Options tune a Store. The zero Options are valid for string and integer
 // keys.
@@ -77,6 +84,15 @@ type Options[K comparable, V any] struct {
 	// wait. 0 means DefaultFenceTTL.
 	FenceTTL time.Duration
 
+	// MaxEntryBytes bounds an entry's stored size in bytes, envelope
+	// included. A read finds a longer one a miss, counted (DecodeErrors)
+	// and logged like undecodable bytes, before decoding it: anyone who can
+	// write under the prefix could otherwise make every instance decode a
+	// few megabytes of JSON such as [{},{},...] into gigabytes of values.
+	// A write of a longer one fails with ErrTooLarge. 0 means
+	// DefaultMaxEntryBytes; a negative MaxEntryBytes means no bound.
+	MaxEntryBytes int
+
 	// Logger receives reports of undecodable entries and of a dropped
 	// subscription. nil means slog.Default().
 	Logger *slog.Logger
@@ -102,6 +118,7 @@ type Store[K comparable, V any] struct {
 	keyKind   keys.Kind   // what K can hold, for hashable
 	timeout   time.Duration
 	leaseTTL  time.Duration
+	maxBytes  int // < 0: no bound
 	logger    *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
@@ -200,6 +217,10 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if s.fenceTTL == 0 {
 		s.fenceTTL = DefaultFenceTTL
 	}
+	s.maxBytes = o.MaxEntryBytes
+	if s.maxBytes == 0 {
+		s.maxBytes = DefaultMaxEntryBytes
+	}
 	s.openFor = o.OpenFor
 	if s.openFor == 0 {
 		s.openFor = DefaultOpenFor
@@ -258,12 +279,23 @@ func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
 // decode turns the bytes of key into an entry; bytes that do not decode are
 // a miss, counted and logged.
 func (s *Store[K, V]) decode(key string, b []byte) (flightcache.Entry[V], bool) {
-	e, err := decodeEntry(s.codec, s.fp, b)
+	var (
+		e   flightcache.Entry[V]
+		err error
+	)
+	if s.maxBytes >= 0 && len(b) > s.maxBytes {
+		err = fmt.Errorf("%w (%d bytes, at most %d)", ErrTooLarge, len(b), s.maxBytes)
+	} else {
+		e, err = decodeEntry(s.codec, s.fp, b)
+	}
 	if err != nil {
 		s.decodeErrors.Add(1)
 		msg := "redisstore: undecodable entry treated as a miss"
-		if errors.Is(err, errOtherType) {
+		switch {
+		case errors.Is(err, errOtherType):
 			msg = "redisstore: entry written for another value type treated as a miss"
+		case errors.Is(err, ErrTooLarge):
+			msg = "redisstore: entry longer than Options.MaxEntryBytes treated as a miss, not decoded"
 		}
 		s.logf(msg, slog.String("key", key), slog.Any("err", err))
 		return flightcache.Entry[V]{}, false
