@@ -84,6 +84,13 @@ type Options[K comparable, V any] struct {
 	// wait. 0 means DefaultFenceTTL.
 	FenceTTL time.Duration
 
+	// Heartbeat is how long the invalidation subscription (see Subscribe)
+	// may hear nothing before it sends a PING, which must be answered
+	// within Timeout: a local tier serves its copies at most Heartbeat +
+	// Timeout after the channel last proved alive. 0 means
+	// DefaultHeartbeat.
+	Heartbeat time.Duration
+
 	// MaxEntryBytes bounds an entry's stored size in bytes, envelope
 	// included. A read finds a longer one a miss, counted (DecodeErrors)
 	// and logged like undecodable bytes, before decoding it: anyone who can
@@ -119,6 +126,7 @@ type Store[K comparable, V any] struct {
 	timeout   time.Duration
 	leaseTTL  time.Duration
 	maxBytes  int // < 0: no bound
+	heartbeat time.Duration
 	logger    *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
@@ -183,6 +191,9 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if o.FenceTTL < 0 {
 		return nil, fmt.Errorf("redisstore: Options.FenceTTL is negative (%v)", o.FenceTTL)
 	}
+	if o.Heartbeat < 0 {
+		return nil, fmt.Errorf("redisstore: Options.Heartbeat is negative (%v)", o.Heartbeat)
+	}
 	if o.OpenFor < 0 {
 		return nil, fmt.Errorf("redisstore: Options.OpenFor is negative (%v)", o.OpenFor)
 	}
@@ -216,6 +227,10 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	s.fenceTTL = o.FenceTTL
 	if s.fenceTTL == 0 {
 		s.fenceTTL = DefaultFenceTTL
+	}
+	s.heartbeat = o.Heartbeat
+	if s.heartbeat == 0 {
+		s.heartbeat = DefaultHeartbeat
 	}
 	s.maxBytes = o.MaxEntryBytes
 	if s.maxBytes == 0 {

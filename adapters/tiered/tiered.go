@@ -39,7 +39,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"time"
 
 	"github.com/flightcache/flightcache"
@@ -80,6 +79,16 @@ type Store[K comparable, V any] interface {
 	// ResetLocal drops every key from the local tier, which must be a
 	// Purger, and keeps every shared read in flight from copying into it.
 	ResetLocal(ctx context.Context) error
+	// SuspendLocal drops every key from the local tier, as ResetLocal
+	// does, and until ResumeLocal serves none from it and copies none into
+	// it: reads go to the shared tier. redisstore.Subscribe calls it while
+	// it cannot prove that this instance would hear of changes made
+	// elsewhere (see redisstore.Suspender).
+	SuspendLocal(ctx context.Context) error
+	// ResumeLocal drops every key from the local tier again (the writes
+	// of this instance during the suspension included), then serves it
+	// again.
+	ResumeLocal(ctx context.Context) error
 }
 
 var (
@@ -194,105 +203,6 @@ func (s *leasingStore[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 	return release, err
 }
 
-// gens holds a generation for each key with a shared read in flight, and an
-// epoch for the whole local tier. Its lock also orders the local tier's
-// writes against the copies that reads make.
-type gens[K comparable] struct {
-	mu    sync.Mutex
-	epoch uint64
-	m     map[K]*slot
-	kind  keys.Kind // what K can hold; see tracked
-}
-
-type slot struct {
-	readers int
-	gen     uint64
-}
-
-// token is what a read began with. An untracked read never copies.
-type token struct {
-	epoch, gen uint64
-	untracked  bool
-}
-
-// tracked reports whether key can go in the map: a key Go cannot hash would
-// panic there, under the lock, and one that does not equal itself (a NaN)
-// could never be found again. Such keys are never tracked; the tiers answer
-// them as they do (lrustore with an error), and nothing is copied.
-func (g *gens[K]) tracked(key K) bool {
-	return g.kind == keys.Plain || (keys.Hashable("tiered", key) == nil && key == key)
-}
-
-// hashable returns an error wrapping singleflight.ErrUnhashableKey when one
-// of ks is a key Go cannot hash, which would panic in the maps a batch
-// builds.
-func (g *gens[K]) hashable(ks []K) error {
-	if g.kind != keys.Iface {
-		return nil
-	}
-	for _, k := range ks {
-		if err := keys.Hashable("tiered", k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// begin registers a shared read of key.
-func (g *gens[K]) begin(key K) token {
-	if !g.tracked(key) {
-		return token{untracked: true}
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	sl := g.m[key]
-	if sl == nil {
-		sl = &slot{}
-		g.m[key] = sl
-	}
-	sl.readers++
-	return token{epoch: g.epoch, gen: sl.gen}
-}
-
-// end ends a shared read of key begun with tok, calling copyLocal first,
-// under the lock, when nothing changed key since the read began.
-func (g *gens[K]) end(key K, tok token, copyLocal func()) {
-	if tok.untracked {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	sl := g.m[key]
-	if copyLocal != nil && tok.epoch == g.epoch && tok.gen == sl.gen {
-		copyLocal()
-	}
-	if sl.readers--; sl.readers == 0 {
-		delete(g.m, key)
-	}
-}
-
-// write runs writeLocal, the local tier's side of a change to key, and
-// advances key's generation, in one step.
-func (g *gens[K]) write(key K, writeLocal func() error) error {
-	tracked := g.tracked(key)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if tracked {
-		if sl := g.m[key]; sl != nil {
-			sl.gen++
-		}
-	}
-	return writeLocal()
-}
-
-// reset runs resetLocal and advances the epoch, in one step.
-func (g *gens[K]) reset(resetLocal func() error) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.epoch++
-	return resetLocal()
-}
-
 // freshAt reports whether e may still be served as fresh at now: its
 // FreshUntil has not passed (a zero FreshUntil never goes stale).
 func freshAt[V any](e flightcache.Entry[V], now time.Time) bool {
@@ -337,8 +247,10 @@ func later(a, b time.Time) int {
 // see the package documentation). A failing local tier is skipped; the
 // error of a failing shared tier is returned when the local tier missed.
 func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
-	if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
-		return e, true, nil
+	if !s.gens.suspended.Load() {
+		if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
+			return e, true, nil
+		}
 	}
 	tok := s.gens.begin(key)
 	e, ok, err := s.shared.Get(ctx, key)
@@ -356,6 +268,9 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 // documentation). Lease calls it: the Loader leases only keys it found no
 // fresh entry for, and looks at the Store again after Lease returns.
 func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
+	if s.gens.suspended.Load() {
+		return
+	}
 	le, ok, err := s.local.Get(ctx, key)
 	if err != nil || !ok || freshAt(le, time.Now()) {
 		return
@@ -404,12 +319,17 @@ func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 	now := time.Now()
 	stale := map[K]flightcache.Entry[V]{}
 	seen := make(map[K]bool, len(keys))
+	suspended := s.gens.suspended.Load()
 	var rest []K
 	for _, k := range keys {
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
+		if suspended {
+			rest = append(rest, k)
+			continue
+		}
 		if e, ok, err := s.local.Get(ctx, k); err == nil && ok {
 			if freshAt(e, now) {
 				out[k] = e
@@ -477,20 +397,6 @@ func (s *store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Ent
 	return errors.Join(errs...)
 }
 
-// EvictLocal drops key from the local tier only; see Store.
-func (s *store[K, V]) EvictLocal(ctx context.Context, key K) error {
-	return s.gens.write(key, func() error { return s.local.Delete(ctx, key) })
-}
-
-// ResetLocal drops every key from the local tier; see Store.
-func (s *store[K, V]) ResetLocal(context.Context) error {
-	p, ok := s.local.(Purger)
-	if !ok {
-		return errors.New("tiered: the local tier cannot be cleared (it has no Purge method); it may serve entries changed elsewhere until they expire")
-	}
-	return s.gens.reset(func() error { p.Purge(); return nil })
-}
-
 // isNil reports whether st is nil, or a nil pointer in an interface.
 func isNil(st any) bool {
 	if st == nil {
@@ -516,3 +422,5 @@ func (s invalid[K, V]) GetMany(context.Context, []K) (map[K]flightcache.Entry[V]
 func (s invalid[K, V]) SetMany(context.Context, map[K]flightcache.Entry[V]) error { return s.err }
 func (s invalid[K, V]) EvictLocal(context.Context, K) error                       { return s.err }
 func (s invalid[K, V]) ResetLocal(context.Context) error                          { return s.err }
+func (s invalid[K, V]) SuspendLocal(context.Context) error                        { return s.err }
+func (s invalid[K, V]) ResumeLocal(context.Context) error                         { return s.err }
