@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -11,6 +12,10 @@ import (
 // channel is where a Store's instances publish the keys they changed.
 // Keys never contain "{}" (see keys.go), so it names no key.
 func (s *Store[K, V]) channel() string { return s.escPrefix + "{}invalidate" }
+
+// notifyRetry is how long after a notification failed it is first sent
+// again in the background.
+var notifyRetry = 50 * time.Millisecond
 
 // maxPending is how many keys whose notification failed a Store keeps to
 // send again; past it, it sends one message that resets every other
@@ -26,8 +31,10 @@ var maxPending = 10_000
 // notifies ignores its own message. It implements tiered.Notifier.
 //
 // A notification that fails is not lost: the Store keeps the key and sends
-// it again with its next notification that gets through, or when its
-// subscription (see Subscribe) finds Redis back, and logs that it did; if
+// it again in the background (after 50 ms, then backing off to once a
+// second), with its next notification that gets through, or when its
+// subscription (see Subscribe) finds Redis back, and logs that it did (at
+// most once a second); if
 // more than 10,000 keys are waiting, it sends one message that resets
 // every other instance's local tier instead. Until then, other instances
 // may serve their copies of those keys (up to their FreshUntil). Notify
@@ -73,6 +80,50 @@ func (s *Store[K, V]) queue(key string) {
 	}
 	s.logf("redisstore: a notification failed; it will be sent again once Redis answers",
 		slog.String("key", key), slog.Int("waiting", len(s.pending)), slog.Bool("reset", s.pendingReset))
+	s.kickLocked()
+}
+
+// kickLocked starts the goroutine that sends the pending notifications
+// again, unless it runs. The caller holds pendingMu.
+func (s *Store[K, V]) kickLocked() {
+	if s.retrying || !s.track() {
+		return
+	}
+	s.retrying = true
+	go func() {
+		defer s.calls.Done()
+		s.retryPending()
+	}()
+}
+
+// retryPending sends the pending notifications again, 50 ms after they
+// failed, then twice as long each time up to a second, until none is left
+// or the Store closes: a notification that failed does not wait for this
+// instance's next one, nor for its subscription to be quiet (issue 23,
+// input 5).
+func (s *Store[K, V]) retryPending() {
+	wait := s.notifyRetry
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.closing:
+			t.Stop()
+			s.pendingMu.Lock()
+			s.retrying = false
+			s.pendingMu.Unlock()
+			return
+		case <-t.C:
+		}
+		s.flushPending(context.Background())
+		s.pendingMu.Lock()
+		if len(s.pending) == 0 && !s.pendingReset {
+			s.retrying = false
+			s.pendingMu.Unlock()
+			return
+		}
+		s.pendingMu.Unlock()
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // PendingNotifications reports how many keys wait to be notified again,
@@ -96,6 +147,7 @@ func (s *Store[K, V]) flushPending(ctx context.Context) {
 		if err := s.publish(ctx, s.id+" r"); err != nil {
 			s.pendingMu.Lock()
 			s.pending, s.pendingReset = nil, true
+			s.kickLocked()
 			s.pendingMu.Unlock()
 			return
 		}
@@ -117,6 +169,6 @@ func (s *Store[K, V]) flushPending(ctx context.Context) {
 		s.queue(k)
 	}
 	if sent > 0 {
-		s.logger.Info("redisstore: sent notifications that had failed", slog.Int("sent", sent))
+		s.sentLog.log(s.logger, slog.LevelInfo, "redisstore: sent notifications that had failed", slog.Int("sent", sent))
 	}
 }

@@ -41,6 +41,7 @@ func newStore[K comparable, V any](t *testing.T, c redis.UniversalClient, opts *
 	}
 	s, err := redisstore.New(c, opts)
 	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -301,11 +301,17 @@ func (s *store[K, V]) Delete(ctx context.Context, key K) error {
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
 }
 
+// notify tells the other instances that key changed. It runs once the
+// write has landed (or failed: the other instances may hold a copy either
+// way), so it does not depend on the caller's context, whose end would
+// otherwise leave the notification queued while the others serve the
+// replaced value (issue 23, input 5): the Notifier bounds it (redisstore by
+// its Timeout).
 func (s *store[K, V]) notify(ctx context.Context, key K) error {
 	if s.notifier == nil {
 		return nil
 	}
-	return s.notifier.Notify(ctx, key)
+	return s.notifier.Notify(context.WithoutCancel(ctx), key)
 }
 
 // GetMany returns the entries for keys as Get does for each: fresh local
