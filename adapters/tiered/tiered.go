@@ -89,6 +89,13 @@ type Store[K comparable, V any] interface {
 	// of this instance during the suspension included), then serves it
 	// again.
 	ResumeLocal(ctx context.Context) error
+	// PendingRepairs reports how many keys whose write the shared tier
+	// refused are still being deleted from it in the background (see the
+	// package documentation).
+	PendingRepairs() int
+	// Close stops those repairs and waits for them. It closes neither
+	// tier. It is safe to call more than once.
+	Close() error
 }
 
 var (
@@ -184,6 +191,8 @@ type store[K comparable, V any] struct {
 	local, shared flightcache.Store[K, V]
 	notifier      Notifier[K]
 	gens          gens[K]
+	rep           repairs[K]
+	repairLog     limiter
 }
 
 // leasingStore is a Store over a shared tier that is a flightcache.Leaser.
@@ -252,6 +261,9 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 			return e, true, nil
 		}
 	}
+	if s.rep.has(key) {
+		return flightcache.Entry[V]{}, false, nil
+	}
 	tok := s.gens.begin(key)
 	e, ok, err := s.shared.Get(ctx, key)
 	if err != nil || !ok {
@@ -268,7 +280,7 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 // documentation). Lease calls it: the Loader leases only keys it found no
 // fresh entry for, and looks at the Store again after Lease returns.
 func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
-	if s.gens.suspended.Load() {
+	if s.gens.suspended.Load() || s.rep.has(key) {
 		return
 	}
 	le, ok, err := s.local.Get(ctx, key)
@@ -286,19 +298,38 @@ func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
 
 // Set writes e to the shared tier and then to the local tier, even when the
 // shared tier fails, then notifies the other instances. It returns the
-// errors of both tiers and of the notification, joined.
+// errors of both tiers and of the notification, joined. When the shared
+// tier failed, the caller may assume that this instance serves e or
+// nothing for key, and that the fleet converges on a miss of key within
+// moments of the shared tier answering again (see the package
+// documentation).
 func (s *store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
 	errShared := s.shared.Set(ctx, key, e)
+	s.landed([]K{key}, errShared)
 	errLocal := s.gens.write(key, func() error { return s.local.Set(ctx, key, e) })
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
 }
 
 // Delete removes key from the shared tier and then from the local tier,
-// then notifies the other instances.
+// then notifies the other instances. When the shared tier failed, the
+// caller may assume what Set says.
 func (s *store[K, V]) Delete(ctx context.Context, key K) error {
 	errShared := s.shared.Delete(ctx, key)
+	s.landed([]K{key}, errShared)
 	errLocal := s.gens.write(key, func() error { return s.local.Delete(ctx, key) })
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
+}
+
+// landed ends the repairs of keys whose shared write landed, or puts them
+// under repair when it failed with err.
+func (s *store[K, V]) landed(keys []K, err error) {
+	if err != nil {
+		s.failedWrite(keys, err)
+		return
+	}
+	for _, k := range keys {
+		s.rep.end(k)
+	}
 }
 
 // notify tells the other instances that key changed. It runs once the
@@ -312,95 +343,6 @@ func (s *store[K, V]) notify(ctx context.Context, key K) error {
 		return nil
 	}
 	return s.notifier.Notify(context.WithoutCancel(ctx), key)
-}
-
-// GetMany returns the entries for keys as Get does for each: fresh local
-// ones, then the rest from the shared tier in one call when it is a
-// BatchStore, each the newer of its two copies.
-func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
-	if err := s.gens.hashable(keys); err != nil {
-		return nil, err
-	}
-	out := make(map[K]flightcache.Entry[V], len(keys))
-	now := time.Now()
-	stale := map[K]flightcache.Entry[V]{}
-	seen := make(map[K]bool, len(keys))
-	suspended := s.gens.suspended.Load()
-	var rest []K
-	for _, k := range keys {
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if suspended {
-			rest = append(rest, k)
-			continue
-		}
-		if e, ok, err := s.local.Get(ctx, k); err == nil && ok {
-			if freshAt(e, now) {
-				out[k] = e
-				continue
-			}
-			stale[k] = e
-		}
-		rest = append(rest, k)
-	}
-	if len(rest) == 0 {
-		return out, nil
-	}
-	toks := make([]token, len(rest))
-	for i, k := range rest {
-		toks[i] = s.gens.begin(k)
-	}
-	found, err := s.getShared(ctx, rest)
-	for i, k := range rest {
-		se, sok := found[k]
-		le, lok := stale[k]
-		if err != nil || !sok || (lok && !newer(se, le)) {
-			s.gens.end(k, toks[i], nil)
-			if lok {
-				out[k] = le
-			}
-			continue
-		}
-		s.gens.end(k, toks[i], func() { s.local.Set(ctx, k, se) })
-		out[k] = se
-	}
-	return out, err
-}
-
-func (s *store[K, V]) getShared(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
-	if bs, ok := s.shared.(flightcache.BatchStore[K, V]); ok {
-		return bs.GetMany(ctx, keys)
-	}
-	found := make(map[K]flightcache.Entry[V], len(keys))
-	for _, k := range keys {
-		e, ok, err := s.shared.Get(ctx, k)
-		if err != nil {
-			return found, err
-		}
-		if ok {
-			found[k] = e
-		}
-	}
-	return found, nil
-}
-
-// SetMany writes entries to both tiers, the shared one in one call when it is
-// a BatchStore, and notifies the other instances of each key.
-func (s *store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
-	var errs []error
-	if bs, ok := s.shared.(flightcache.BatchStore[K, V]); ok {
-		errs = append(errs, bs.SetMany(ctx, entries))
-	} else {
-		for k, e := range entries {
-			errs = append(errs, s.shared.Set(ctx, k, e))
-		}
-	}
-	for k, e := range entries {
-		errs = append(errs, s.gens.write(k, func() error { return s.local.Set(ctx, k, e) }), s.notify(ctx, k))
-	}
-	return errors.Join(errs...)
 }
 
 // isNil reports whether st is nil, or a nil pointer in an interface.
@@ -430,3 +372,5 @@ func (s invalid[K, V]) EvictLocal(context.Context, K) error                     
 func (s invalid[K, V]) ResetLocal(context.Context) error                          { return s.err }
 func (s invalid[K, V]) SuspendLocal(context.Context) error                        { return s.err }
 func (s invalid[K, V]) ResumeLocal(context.Context) error                         { return s.err }
+func (s invalid[K, V]) PendingRepairs() int                                       { return 0 }
+func (s invalid[K, V]) Close() error                                              { return nil }
