@@ -47,7 +47,6 @@ func TestAWriteTheSharedTierRefusedConvergesOnTheWrite(t *testing.T) {
 			}
 			prefix := redistest.Prefix(t)
 			a := newMember(t, client(), prefix, redisstore.Options[string, string]{Timeout: 150 * time.Millisecond, TripAfter: -1})
-			t.Cleanup(func() { a.store.Close() })
 			b := newMember(t, client(), prefix, redisstore.Options[string, string]{Timeout: timeout})
 			require.NoError(t, b.store.SetMany(ctx, map[string]flightcache.Entry[string]{"k": v("v1"), "j": v("v1")}))
 			require.Equal(t, "v1", b.serves("k"))

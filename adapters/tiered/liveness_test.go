@@ -32,6 +32,7 @@ func newMember(t *testing.T, c redis.UniversalClient, prefix string, o redisstor
 	require.NoError(t, err)
 	t.Cleanup(func() { shared.Close() })
 	m := &member{shared: shared, store: tiered.NewWithNotifier[string, string](local, shared, shared)}
+	t.Cleanup(func() { m.store.Close() })
 	m.sub, err = shared.Subscribe(m.store)
 	require.NoError(t, err)
 	t.Cleanup(func() { m.sub.Close() })

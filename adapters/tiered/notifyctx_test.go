@@ -69,6 +69,7 @@ func TestANotificationDoesNotDependOnTheCallersContext(t *testing.T) {
 			t.Cleanup(func() { aShared.Close() })
 			ctx, cancel := context.WithCancel(context.Background())
 			a := tiered.NewWithNotifier[string, string](newLRU[string](t), endsAfterWrite{aShared, cancel}, aShared)
+			t.Cleanup(func() { a.Close() })
 			write(ctx, a) // its error, if any, is the caller's context's
 			require.Eventually(t, func() bool { return b.serves("k") != "v1" }, 3*time.Second, 5*time.Millisecond,
 				"B serves the value A replaced")

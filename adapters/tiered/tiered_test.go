@@ -119,6 +119,7 @@ func TestAFailingSharedTierStillLetsTheLocalTierWork(t *testing.T) {
 	down := failingStore{errors.New("shared tier down")}
 	local := newLRU[string](t)
 	s := tiered.New[string, string](local, down)
+	defer s.Close() // the failed Set's repair
 	assert.ErrorIs(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}), down.err)
 	e, ok, err := s.Get(ctx, "k")
 	require.NoError(t, err, "the local tier answers")
