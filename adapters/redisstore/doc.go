@@ -55,6 +55,30 @@
 // added StaleUntil), so that during a rolling upgrade each version loads
 // the keys the other wrote rather than misread them.
 //
+// # Topologies
+//
+// The guarantees above (fenced writes, leases, calls given up on never
+// landing) are those of one Redis that keeps what it acknowledged. A
+// Cluster keeps them: a key's entry, version and lease share a hash slot,
+// and a slot moves only with its keys. Two topologies do not:
+//
+//   - Sentinel failover: replication is asynchronous, so a failover may lose
+//     writes the old master had acknowledged, and a key's version rolls back
+//     with its value. Reads after it may serve a value older than a Set that
+//     had returned, and a fill that read the rolled-back version may write
+//     over it: rule 9's fence is undone for the writes lost. Redis's WAIT
+//     narrows the window but does not close it (a replica that acknowledged
+//     may still not be the one promoted), so it is not offered; keep the
+//     window small with min-replicas-to-write on the master, and
+//     Invalidate the keys that matter after a failover.
+//   - *redis.Ring: its shards share nothing. While a shard does not answer,
+//     the Ring sends its keys to the others; when it answers again, the
+//     keys go back to it, with the values and versions it had before. A Set
+//     or Invalidate made meanwhile is lost, the old value is served as
+//     fresh, and no fence or lease can tell. Use a Cluster where that
+//     matters; a Ring suits a cache whose entries may come back stale for
+//     up to their FreshFor after a shard flaps.
+//
 // # Fleets
 //
 // Beyond Store, a Store is a flightcache.BatchStore, a flightcache.Leaser,
