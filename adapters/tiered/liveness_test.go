@@ -2,6 +2,7 @@ package tiered_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -25,19 +26,41 @@ type member struct {
 
 func newMember(t *testing.T, c redis.UniversalClient, prefix string, o redisstore.Options[string, string]) *member {
 	t.Helper()
-	local, err := lrustore.New[string, string](100)
+	m, err := startMember(c, prefix, o)
 	require.NoError(t, err)
+	t.Cleanup(m.close)
+	return m
+}
+
+// startMember starts a member and waits until its subscription is live.
+func startMember(c redis.UniversalClient, prefix string, o redisstore.Options[string, string]) (*member, error) {
+	local, err := lrustore.New[string, string](1000)
+	if err != nil {
+		return nil, err
+	}
 	o.Prefix = prefix
 	shared, err := redisstore.New[string, string](c, &o)
-	require.NoError(t, err)
-	t.Cleanup(func() { shared.Close() })
+	if err != nil {
+		return nil, err
+	}
 	m := &member{shared: shared, store: tiered.NewWithNotifier[string, string](local, shared, shared)}
-	t.Cleanup(func() { m.store.Close() })
-	m.sub, err = shared.Subscribe(m.store)
-	require.NoError(t, err)
-	t.Cleanup(func() { m.sub.Close() })
-	require.Eventually(t, m.sub.Live, 5*time.Second, 5*time.Millisecond)
-	return m
+	if m.sub, err = shared.Subscribe(m.store); err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(5 * time.Second); !m.sub.Live(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			m.close()
+			return nil, errors.New("the subscription is not live after 5 s")
+		}
+	}
+	return m, nil
+}
+
+// close stops a member: its repairs, its subscription, its shared tier.
+func (m *member) close() {
+	m.store.Close()
+	m.sub.Close()
+	m.shared.Close()
 }
 
 // serves reports what m serves for key, or "" when it serves nothing.
