@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -118,21 +117,29 @@ func TestALeaseRequestGivenUpOnIsNeverGranted(t *testing.T) {
 }
 
 // TestAWriteRedisRunsLateIsRefused: the script's own check, seen from a
-// caller that waits longer than the deadline it sent (as when the clocks
-// of Redis and the instance disagree): Redis refuses, nothing is written,
-// and the caller gets ErrLate.
+// caller that sends a deadline already past: Redis refuses and writes
+// nothing; a deadline ahead is kept. Either way the reply carries Redis's
+// clock, from which a Store learns how far it is from its own.
 func TestAWriteRedisRunsLateIsRefused(t *testing.T) {
 	ctx := context.Background()
 	c := redistest.Client(t)
 	s := newStore[string, string](t, c, nil)
 	keys := []string{s.RedisKey("k"), s.VersionKey("k")}
-	past := time.Now().Add(-time.Second).UnixMicro()
-	n, err := redisstore.WriteScript.Run(ctx, c, keys, "*", "x", 0, "1", 1000, past).Int64()
-	require.NoError(t, err)
-	assert.Equal(t, int64(-1), n)
-	_, err = c.Get(ctx, keys[0]).Result()
-	assert.ErrorIs(t, err, redis.Nil)
-	n, err = redisstore.WriteScript.Run(ctx, c, keys, "*", "x", 0, "1", 1000, time.Now().Add(time.Minute).UnixMicro()).Int64()
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n, "a write in time is made")
+	for _, x := range []struct {
+		deadline time.Duration
+		want     int64
+	}{{-time.Second, -1}, {time.Minute, 1}} {
+		reply, err := redisstore.WriteScript.Run(ctx, c, keys, "*", "x", 0, "1", 1000, time.Now().Add(x.deadline).UnixMicro()).Slice()
+		require.NoError(t, err)
+		require.Len(t, reply, 3)
+		assert.Equal(t, x.want, reply[0])
+		redisNow := time.Unix(reply[1].(int64), reply[2].(int64)*1000)
+		assert.WithinDuration(t, time.Now(), redisNow, time.Second, "the reply carries Redis's clock")
+		n, _ := c.Exists(ctx, keys[0]).Result()
+		assert.Equal(t, x.want == 1, n == 1)
+	}
+	require.NoError(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}))
+	ahead := s.RedisClockAhead()
+	assert.LessOrEqual(t, ahead, time.Duration(0), "one clock, read by Redis before the reply arrived")
+	assert.Greater(t, ahead, -500*time.Millisecond, "learned from a quick reply (newStore's Timeout is 5 s)")
 }

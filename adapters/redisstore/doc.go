@@ -19,6 +19,14 @@
 // single node and a pipeline that the client routes key by key on a Ring or
 // a Cluster.
 //
+// A call the Store gave up on never takes effect later: every write and
+// every lease request is a Lua script that first compares Redis's clock
+// with the instant the Store stopped waiting for it, and does nothing past
+// it (see [ErrLate]); a lease request given up on is also released by its
+// token. The Store sends that instant in Redis's time, learning how far
+// the clocks are apart from the scripts' replies. It needs Redis 5 or
+// later.
+//
 // # Keys
 //
 // The Redis key of an entry is the escaped Prefix, then "{k", the escaped

@@ -49,9 +49,9 @@ const kindVersion = 'n'
 //	ARGV[4] the new version, ARGV[5] FenceTTL in ms
 //	ARGV[6] the deadline, in Unix microseconds (see lateCheck)
 //
-// It returns 1 when it wrote, 0 when the version had changed, -1 when it
-// ran past its deadline and wrote nothing.
-var write = redis.NewScript(lateCheck + `
+// Its result (see timed) is 1 when it wrote, 0 when the version had
+// changed, -1 when it ran past its deadline and wrote nothing.
+var write = timed(`
 if ARGV[1] ~= "*" then
 	local cur = redis.call("GET", KEYS[2])
 	if cur == false then cur = "" end
@@ -136,8 +136,10 @@ func (s *Store[K, V]) deleteArgs(key K) ([]string, []any) {
 // The last of args is set to the call's deadline (see lateCheck).
 func (s *Store[K, V]) runWrite(ctx context.Context, keys []string, args []any) (bool, error) {
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
-		args[len(args)-1] = deadline(ctx)
-		return write.Run(ctx, s.client, keys, args...).Int64()
+		args[len(args)-1] = s.deadline(ctx)
+		sent := time.Now()
+		v, err := write.Run(ctx, s.client, keys, args...).Slice()
+		return s.timedReply(sent, v, err)
 	})
 	if err == nil && n < 0 {
 		err = s.late()
@@ -269,7 +271,7 @@ func (s *Store[K, V]) pipelineWrites(ctx context.Context, n int, op func(i int) 
 	}
 	out, err := run(s, ctx, func(ctx context.Context) ([]bool, error) {
 		cmds := make([]*redis.Cmd, n)
-		dl := deadline(ctx)
+		dl, sent := s.deadline(ctx), time.Now()
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range n {
 				keys, args := op(i)
@@ -284,9 +286,10 @@ func (s *Store[K, V]) pipelineWrites(ctx context.Context, n int, op func(i int) 
 		out := make([]bool, n)
 		late := false
 		for i, c := range cmds {
-			v, _ := c.Int64()
-			out[i] = v == 1
-			late = late || v < 0
+			v, err := c.Slice()
+			n, _ := s.timedReply(sent, v, err)
+			out[i] = n == 1
+			late = late || n < 0
 		}
 		if late {
 			return out, errRefused

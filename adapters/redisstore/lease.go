@@ -53,9 +53,9 @@ return 0`)
 //
 //	KEYS[1] lease key; ARGV[1] token, ARGV[2] LeaseTTL in ms, ARGV[3] deadline
 //
-// It returns 1 when it took the lease, 0 when another holds it, -1 when it
-// ran past its deadline.
-var acquire = redis.NewScript(lateCheck + `
+// Its result (see timed) is 1 when it took the lease, 0 when another holds
+// it, -1 when it ran past its deadline.
+var acquire = timed(`
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
 return 0`)
 
@@ -74,7 +74,9 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 	lk := s.LeaseKey(key)
 	token := s.newToken()
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
-		return acquire.Run(ctx, s.client, []string{lk}, token, s.leaseTTL.Milliseconds(), deadline(ctx)).Int64()
+		sent := time.Now()
+		v, err := acquire.Run(ctx, s.client, []string{lk}, token, s.leaseTTL.Milliseconds(), s.deadline(ctx)).Slice()
+		return s.timedReply(sent, v, err)
 	})
 	if err == nil && n < 0 {
 		err = s.late()

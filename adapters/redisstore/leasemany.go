@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -37,7 +38,7 @@ func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, relea
 	}
 	got, err := run(s, ctx, func(ctx context.Context) ([]bool, error) {
 		cmds := make([]*redis.Cmd, len(lks))
-		dl := deadline(ctx)
+		dl, sent := s.deadline(ctx), time.Now()
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, lk := range lks {
 				cmds[i] = acquire.Eval(ctx, p, []string{lk}, token, s.leaseTTL.Milliseconds(), dl)
@@ -50,7 +51,8 @@ func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, relea
 		out := make([]bool, len(cmds))
 		late := false
 		for i, c := range cmds {
-			n, _ := c.Int64()
+			v, err := c.Slice()
+			n, _ := s.timedReply(sent, v, err)
 			out[i] = n == 1
 			late = late || n < 0
 		}

@@ -41,6 +41,9 @@ type Store[K comparable, V any] struct {
 	timeout   time.Duration
 	leaseTTL  time.Duration
 	maxBytes  int // < 0: no bound
+	// skew is how far Redis's clock is ahead of this instance's, at
+	// least, in microseconds (see late.go).
+	skew      atomic.Int64
 	heartbeat time.Duration
 	logger    *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
