@@ -49,7 +49,7 @@ func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 	found, err := s.getShared(ctx, rest)
 	for i, k := range rest {
 		se, sok := found[k]
-		sok = sok && !s.rep.has(k)
+		sok = sok && !s.repairing(k)
 		le, lok := stale[k]
 		if err != nil || !sok || (lok && !newer(se, le)) {
 			s.gens.end(k, toks[i], nil)

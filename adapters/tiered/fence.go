@@ -38,7 +38,7 @@ func (s *leasingFencingStore[K, V]) Lease(ctx context.Context, key K) (func(), e
 func (s *fencingStore[K, V]) GetVersioned(ctx context.Context, key K) (flightcache.Entry[V], bool, flightcache.Version, error) {
 	tok := s.gens.begin(key)
 	e, ok, v, err := s.fencer.GetVersioned(ctx, key)
-	if err != nil || !ok || s.rep.has(key) {
+	if err != nil || !ok || s.repairing(key) {
 		// A key under repair: its shared entry may be the one a failed
 		// write replaced; its version still fences the fill.
 		s.gens.end(key, tok, nil)
@@ -108,7 +108,7 @@ func (s *fencingStore[K, V]) GetManyVersioned(ctx context.Context, keys []K) (ma
 	}
 	for i, k := range keys {
 		e, found := entries[k]
-		if found && s.rep.has(k) {
+		if found && s.repairing(k) {
 			delete(entries, k)
 			found = false
 		}

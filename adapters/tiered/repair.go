@@ -113,6 +113,20 @@ func (r *repairs[K]) close() {
 	r.wg.Wait()
 }
 
+// repairing reports whether key is under repair. A key the repairs cannot
+// hold (see gens.tracked) never is, and is never looked up: one Go cannot
+// hash would panic in the map.
+func (s *store[K, V]) repairing(key K) bool {
+	return s.rep.n.Load() != 0 && s.gens.tracked(key) && s.rep.has(key)
+}
+
+// endRepair ends key's repair, if any: a write of it landed.
+func (s *store[K, V]) endRepair(key K) {
+	if s.rep.n.Load() != 0 && s.gens.tracked(key) {
+		s.rep.end(key)
+	}
+}
+
 // failedWrite puts keys under repair after the shared tier refused a write
 // of them with err.
 func (s *store[K, V]) failedWrite(keys []K, err error) {

@@ -261,7 +261,7 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 			return e, true, nil
 		}
 	}
-	if s.rep.has(key) {
+	if s.repairing(key) {
 		return flightcache.Entry[V]{}, false, nil
 	}
 	tok := s.gens.begin(key)
@@ -280,7 +280,7 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 // documentation). Lease calls it: the Loader leases only keys it found no
 // fresh entry for, and looks at the Store again after Lease returns.
 func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
-	if s.gens.suspended.Load() || s.rep.has(key) {
+	if s.gens.suspended.Load() || s.repairing(key) {
 		return
 	}
 	le, ok, err := s.local.Get(ctx, key)
@@ -328,7 +328,7 @@ func (s *store[K, V]) landed(keys []K, err error) {
 		return
 	}
 	for _, k := range keys {
-		s.rep.end(k)
+		s.endRepair(k)
 	}
 }
 
