@@ -74,11 +74,12 @@
 //     writes the old master had acknowledged, and a key's version rolls back
 //     with its value. Reads after it may serve a value older than a Set that
 //     had returned, and a fill that read the rolled-back version may write
-//     over it: rule 9's fence is undone for the writes lost. Redis's WAIT
-//     narrows the window but does not close it (a replica that acknowledged
-//     may still not be the one promoted), so it is not offered; keep the
-//     window small with min-replicas-to-write on the master, and
-//     Invalidate the keys that matter after a failover.
+//     over it: rule 9's fence is undone for the writes lost.
+//     Options.WaitReplicas makes each write wait until replicas have it
+//     (Redis's WAIT), which keeps it through a failover that promotes one
+//     of them; it narrows the window without closing it (see
+//     [ErrNotReplicated]). Invalidate the keys that matter after a
+//     failover.
 //   - *redis.Ring: its shards share nothing. While a shard does not answer,
 //     the Ring sends its keys to the others; when it answers again, the
 //     keys go back to it, with the values and versions it had before. A Set

@@ -135,6 +135,10 @@ func (s *Store[K, V]) deleteArgs(key K) ([]string, []any) {
 // runWrite runs the write script for one key and reports whether it wrote.
 // The last of args is set to the call's deadline (see lateCheck).
 func (s *Store[K, V]) runWrite(ctx context.Context, keys []string, args []any) (bool, error) {
+	if s.waitReplicas > 0 {
+		out, err := s.pipelineWrites(ctx, 1, func(int) ([]string, []any) { return keys, args })
+		return len(out) == 1 && out[0], err
+	}
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
 		args[len(args)-1] = s.deadline(ctx)
 		sent := time.Now()
@@ -271,6 +275,7 @@ func (s *Store[K, V]) pipelineWrites(ctx context.Context, n int, op func(i int) 
 	}
 	out, err := run(s, ctx, func(ctx context.Context) ([]bool, error) {
 		cmds := make([]*redis.Cmd, n)
+		var wait *redis.Cmd
 		dl, sent := s.deadline(ctx), time.Now()
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range n {
@@ -278,6 +283,7 @@ func (s *Store[K, V]) pipelineWrites(ctx context.Context, n int, op func(i int) 
 				args[len(args)-1] = dl
 				cmds[i] = write.Eval(ctx, p, keys, args...)
 			}
+			wait = s.waitReplicated(ctx, p)
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -294,7 +300,7 @@ func (s *Store[K, V]) pipelineWrites(ctx context.Context, n int, op func(i int) 
 		if late {
 			return out, errRefused
 		}
-		return out, nil
+		return out, s.replicated(wait)
 	})
 	return out, s.lateErr(err)
 }

@@ -86,6 +86,14 @@ type Options[K comparable, V any] struct {
 	// DefaultMaxEntryBytes; a negative MaxEntryBytes means no bound.
 	MaxEntryBytes int
 
+	// WaitReplicas, when positive, makes every write wait until that many
+	// replicas acknowledged it (Redis's WAIT, within Timeout), so that a
+	// Sentinel failover that promotes one of them keeps it; a write not
+	// acknowledged in time fails with ErrNotReplicated (the master has
+	// it). It needs a *redis.Client; see ErrNotReplicated for its limits.
+	// 0 means no waiting.
+	WaitReplicas int
+
 	// Logger receives reports of undecodable entries and of a dropped
 	// subscription. nil means slog.Default().
 	Logger *slog.Logger

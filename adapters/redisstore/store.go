@@ -45,7 +45,9 @@ type Store[K comparable, V any] struct {
 	// least, in microseconds (see late.go).
 	skew      atomic.Int64
 	heartbeat time.Duration
-	logger    *slog.Logger
+	// waitReplicas is Options.WaitReplicas (replicas.go).
+	waitReplicas int
+	logger       *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
 	id string
@@ -120,6 +122,9 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if err := checkClient(client); err != nil {
 		return nil, err
 	}
+	if err := checkWaitReplicas(client, o.WaitReplicas); err != nil {
+		return nil, err
+	}
 	s := &Store[K, V]{
 		closing: make(chan struct{}),
 		client:  client, prefix: o.Prefix, key: o.Key, parseKey: o.ParseKey, codec: o.Codec,
@@ -149,6 +154,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 		s.fenceTTL = DefaultFenceTTL
 	}
 	s.notifyRetry = notifyRetry
+	s.waitReplicas = o.WaitReplicas
 	s.heartbeat = o.Heartbeat
 	if s.heartbeat == 0 {
 		s.heartbeat = DefaultHeartbeat
