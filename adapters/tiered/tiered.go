@@ -33,6 +33,21 @@
 // copies of one key, and only where the Loader has already found the local
 // one stale. Get reads no clock: a local hit costs one local Get (a clock
 // reading would cost about as much on the hit path).
+//
+// # A fleet's local tier
+//
+// Over a fleet (redisstore.Subscribe), the local tier serves only while
+// the instance can prove it would hear of changes made elsewhere: at a gap
+// in the invalidation channel the subscription calls SuspendLocal, and
+// until ResumeLocal every read goes to the shared tier and nothing is
+// copied into the local one (a hit then costs one atomic load more).
+//
+// # Writes the shared tier refused
+//
+// A Set, Delete or SetMany whose shared write failed is repaired in the
+// background (see repair.go): the key is deleted from the shared tier until
+// that lands, and this instance serves no shared copy of it meanwhile.
+// Close stops the repairs.
 package tiered
 
 import (
