@@ -49,7 +49,7 @@ func TestAHalfOpenSubscriptionIsAGapAndComesBack(t *testing.T) {
 	proxy.Blackhole()
 	start := time.Now()
 	local.waitFor(t, "the gap resets the local tier", func(_ []string, resets int) bool { return resets >= 1 })
-	assert.Less(t, time.Since(start), 100*time.Millisecond+100*time.Millisecond+400*time.Millisecond)
+	assert.Less(t, time.Since(start), 100*time.Millisecond+100*time.Millisecond+800*time.Millisecond, "Heartbeat + Timeout, and a margin")
 	local.waitFor(t, "back on a new connection, reset again", func(_ []string, resets int) bool { return resets == 2 })
 	require.Eventually(t, sub.Live, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, uint64(1), sub.Gaps())

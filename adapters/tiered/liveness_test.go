@@ -110,7 +110,9 @@ func TestAHalfOpenSubscriptionStopsTheLocalTierWithinItsBound(t *testing.T) {
 	require.NoError(t, b.store.SetMany(ctx, map[string]flightcache.Entry[string]{"k": v("v2"), "j": v("v2")}))
 
 	// A may serve v1 only until its PING goes unanswered.
-	bound := heartbeat + callTimeout + 500*time.Millisecond // scheduling margin
+	// Plus one look of the poll below (two reads, each up to callTimeout on
+	// a dead pooled connection), plus a margin for a busy machine.
+	bound := heartbeat + callTimeout + 2*callTimeout + 800*time.Millisecond
 	require.Eventually(t, func() bool {
 		got, _ := a.store.GetMany(ctx, []string{"j"})
 		return a.serves("k") != "v1" && got["j"].Value != "v1"
