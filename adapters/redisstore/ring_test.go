@@ -46,7 +46,7 @@ func TestARingShardThatComesBackBringsBackItsOldValues(t *testing.T) {
 	}
 	require.NotNil(t, home)
 	pauseClient := plainClient(t, home.Options().Addr)
-	require.NoError(t, pauseClient.Do(ctx, "CLIENT", "PAUSE", 2000, "ALL").Err())
+	require.NoError(t, pauseClient.Do(ctx, "CLIENT", "PAUSE", 3000, "ALL").Err())
 	require.Eventually(t, func() bool {
 		return s.Set(ctx, "k", flightcache.Entry[string]{Value: "v2"}) == nil &&
 			other.Exists(ctx, s.RedisKey("k")).Val() == 1
