@@ -303,7 +303,10 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 
 // Set stores e under key with ExpiresAt as its Redis TTL, and gives key a
 // new version (see flightcache.Fencer), in one Lua script. An entry whose
-// ExpiresAt has passed deletes key instead.
+// ExpiresAt has passed deletes key instead. When it returns an error, the
+// write was made or not, but it never lands later (see [ErrLate]): a write
+// that follows wins over it. An error wrapping ErrTooLarge or
+// ErrNotReplicated says more (nothing written; written on the master only).
 func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
 	keys, args, err := s.writeArgs(key, e, anyVersion)
 	if err != nil {
@@ -317,7 +320,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) er
 
 // Delete removes key and gives it a new version, kept for Options.FenceTTL
 // as a tombstone, so that fills in flight cannot write (see
-// flightcache.Fencer).
+// flightcache.Fencer). An error means what it means for Set.
 func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
 	keys, args := s.deleteArgs(key)
 	if _, err := s.runWrite(ctx, keys, args); err != nil {
