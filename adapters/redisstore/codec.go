@@ -27,8 +27,11 @@ type Codec[V any] interface {
 // value, instead of the one a Store derives from the shape of V (see
 // [TypeFingerprint]). A Codec whose format carries its own schema
 // evolution, such as Protocol Buffers, may opt out by returning ok false:
-// its entries are then stored without a fingerprint, and read whatever
-// fingerprint the reader has. Fingerprint is called once, by New.
+// its entries are then stored without a fingerprint, and it reads every
+// entry whatever its fingerprint, trusting its format to refuse bytes of
+// another type. A reader that has a fingerprint never decodes an entry
+// written without one (a counted miss): nothing says it was written for
+// its value type. Fingerprint is called once, by New.
 type Fingerprinter interface {
 	Fingerprint() (fp uint64, ok bool)
 }
@@ -146,7 +149,14 @@ func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.E
 		return e, errBadEnvelope
 	}
 	flags := b[2]
-	if flags&flagFingerprint != 0 && fp.ok {
+	switch {
+	case !fp.ok:
+		// A reader without a fingerprint compares none.
+	case flags&flagFingerprint == 0:
+		// Written by a Codec that opted out: nothing says it was written
+		// for this value type (issue 23, input 9).
+		return e, fmt.Errorf("%w (written without a fingerprint, want %016x)", errOtherType, fp.fp)
+	default:
 		if got := binary.BigEndian.Uint64(b[offFingerprint:]); got != fp.fp {
 			return e, fmt.Errorf("%w (fingerprint %016x, want %016x)", errOtherType, got, fp.fp)
 		}
