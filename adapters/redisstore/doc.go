@@ -51,7 +51,7 @@
 //
 // Entries are encoded by a Codec (JSON unless another is given) inside a
 // small versioned envelope that carries the rest of the Entry exactly:
-// Missing, FreshUntil, StaleUntil, ExpiresAt (each as Unix nanoseconds,
+// Missing, FreshUntil, StaleUntil, ServeUntil, ExpiresAt, LoadedAt (each as Unix nanoseconds,
 // saturated past the year 2262, a zero time kept zero), LoadDuration, and a
 // fingerprint of the value type. The Redis TTL comes from ExpiresAt. An
 // entry longer than Options.MaxEntryBytes (1 MiB by default) is neither
