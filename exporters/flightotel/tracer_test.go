@@ -154,14 +154,18 @@ func TestABatchHasOneSpanPerCallOfTheSource(t *testing.T) {
 	tp, rec, l := newTraced(t, flightcache.Options{MaxBatch: 2})
 	calls := 0
 	var mu sync.Mutex
-	batch := func(_ context.Context, keys []string) (map[string]string, error) {
+	batch := func(ctx context.Context, keys []string) (map[string]string, error) {
 		mu.Lock()
 		calls++
 		mu.Unlock()
 		m := make(map[string]string)
 		for _, k := range keys {
 			m[k] = "value-" + k
+			// Each call of a split batch reaches its own keys through
+			// the context that holds its span.
+			assert.NoError(t, flightcache.SetPolicy(ctx, k, flightcache.EntryPolicy{FreshFor: time.Hour}))
 		}
+		assert.True(t, trace.SpanFromContext(ctx).IsRecording(), "the source's context holds the load span")
 		return m, nil
 	}
 	ctx, span := tp.Tracer("app").Start(context.Background(), "request")
