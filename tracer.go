@@ -17,29 +17,34 @@ import (
 // flightotel has one for OpenTelemetry (flightotel.NewTracer). Put it in
 // Options.Tracer.
 //
-// StartLoad is called once per call of the source (a LoadFunc, or a
-// BatchLoadFunc for a batch of keys, each call of a batch split by
-// Options.MaxBatch, each Batcher window), right before the call, on the
-// goroutine that makes it, and never for a hit, nor for a fill that found
-// its keys in the Store or waited on another instance's lease (rule 15).
-// Its ctx is the context the source would get: it ends at the fill's
-// deadline and carries the values of the caller whose load it is (the one
-// that started it, the first of a Batcher's window, or the reader that
-// found the key stale), so that a span in it is the parent. StartLoad
-// returns the context the source gets instead, which must be ctx or a
-// context made from it (a child, holding the span): a Loader whose
-// Tracer returns any other context (nil included) gives the source ctx.
-// The LoadSpan it returns (nil: none) is ended once the source returns.
-//
 // A Tracer is called from many goroutines at once. It is called by a
 // Loader's reporter, which recovers a panic in it, counts it
 // (stats.Panic) and logs it, as for a Recorder: the load goes on without
-// its span. A Tracer must not block.
+// its span, and the key is never left without its result. A Tracer must
+// not block.
 //
-// A nil Tracer costs nothing: no allocation and no work on a hit or a
-// miss beyond a nil check at the points where a span would start and where
-// a caller joins a load.
+// A nil Tracer costs nothing: no allocation and no work on a hit, and on a
+// miss nothing beyond a nil check where a span would start and where a
+// caller joins a load.
 type Tracer interface {
+	// StartLoad starts the span of one call of the source (a LoadFunc,
+	// or a BatchLoadFunc for a batch of keys, each call of a batch split
+	// by Options.MaxBatch, each Batcher window), right before the call,
+	// on the goroutine that makes it. It is never called for a hit, nor
+	// for a fill that found its keys in the Store or only waited on
+	// another instance's lease (rule 15).
+	//
+	// ctx is the context the source would get: it ends at the fill's
+	// deadline and carries the values of the caller whose load it is
+	// (the one that started it, the first of a Batcher's window, or the
+	// reader that found the key stale), so that a span in it is the
+	// parent. StartLoad returns the context the source gets instead,
+	// which must be ctx or a context made from it (a child, holding the
+	// span): one that is not (nil included) is ignored, and the source
+	// gets ctx, so that it keeps the fill's deadline and SetPolicy and
+	// Previous keep finding their fill.
+	// The LoadSpan it returns (nil: none) is ended once the source
+	// returns.
 	StartLoad(ctx context.Context, load LoadInfo) (context.Context, LoadSpan)
 }
 
