@@ -15,9 +15,12 @@ func (t Ticket[K, V]) NoteOnce(newNote func() any) any {
 	t.g.mu.Lock()
 	defer t.g.mu.Unlock()
 	if t.c.note == nil {
-		t.c.note = newNote()
+		// A pointer, one word in every call, rather than an interface,
+		// two: calls that are never noted are the rule.
+		n := newNote()
+		t.c.note = &n
 	}
-	return t.c.note
+	return *t.c.note
 }
 
 // Note returns the note kept with the call of t (see [Ticket.NoteOnce]),
@@ -28,5 +31,8 @@ func (t Ticket[K, V]) Note() any {
 	}
 	t.g.mu.Lock()
 	defer t.g.mu.Unlock()
-	return t.c.note
+	if t.c.note == nil {
+		return nil
+	}
+	return *t.c.note
 }

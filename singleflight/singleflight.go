@@ -149,7 +149,7 @@ type call[K comparable, V any] struct {
 	// one.
 	finished chan struct{}
 	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
-	note     any              // the callers' own note on the call (see Ticket.NoteOnce)
+	note     *any             // the callers' own note on the call (see Ticket.NoteOnce); nil: none
 }
 
 // task is what the goroutine of a reusable call needs, kept apart so that
