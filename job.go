@@ -25,6 +25,7 @@ type job[K comparable, V any] struct {
 	onEnd     func(keys []K, errs []error)
 	throttled bool // a failed load blocks its key in the throttle
 	inline    bool // the fill runs on its caller's goroutine
+	refresh   bool // a refresh: readers are served the stored value meanwhile
 
 	// ctx is the context of the fill's Store calls, leases, loads and
 	// writes (see fillctx.go), which ends at the fill's deadline,

@@ -60,7 +60,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		keysMayFail: keysMayFail[K](),
 		loadTimeout: o.LoadTimeout,
 		softTimeout: o.SoftTimeout,
-		rep:         &reporter{rec: o.Recorder, logger: o.Logger},
+		rep:         &reporter{rec: o.Recorder, tracer: o.Tracer, logger: o.Logger},
 	}
 	w := newWriteOrder[K]()
 	l.writes = &w

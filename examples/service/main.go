@@ -5,6 +5,7 @@
 //	go run . -addr :8080
 //	curl 'localhost:8080/product?id=42'
 //	curl localhost:8080/metrics
+//	go run . -trace    # spans to stdout
 //
 // GET /product?id=N returns product N as JSON (404 when there is no such
 // product, 400 when N is not an integer); the first request for a product
@@ -13,8 +14,13 @@
 // GET /metrics serves the flightcache_* metrics of the Loader, labelled
 // name="products", along with the Go runtime's.
 //
+// With -trace, it writes OpenTelemetry spans to stdout as JSON: one per
+// request, and one per database query (flightcache.load), a child of the
+// span of the request that started the query, linked to those of the
+// requests that waited on it.
+//
 // It is a module of its own, so that the flightcache module never depends on
-// the Prometheus client.
+// the Prometheus client or OpenTelemetry.
 package main
 
 import (
@@ -61,6 +67,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.IntVar(&cfg.cacheSize, "cache", cfg.cacheSize, "entries the cache holds")
 	fs.DurationVar(&cfg.freshFor, "fresh", cfg.freshFor, "how long a loaded product is served from the cache")
 	fs.DurationVar(&cfg.missingFor, "missing", cfg.missingFor, `how long "no such product" is remembered`)
+	fs.BoolVar(&cfg.trace, "trace", cfg.trace, "write OpenTelemetry spans to stdout")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -78,6 +85,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.trace {
+		if cfg.tracing, err = newTracing(os.Stdout); err != nil {
+			ln.Close()
+			return err
+		}
+		defer cfg.tracing.shutdown(context.Background())
+	}
 	return serve(ctx, ln, cfg, log)
 }
 
@@ -92,7 +106,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) e
 	defer svc.Close()
 
 	srv := &http.Server{
-		Handler:           svc.handler(),
+		Handler:           cfg.tracing.wrap(svc.handler()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
 	}
