@@ -351,11 +351,57 @@ func TestLoadThatTimesOutCountsAsAFailedLoad(t *testing.T) {
 		defer cancel()
 		_, err := l.GetOrLoad(ctx, "k", src.load)
 		require.ErrorIs(t, err, flightcache.ErrLoadTimeout)
+		synctest.Wait() // the timeout is counted once the callers have it
 		s := rec.Snapshot()
 		assert.Equal(t, uint64(1), s.Loads)
 		assert.Equal(t, uint64(1), s.LoadErrors)
 		assert.Equal(t, time.Second, s.LoadTime)
 		close(src.gate)
 		require.NoError(t, l.Wait(context.Background()))
+	})
+}
+
+// blockingRecorder blocks in RecordLoad until release is closed.
+type blockingRecorder struct {
+	stats.Counter
+	release chan struct{}
+}
+
+func (r *blockingRecorder) RecordLoad(d time.Duration, err error) {
+	<-r.release
+	r.Counter.RecordLoad(d, err)
+}
+
+// At a fill's deadline the callers are answered before the timeout is
+// recorded: a Recorder that blocks there holds none of them, and later
+// callers of the key start a load of their own (issue 24).
+func TestRecorderBlockingAtTheDeadlineHoldsNoCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &blockingRecorder{release: make(chan struct{})}
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Second, Recorder: rec})
+		hang := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
+			<-hang
+			return "late", nil
+		})
+		require.ErrorIs(t, err, flightcache.ErrLoadTimeout, "answered while the Recorder blocks")
+
+		started := make(chan struct{})
+		got := make(chan error, 1)
+		go func() {
+			_, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
+				close(started)
+				return "v", nil
+			})
+			got <- err
+		}()
+		<-started // the key was freed: a later caller loads, the Recorder still blocked
+		close(rec.release)
+		require.NoError(t, <-got)
+		close(hang)
+		require.NoError(t, l.Wait(context.Background()))
+		assert.Equal(t, uint64(2), rec.Snapshot().Loads)
 	})
 }

@@ -138,7 +138,7 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 
 	j.f, j.src = f, src
 	j.replacing, j.force, j.onEnd = o.replacing, o.force, o.onEnd
-	j.throttled, j.inline = o.background || f.throttle.callers, o.inline
+	j.throttled, j.inline, j.refresh = o.background || f.throttle.callers, o.inline, o.background
 	j.ctx = &fillCtx[K, V]{job: j}
 	j.ctx.begin(ctx, time.Now().Add(f.timeout))
 	// The fill's place in each key's write order is taken now, before its

@@ -73,7 +73,13 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	}
 	sc := j.scopeOf(idx)
 	start := time.Now()
-	outs, err := j.callCounted(sc, idx)
+	var outs []outcome[V]
+	var err error
+	if j.f.rep.tracer != nil {
+		outs, err = j.callTraced(sc, idx)
+	} else {
+		outs, err = j.callCounted(sc, idx)
+	}
 	elapsed := time.Since(start)
 	sc.seal() // what the load says from now on changes nothing
 	if j.expired.Load() {
@@ -180,7 +186,7 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Ti
 
 // callCounted is call, with the keys at idx counted in j.calling while the
 // source has them, however the call ends (a runtime.Goexit included).
-func (j *job[K, V]) callCounted(ctx scope, idx []int) (outs []outcome[V], err error) {
+func (j *job[K, V]) callCounted(ctx context.Context, idx []int) (outs []outcome[V], err error) {
 	n := int32(len(idx))
 	j.calling.Add(n)
 	returned := false
@@ -200,7 +206,7 @@ func (j *job[K, V]) callCounted(ctx scope, idx []int) (outs []outcome[V], err er
 // source is given a copy of the keys, so that whatever it does with the
 // slice (filter it in place, keep it), the fill reads its own keys back; a
 // key missing from its answer does not exist.
-func (j *job[K, V]) call(ctx scope, idx []int) (outs []outcome[V], err error) {
+func (j *job[K, V]) call(ctx context.Context, idx []int) (outs []outcome[V], err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			outs, err = nil, fmt.Errorf("flightcache: load of %s: %w", j.describe(), newPanicError(p))

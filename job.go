@@ -25,6 +25,7 @@ type job[K comparable, V any] struct {
 	onEnd     func(keys []K, errs []error)
 	throttled bool // a failed load blocks its key in the throttle
 	inline    bool // the fill runs on its caller's goroutine
+	refresh   bool // a refresh: readers are served the stored value meanwhile
 
 	// ctx is the context of the fill's Store calls, leases, loads and
 	// writes (see fillctx.go), which ends at the fill's deadline,
@@ -233,32 +234,29 @@ func (j *job[K, V]) expire() {
 			left = append(left, i)
 		}
 	}
-	// Deferred, so that a Recorder that calls runtime.Goexit (contain
-	// stops only panics) does not leave the keys without their timeout and
-	// the context live for ever.
-	defer j.unref()
-	defer func() {
-		for _, i := range left {
-			err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, j.keys[i], context.DeadlineExceeded)
-			j.finish(i, Entry[V]{}, err)
-		}
-		// Set once every key has its result: a pipeline that sees it
-		// has nothing left to give.
-		j.expired.Store(true)
-		// The context ends only now, so that a load that returns as
-		// soon as it sees its deadline finds its keys answered already:
-		// at the deadline, the callers get the timeout, whatever the
-		// load returns.
-		j.ctx.end(ctxDeadline)
-		// Whatever the pipeline is stuck in (a load, a Store call, a
-		// lease's release), the fill is over for Close at its deadline.
-		j.end()
-	}()
 	// Only keys whose source was called count as loads that timed out
 	// (rule 15): not those still waiting for a lease or a Store read.
-	// Counted before the keys hear of it, so that their callers see the
-	// count.
-	if n := min(int(j.calling.Load()), len(left)); n > 0 {
+	n := min(int(j.calling.Load()), len(left))
+	defer j.unref()
+	// Whatever the pipeline is stuck in (a load, a Store call, a lease's
+	// release), the fill is over for Close at its deadline: deferred, so
+	// that a Recorder that calls runtime.Goexit (contain stops only panics)
+	// does not keep it live for ever.
+	defer j.end()
+	// The callers are answered first, so that a Recorder that blocks holds
+	// none of them, nor later callers of the keys, which start new fills.
+	for _, i := range left {
+		err := fmt.Errorf("%w after %v (key %v): %w", ErrLoadTimeout, j.f.timeout, j.keys[i], context.DeadlineExceeded)
+		j.finish(i, Entry[V]{}, err)
+	}
+	// Set once every key has its result: a pipeline that sees it has
+	// nothing left to give.
+	j.expired.Store(true)
+	// The context ends only now, so that a load that returns as soon as it
+	// sees its deadline finds its keys answered already: at the deadline,
+	// the callers get the timeout, whatever the load returns.
+	j.ctx.end(ctxDeadline)
+	if n > 0 {
 		j.f.rep.contain("Recorder", func() {
 			j.f.rep.recordLoad(j.f.timeout, n, ErrLoadTimeout)
 		})

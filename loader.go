@@ -2,8 +2,6 @@ package flightcache
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -62,7 +60,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		keysMayFail: keysMayFail[K](),
 		loadTimeout: o.LoadTimeout,
 		softTimeout: o.SoftTimeout,
-		rep:         &reporter{rec: o.Recorder, logger: o.Logger},
+		rep:         &reporter{rec: o.Recorder, tracer: o.Tracer, logger: o.Logger},
 	}
 	w := newWriteOrder[K]()
 	l.writes = &w
@@ -228,60 +226,6 @@ func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V
 		return
 	}
 	l.refresh.start(ctx, key, load, replacing, now)
-}
-
-// Set stores value for key as if it had just been loaded: fresh for
-// Options.FreshFor. It wins over a load of key that has started: that load's
-// callers get its result, but the result is not stored over value, and a
-// caller that comes after Set returns never gets it.
-//
-// Set is all or nothing: it returns the Store's error, wrapped, or ctx.Err()
-// when ctx ends while Set waits for a load's write under way, and then it
-// has changed nothing (a load in flight still stores its result). ctx bounds
-// only waiting: a Set that need not wait is made whatever ctx says, with ctx
-// passed to the Store, which may refuse it (a remote one) or not.
-func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
-	if err := l.admit(ctx, key); err != nil {
-		return err
-	}
-	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.exactNow()), 0, rand.Float64())
-		return l.view.store.Set(ctx, key, e)
-	})
-	return l.wrote(ctx, "set", key, err)
-}
-
-// wrote finishes a Set or Invalidate (op) of key that overwrite ended with
-// err: a write that took effect ends the failure throttle's backoff of key
-// (a value is there, or a new load is asked for); one that did not changes
-// nothing more (rule 13). A Store's error is counted and wrapped; ctx's is
-// returned as it is.
-func (l *Loader[K, V]) wrote(ctx context.Context, op string, key K, err error) error {
-	switch {
-	case err == nil:
-		l.fill.throttle.succeeded(key)
-		return nil
-	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		return err
-	}
-	l.rep.record(stats.StoreError)
-	return fmt.Errorf("flightcache: %s key %v: %w", op, key, err)
-}
-
-// Invalidate removes key from the Store, so that the next GetOrLoad loads it
-// again, even while the failure throttle held back loads of key. It wins
-// over a load of key that has started: that load's callers get its result,
-// but the result is not stored, and a caller that comes after Invalidate
-// returns never gets it. Like Set, it is all or nothing, and ctx bounds only
-// waiting: an Invalidate that returns an error has changed nothing.
-func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
-	if err := l.admit(ctx, key); err != nil {
-		return err
-	}
-	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		return l.view.store.Delete(ctx, key)
-	})
-	return l.wrote(ctx, "invalidate", key, err)
 }
 
 // Refresh starts loading key now, in the background, whatever the Store

@@ -116,6 +116,12 @@ type Options struct {
 	// Recorder receives statistics. nil records nothing and costs nothing.
 	Recorder stats.Recorder
 
+	// Tracer traces each call of the source as a span, a child of the
+	// span of the caller whose load it is, linked to the callers that
+	// waited on it (see [Tracer]); a hit has none. nil traces nothing and
+	// costs nothing.
+	Tracer Tracer
+
 	// Logger receives warnings, with the key and the cause, about failures
 	// nobody waits for: failed background refreshes, Store calls that
 	// failed and were absorbed, and fleet-wide leases that could not be
@@ -169,8 +175,8 @@ func (o Options) validate() (_ Options, err error) {
 	if o.FailureBackoff, err = o.FailureBackoff.validate("FailureBackoff"); err != nil {
 		return o, err
 	}
-	if o.Recorder != nil && isNil(o.Recorder) {
-		return o, errors.New("flightcache: Options.Recorder is a nil pointer in an interface; use a nil Recorder to record nothing")
+	if err := o.checkPlugins(); err != nil {
+		return o, err
 	}
 	if o.LoadTimeout == 0 {
 		o.LoadTimeout = DefaultLoadTimeout
@@ -181,6 +187,19 @@ func (o Options) validate() (_ Options, err error) {
 		return o, errors.New("flightcache: Options.Logger has a nil Handler")
 	}
 	return o, nil
+}
+
+// checkPlugins returns an error naming the first plug-in of o, a Recorder
+// or a Tracer, that is a nil pointer in an interface, on which every call
+// would fail.
+func (o Options) checkPlugins() error {
+	if o.Recorder != nil && isNil(o.Recorder) {
+		return errors.New("flightcache: Options.Recorder is a nil pointer in an interface; use a nil Recorder to record nothing")
+	}
+	if o.Tracer != nil && isNil(o.Tracer) {
+		return errors.New("flightcache: Options.Tracer is a nil pointer in an interface; use a nil Tracer to trace nothing")
+	}
+	return nil
 }
 
 // namedDuration is a duration field, for firstNegative.

@@ -207,6 +207,28 @@ func windowsOf[V any](e *Entry[V]) (EntryPolicy, bool) {
 	return ep, true
 }
 
+// staleFrom returns e made stale at now, its later windows (StaleUntil,
+// ServeUntil, ExpiresAt) moved as much earlier as FreshUntil is, and
+// whether that changed e: an entry stale already is left as it is. An entry
+// fresh for ever has no later window: it is gone at now.
+func staleFrom[V any](e Entry[V], now time.Time) (Entry[V], bool) {
+	if !e.FreshUntil.IsZero() && !e.FreshUntil.After(now) {
+		return e, false
+	}
+	if e.FreshUntil.IsZero() {
+		e.FreshUntil, e.StaleUntil, e.ServeUntil, e.ExpiresAt = now, now, now, now
+		return e, true
+	}
+	from := e.FreshUntil
+	e.FreshUntil = now
+	for _, t := range []*time.Time{&e.StaleUntil, &e.ServeUntil, &e.ExpiresAt} {
+		if !t.IsZero() {
+			*t = addTime(now, span(from, *t))
+		}
+	}
+	return e, true
+}
+
 // span returns how long it is from a to b: 0 when b is not after a, and
 // Forever when it is too long for a Duration (saturated, rule 12).
 func span(a, b time.Time) time.Duration {

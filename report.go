@@ -28,12 +28,14 @@ const (
 	numLogKinds
 )
 
-// reporter owns the Loader's statistics and its rate-limited logs. Lines are
-// written on a goroutine of their own, at most one per kind at a time, so
-// that a Logger whose handler blocks or panics never holds a caller or a
-// fill. Its methods are safe for concurrent use.
+// reporter owns the Loader's statistics, its traces and its rate-limited
+// logs; every call into a Recorder, a Tracer or a log handler goes through
+// it. Lines are written on a goroutine of their own, at most one per kind at
+// a time, so that a Logger whose handler blocks or panics never holds a
+// caller or a fill. Its methods are safe for concurrent use.
 type reporter struct {
 	rec    stats.Recorder // nil: no statistics
+	tracer Tracer         // nil: no traces
 	logger *slog.Logger
 
 	kinds   [numLogKinds]logLimit
@@ -104,6 +106,28 @@ func (r *reporter) recordLoad(elapsed time.Duration, keys int, err error) {
 		r.rec.RecordLoad(elapsed, err)
 		r.rec.Record(stats.KeysLoaded, keys)
 	}
+}
+
+// startLoad starts the span of a call of the source through the Tracer,
+// which must not be nil, and returns the context it gives the source (ctx
+// when the Tracer panicked) and the span (nil: none). A Tracer that panics
+// is counted and logged, and the call goes on without a span.
+func (r *reporter) startLoad(ctx context.Context, info LoadInfo) (out context.Context, span LoadSpan) {
+	out = ctx
+	r.contain("Tracer", func() { out, span = r.tracer.StartLoad(ctx, info) })
+	return out, span
+}
+
+// endLoad links span to the callers that waited on its call of the source,
+// of which there were waiters, and ends it with err. A Link that panics
+// ends the linking, not the span.
+func (r *reporter) endLoad(span LoadSpan, links []context.Context, waiters int, err error) {
+	r.contain("Tracer", func() {
+		for _, c := range links {
+			span.Link(c)
+		}
+	})
+	r.contain("Tracer", func() { span.End(err, waiters) })
 }
 
 // contain runs f, which calls into a plug-in on a background goroutine, and

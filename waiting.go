@@ -127,6 +127,9 @@ func (l *Loader[K, V]) missOne(ctx context.Context, key K, load LoadFunc[K, V], 
 			l.startOne(ctx, m, load, win, alone, keepSoft)
 		} else {
 			l.rep.record(stats.Coalesced)
+			if l.rep.tracer != nil {
+				noteWaiter(m.t, ctx)
+			}
 		}
 		e, err, patient := l.wait(ctx, m.t, soft)
 		switch {
@@ -286,6 +289,8 @@ func (l *Loader[K, V]) startMany(ctx context.Context, ms []missed[K, V], load Ba
 		}
 		if ms[i].started {
 			keys, tickets = append(keys, ms[i].key), append(tickets, ms[i].t)
+		} else if l.rep.tracer != nil {
+			noteWaiter(ms[i].t, ctx)
 		}
 	}
 	if len(keys) > 0 {

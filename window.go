@@ -112,6 +112,10 @@ type pending[K comparable, V any] struct {
 // misses.
 func (w *window[K, V]) add(ctx context.Context, key K, t ticket[K, V]) {
 	w.put(&w.misses, ctx, func(p *pending[K, V]) bool {
+		if len(p.keys) > 0 && w.l.rep.tracer != nil {
+			// Another caller's load: this one waits on it.
+			noteWaiter(t, ctx)
+		}
 		p.keys, p.tickets = append(p.keys, key), append(p.tickets, t)
 		return true
 	}, w.submitMisses)

@@ -10,7 +10,7 @@ require (
 	github.com/flightcache/flightcache/adapters/tiered v0.1.0
 	github.com/flightcache/flightcache/httppolicy v0.1.0
 	github.com/hashicorp/golang-lru/v2 v2.0.7
-	github.com/redis/go-redis/v9 v9.18.0
+	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )
@@ -18,7 +18,6 @@ require (
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dgraph-io/ristretto/v2 v2.4.2 // indirect
-	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
 	github.com/pquerna/cachecontrol v0.2.0 // indirect

@@ -149,6 +149,7 @@ type call[K comparable, V any] struct {
 	// one.
 	finished chan struct{}
 	chans    []*chanWaiter[V] // DoChan receivers still owed a Result
+	note     *any             // the callers' own note on the call (see Ticket.NoteOnce); nil: none
 }
 
 // task is what the goroutine of a reusable call needs, kept apart so that
@@ -457,7 +458,7 @@ func (g *Group[K, V]) release(c *call[K, V]) {
 	var zeroV V
 	c.val, c.err, c.panicked = zeroV, nil, false
 	c.state.Store(callRunning)
-	c.joiners, c.finished, c.chans = 0, nil, nil
+	c.joiners, c.finished, c.chans, c.note = 0, nil, nil, nil
 	c.task.key, c.task.fn, c.task.ctx = zeroK, nil, nil
 	g.spare.Put(c)
 }

@@ -16,8 +16,9 @@ import (
 //
 // go-redis v9 ignores a context's deadline and cancellation while it waits
 // for a reply unless the client was built with ContextTimeoutEnabled: it
-// sets the socket deadline from the client's ReadTimeout (3 s by default),
-// whatever the context says (see baseClient.context in go-redis's redis.go).
+// sets the socket deadline from the client's ReadTimeout (5 s by default
+// since v9.22, 3 s before), whatever the context says (see
+// baseClient.context in go-redis's redis.go).
 // A Store over a client built with nothing but an address, facing a paused
 // Redis, would then wait the full ReadTimeout, and its Timeout would mean
 // nothing (issue 13). So each call runs on a goroutine of its own while the
@@ -154,7 +155,7 @@ func checkClient(c redis.UniversalClient) error {
 		o := c.Options() // normalised by NewClusterClient, as above
 		ctxTimeout, read, write = o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout
 	case *redis.Ring:
-		o := c.Options() // as given: 0 is the 3 s default, < 0 no deadline
+		o := c.Options() // as given: 0 is the 5 s default (v9.22), < 0 no deadline
 		ctxTimeout, read, write = o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout
 		if read == 0 {
 			read = time.Second

@@ -27,8 +27,11 @@ type Codec[V any] interface {
 // value, instead of the one a Store derives from the shape of V (see
 // [TypeFingerprint]). A Codec whose format carries its own schema
 // evolution, such as Protocol Buffers, may opt out by returning ok false:
-// its entries are then stored without a fingerprint, and read whatever
-// fingerprint the reader has. Fingerprint is called once, by New.
+// its entries are then stored without a fingerprint, and it reads every
+// entry whatever its fingerprint, trusting its format to refuse bytes of
+// another type. A reader that has a fingerprint never decodes an entry
+// written without one (a counted miss): nothing says it was written for
+// its value type. Fingerprint is called once, by New.
 type Fingerprinter interface {
 	Fingerprint() (fp uint64, ok bool)
 }
@@ -44,7 +47,7 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 
 // The envelope around a value:
 //
-//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | StaleUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | codec bytes
+//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | StaleUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | ServeUntil (8) | LoadedAt (8) | codec bytes
 //
 // Times are Unix nanoseconds, big-endian, saturated at the int64 range (see
 // unixNanos); a flag says whether each is set, so that the zero time survives
@@ -55,13 +58,16 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 // struct{ID, Name string} decoded as struct{ID, DisplayName string;
 // VehicleType int} without an error, into a value with empty fields.
 // Version 3 added StaleUntil, the end of the entry's stale-while-revalidate
-// window (issue 14). An entry of any other version is a miss, counted and
+// window (issue 14). Version 4 added ServeUntil, the end of the entry's
+// serving windows (EntryPolicy.KeepFor keeps it longer, for Previous only),
+// and LoadedAt, from which a revalidation re-bases its windows (issue 22).
+// An entry of any other version is a miss, counted and
 // logged as undecodable: during a rolling upgrade, instances of either
 // version load the keys the other wrote, never misread them.
 const (
 	envelopeMagic   = 0xFC
-	envelopeVersion = 3
-	envelopeHeader  = 3 + 5*8
+	envelopeVersion = 4
+	envelopeHeader  = 3 + 7*8
 
 	// The offsets of the header's fields.
 	offFreshUntil   = 3
@@ -69,13 +75,17 @@ const (
 	offExpiresAt    = offStaleUntil + 8
 	offLoadDuration = offExpiresAt + 8
 	offFingerprint  = offLoadDuration + 8
+	offServeUntil   = offFingerprint + 8
+	offLoadedAt     = offServeUntil + 8
 
 	flagMissing     = 1 << 0
 	flagFreshUntil  = 1 << 1
 	flagExpiresAt   = 1 << 2
 	flagFingerprint = 1 << 3
 	flagStaleUntil  = 1 << 4
-	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint | flagStaleUntil
+	flagServeUntil  = 1 << 5
+	flagLoadedAt    = 1 << 6
+	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint | flagStaleUntil | flagServeUntil | flagLoadedAt
 )
 
 var (
@@ -108,6 +118,8 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 	putTime(b, offFreshUntil, flagFreshUntil, e.FreshUntil)
 	putTime(b, offStaleUntil, flagStaleUntil, e.StaleUntil)
 	putTime(b, offExpiresAt, flagExpiresAt, e.ExpiresAt)
+	putTime(b, offServeUntil, flagServeUntil, e.ServeUntil)
+	putTime(b, offLoadedAt, flagLoadedAt, e.LoadedAt)
 	binary.BigEndian.PutUint64(b[offLoadDuration:], uint64(e.LoadDuration))
 	if fp.ok {
 		b[2] |= flagFingerprint
@@ -146,7 +158,14 @@ func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.E
 		return e, errBadEnvelope
 	}
 	flags := b[2]
-	if flags&flagFingerprint != 0 && fp.ok {
+	switch {
+	case !fp.ok:
+		// A reader without a fingerprint compares none.
+	case flags&flagFingerprint == 0:
+		// Written by a Codec that opted out: nothing says it was written
+		// for this value type (issue 23, input 9).
+		return e, fmt.Errorf("%w (written without a fingerprint, want %016x)", errOtherType, fp.fp)
+	default:
 		if got := binary.BigEndian.Uint64(b[offFingerprint:]); got != fp.fp {
 			return e, fmt.Errorf("%w (fingerprint %016x, want %016x)", errOtherType, got, fp.fp)
 		}
@@ -154,6 +173,8 @@ func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.E
 	e.FreshUntil = getTime(b, offFreshUntil, flagFreshUntil)
 	e.StaleUntil = getTime(b, offStaleUntil, flagStaleUntil)
 	e.ExpiresAt = getTime(b, offExpiresAt, flagExpiresAt)
+	e.ServeUntil = getTime(b, offServeUntil, flagServeUntil)
+	e.LoadedAt = getTime(b, offLoadedAt, flagLoadedAt)
 	e.LoadDuration = time.Duration(binary.BigEndian.Uint64(b[offLoadDuration:]))
 	if flags&flagMissing != 0 {
 		if len(b) != envelopeHeader {

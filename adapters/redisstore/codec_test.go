@@ -21,20 +21,24 @@ func TestEnvelopeLayout(t *testing.T) {
 		StaleUntil:   time.Unix(0, 0x1112131415161718),
 		ExpiresAt:    time.Unix(0, 0x2122232425262728),
 		LoadDuration: 0x3132333435363738,
+		ServeUntil:   time.Unix(0, 0x5152535455565758),
+		LoadedAt:     time.Unix(0, 0x6162636465666768),
 	}
 	b, err := encodeEntry(JSON[string]{}, fingerprint{0x4142434445464748, true}, e)
 	require.NoError(t, err)
 	want := []byte{
-		0xFC, 3, flagFreshUntil | flagStaleUntil | flagExpiresAt | flagFingerprint,
+		0xFC, 4, flagFreshUntil | flagStaleUntil | flagExpiresAt | flagFingerprint | flagServeUntil | flagLoadedAt,
 		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // FreshUntil
 		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, // StaleUntil
 		0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, // ExpiresAt
 		0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, // LoadDuration
 		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, // fingerprint
+		0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, // ServeUntil
+		0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, // LoadedAt
 		'"', 'v', '"',
 	}
 	assert.Equal(t, want, b)
-	assert.Equal(t, byte(0b1_1110), want[2], "flags: FreshUntil 1<<1, ExpiresAt 1<<2, fingerprint 1<<3, StaleUntil 1<<4")
+	assert.Equal(t, byte(0b111_1110), want[2], "flags: FreshUntil 1<<1, ExpiresAt 1<<2, fingerprint 1<<3, StaleUntil 1<<4, ServeUntil 1<<5, LoadedAt 1<<6")
 }
 
 // TestEnvelopeKeepsEveryTimeApart: each of the three times survives the
@@ -99,7 +103,7 @@ func TestStaleUntilSaturates(t *testing.T) {
 func TestOtherEnvelopeVersionsAreBadEnvelopes(t *testing.T) {
 	b, err := encodeEntry(JSON[string]{}, fingerprint{}, flightcache.Entry[string]{Value: "v"})
 	require.NoError(t, err)
-	for _, v := range []byte{0, 1, 2, 4, 255} {
+	for _, v := range []byte{0, 1, 2, 3, 5, 255} {
 		other := append([]byte{}, b...)
 		other[1] = v
 		_, err := decodeEntry(JSON[string]{}, fingerprint{}, other)

@@ -40,7 +40,7 @@ func version2Entry(value string, freshUntil, expiresAt time.Time) []byte {
 // never misread with ExpiresAt taken for StaleUntil; a Loader loads the key
 // again and writes it in the new envelope.
 func TestEntriesOfTheOldEnvelopeAreAMiss(t *testing.T) {
-	require.Equal(t, 3, redisstore.EnvelopeVersion, "this test knows the layout before version 3")
+	require.Equal(t, 4, redisstore.EnvelopeVersion, "this test knows the layouts before version 4")
 	ctx := context.Background()
 	c := redistest.Client(t)
 	var logs bytes.Buffer
@@ -63,7 +63,7 @@ func TestEntriesOfTheOldEnvelopeAreAMiss(t *testing.T) {
 	assert.False(t, ok)
 	assert.Zero(t, e)
 	assert.Equal(t, uint64(3), s.DecodeErrors(), "each read counts it")
-	assert.Contains(t, logs.String(), "envelope version 2, want 3")
+	assert.Contains(t, logs.String(), "envelope version 2, want 4")
 
 	l, err := flightcache.New[string, string](s, &flightcache.Options{FreshFor: time.Hour, StaleFor: time.Minute})
 	require.NoError(t, err)

@@ -39,3 +39,12 @@ const (
 	EnvelopeHeader  = envelopeHeader
 	EnvelopeVersion = envelopeVersion
 )
+
+// SetNotifyRetry changes how long a failed notification waits before it is
+// sent again in the background, for tests of the other ways it is sent; it
+// returns a function that restores it.
+func SetNotifyRetry(d time.Duration) (restore func()) {
+	old := notifyRetry
+	notifyRetry = d
+	return func() { notifyRetry = old }
+}

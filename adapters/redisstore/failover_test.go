@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
@@ -40,4 +41,39 @@ func TestAStoreOverSentinelSurvivesAFailover(t *testing.T) {
 	require.True(t, ok, "what was written before the failover is read after it")
 	require.Equal(t, "before", e.Value)
 	require.NoError(t, s.Close())
+}
+
+// TestWaitReplicasPutsACompletedWriteOnAReplica is issue 23, input 8:
+// over Sentinel, a failover under load served values older than a Set that
+// had completed, the versions rolling back with them (asynchronous
+// replication). With Options.WaitReplicas a write returns only once a
+// replica has it, single keys and batches alike, and fails with
+// ErrNotReplicated when none acknowledges in time.
+func TestWaitReplicasPutsACompletedWriteOnAReplica(t *testing.T) {
+	ctx := context.Background()
+	sen := redistest.StartSentinel(t)
+	master := redis.NewClient(&redis.Options{Addr: sen.Master.Addr})
+	t.Cleanup(func() { master.Close() })
+	replica := redis.NewClient(&redis.Options{Addr: sen.Replica.Addr})
+	t.Cleanup(func() { replica.Close() })
+	s := newStore[string, string](t, master, &redisstore.Options[string, string]{WaitReplicas: 1, Timeout: time.Second, TripAfter: -1})
+	e := flightcache.Entry[string]{Value: "v"}
+
+	require.NoError(t, s.Set(ctx, "k", e))
+	assert.Equal(t, int64(1), replica.Exists(ctx, s.RedisKey("k")).Val(), "the replica has it when Set returns")
+	require.NoError(t, s.SetMany(ctx, map[string]flightcache.Entry[string]{"a": e, "b": e}))
+	assert.Equal(t, int64(2), replica.Exists(ctx, s.RedisKey("a"), s.RedisKey("b")).Val())
+	require.NoError(t, s.Delete(ctx, "k"))
+	assert.Zero(t, replica.Exists(ctx, s.RedisKey("k")).Val())
+
+	sen.Replica.Stop()
+	start := time.Now()
+	err := s.Set(ctx, "k", e)
+	require.ErrorIs(t, err, redisstore.ErrNotReplicated)
+	assert.Less(t, time.Since(start), time.Second+margin, "within Timeout")
+
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": sen.Master.Addr}})
+	t.Cleanup(func() { ring.Close() })
+	_, err = redisstore.New[string, string](ring, &redisstore.Options[string, string]{WaitReplicas: 1})
+	assert.ErrorContains(t, err, "WaitReplicas")
 }

@@ -47,9 +47,11 @@ const kindVersion = 'n'
 //	ARGV[1] expected version ("" for none, "*" for any)
 //	ARGV[2] encoded entry, ARGV[3] its TTL in ms (0: none; -1: delete)
 //	ARGV[4] the new version, ARGV[5] FenceTTL in ms
+//	ARGV[6] the deadline, in Unix microseconds (see lateCheck)
 //
-// It returns 1 when it wrote, 0 when the version had changed.
-var write = redis.NewScript(`
+// Its result (see timed) is 1 when it wrote, 0 when the version had
+// changed, -1 when it ran past its deadline and wrote nothing.
+var write = timed(`
 if ARGV[1] ~= "*" then
 	local cur = redis.call("GET", KEYS[2])
 	if cur == false then cur = "" end
@@ -111,27 +113,41 @@ func (s *Store[K, V]) writeArgs(key K, e flightcache.Entry[V], expected string) 
 	keys := []string{s.redisKey(key), s.versionKey(key)}
 	d, ok := ttl(e)
 	if !ok {
-		return keys, []any{expected, "", -1, newVersion(), s.fenceTTL.Milliseconds()}, nil
+		return keys, []any{expected, "", -1, newVersion(), s.fenceTTL.Milliseconds(), 0}, nil
 	}
 	b, err := encodeEntry(s.codec, s.fp, e)
 	if err != nil {
 		return nil, nil, err
 	}
-	return keys, []any{expected, b, d.Milliseconds(), newVersion(), s.fenceTTL.Milliseconds()}, nil
+	if s.maxBytes >= 0 && len(b) > s.maxBytes {
+		return nil, nil, fmt.Errorf("redisstore: set %q: %w (%d bytes, at most %d)", keys[0], ErrTooLarge, len(b), s.maxBytes)
+	}
+	return keys, []any{expected, b, d.Milliseconds(), newVersion(), s.fenceTTL.Milliseconds(), 0}, nil
 }
 
 // deleteArgs returns the keys and arguments of the write script that
 // deletes key.
 func (s *Store[K, V]) deleteArgs(key K) ([]string, []any) {
 	return []string{s.redisKey(key), s.versionKey(key)},
-		[]any{anyVersion, "", -1, newVersion(), s.fenceTTL.Milliseconds()}
+		[]any{anyVersion, "", -1, newVersion(), s.fenceTTL.Milliseconds(), 0}
 }
 
 // runWrite runs the write script for one key and reports whether it wrote.
+// The last of args is set to the call's deadline (see lateCheck).
 func (s *Store[K, V]) runWrite(ctx context.Context, keys []string, args []any) (bool, error) {
+	if s.waitReplicas > 0 {
+		out, err := s.pipelineWrites(ctx, 1, func(int) ([]string, []any) { return keys, args })
+		return len(out) == 1 && out[0], err
+	}
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
-		return write.Run(ctx, s.client, keys, args...).Int64()
+		args[len(args)-1] = s.deadline(ctx)
+		sent := time.Now()
+		v, err := write.Run(ctx, s.client, keys, args...).Slice()
+		return s.timedReply(sent, v, err)
 	})
+	if err == nil && n < 0 {
+		err = s.late()
+	}
 	return n == 1, err
 }
 
@@ -257,23 +273,34 @@ func (s *Store[K, V]) pipelineWrites(ctx context.Context, n int, op func(i int) 
 	if n == 0 {
 		return nil, nil
 	}
-	return run(s, ctx, func(ctx context.Context) ([]bool, error) {
+	out, err := run(s, ctx, func(ctx context.Context) ([]bool, error) {
 		cmds := make([]*redis.Cmd, n)
+		var wait *redis.Cmd
+		dl, sent := s.deadline(ctx), time.Now()
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range n {
 				keys, args := op(i)
+				args[len(args)-1] = dl
 				cmds[i] = write.Eval(ctx, p, keys, args...)
 			}
+			wait = s.waitReplicated(ctx, p)
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
 		out := make([]bool, n)
+		late := false
 		for i, c := range cmds {
-			v, _ := c.Int64()
-			out[i] = v == 1
+			v, err := c.Slice()
+			n, _ := s.timedReply(sent, v, err)
+			out[i] = n == 1
+			late = late || n < 0
 		}
-		return out, nil
+		if late {
+			return out, errRefused
+		}
+		return out, s.replicated(wait)
 	})
+	return out, s.lateErr(err)
 }

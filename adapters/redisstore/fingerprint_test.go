@@ -94,6 +94,28 @@ func TestACodecMaySupplyOrOptOutOfTheFingerprint(t *testing.T) {
 	assert.False(t, ok, "42 is not vehicleV1's derived fingerprint")
 }
 
+// TestAnEntryWithoutAFingerprintIsNotReadAsAnyType is issue 23, input 9:
+// an entry written by a Store whose Codec declares no fingerprint was
+// decoded by a Store of any value type on the prefix, so the README's
+// "never a wrong value" held only among Stores with fingerprints. A reader
+// with a fingerprint now finds such an entry a counted miss, single reads
+// and batches alike.
+func TestAnEntryWithoutAFingerprintIsNotReadAsAnyType(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	w := newStore[string, vehicleV1](t, c, &redisstore.Options[string, vehicleV1]{Prefix: prefix, Codec: optOut[vehicleV1]{}})
+	r := newStore[string, vehicleV2](t, c, &redisstore.Options[string, vehicleV2]{Prefix: prefix})
+	require.NoError(t, w.Set(ctx, "k", flightcache.Entry[vehicleV1]{Value: vehicleV1{ID: "1", Name: "n"}}))
+	_, ok, err := r.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	got, err := r.GetMany(ctx, []string{"k"})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	assert.Equal(t, uint64(2), r.DecodeErrors())
+}
+
 type renamed struct{ ID, Name string }
 
 type tagged struct {

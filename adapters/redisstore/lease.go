@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flightcache/flightcache"
 )
 
 // Leases (issue 13 item 3).
@@ -45,6 +48,17 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
+// acquire takes a lease, as SET NX PX does, unless the call is late (see
+// late.go).
+//
+//	KEYS[1] lease key; ARGV[1] token, ARGV[2] LeaseTTL in ms, ARGV[3] deadline
+//
+// Its result (see timed) is 1 when it took the lease, 0 when another holds
+// it, -1 when it ran past its deadline.
+var acquire = timed(`
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
+return 0`)
+
 // extend extends a lease by ARGV[2] ms only if it still holds the token.
 var extend = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
@@ -58,17 +72,20 @@ return 0`)
 // and returns a nil release. See flightcache.Leaser.
 func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 	lk := s.LeaseKey(key)
-	var b [12]byte
-	rand.Read(b[:])
-	token := s.id + ":" + hex.EncodeToString(b[:])
-
-	ok, err := run(s, ctx, func(ctx context.Context) (bool, error) {
-		return s.client.SetNX(ctx, lk, token, s.leaseTTL).Result()
+	token := s.newToken()
+	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
+		sent := time.Now()
+		v, err := acquire.Run(ctx, s.client, []string{lk}, token, s.leaseTTL.Milliseconds(), s.deadline(ctx)).Slice()
+		return s.timedReply(sent, v, err)
 	})
+	if err == nil && n < 0 {
+		err = s.late()
+	}
 	if err != nil {
+		s.abandon([]K{key}, []string{lk}, token, err)
 		return nil, fmt.Errorf("redisstore: lease %q: %w", lk, err)
 	}
-	if ok {
+	if n == 1 {
 		return s.hold(context.WithoutCancel(ctx), key, lk, token), nil
 	}
 
@@ -97,6 +114,43 @@ func (s *Store[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 			return nil, nil
 		}
 	}
+}
+
+// newToken returns a lease token no other request has: the Store's id and
+// 96 random bits.
+func (s *Store[K, V]) newToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return s.id + ":" + hex.EncodeToString(b[:])
+}
+
+// abandon releases, by token, the leases lks of a request that failed with
+// err, in the background and bounded by Timeout: Redis may have granted
+// them just before the request's deadline while the reply was still on its
+// way, and nobody would keep them alive or release them (issue 23, input
+// 3; redis/rueidis#630). A request the Store did not send (the breaker was
+// open, the Store closed) needs nothing.
+func (s *Store[K, V]) abandon(keys []K, lks []string, token string, err error) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, flightcache.ErrClosed) || !s.track() {
+		return
+	}
+	go func() {
+		defer s.calls.Done()
+		s.releaseAll(context.Background(), keys, lks, token)
+	}()
+}
+
+// releaseAll releases the leases lks (of keys) taken with token, in one
+// round trip per node, and wakes their waiters.
+func (s *Store[K, V]) releaseAll(ctx context.Context, keys []K, lks []string, token string) {
+	run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
+		return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, lk := range lks {
+				release.Eval(ctx, p, []string{lk}, token, s.channel(), s.id+" l "+s.key(keys[i]))
+			}
+			return nil
+		})
+	})
 }
 
 // hold keeps a lease alive until the returned release is called, and

@@ -2,10 +2,9 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -22,9 +21,7 @@ import (
 // With it, a Store is a flightcache.BatchLeaser: a Loader's batch fills
 // lease their keys in one round trip.
 func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, release func(), err error) {
-	var b [12]byte
-	rand.Read(b[:])
-	token := s.id + ":" + hex.EncodeToString(b[:])
+	token := s.newToken()
 	seen := make(map[string]bool, len(keys))
 	var uniq []K
 	var lks []string
@@ -40,10 +37,11 @@ func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, relea
 		return nil, func() {}, nil
 	}
 	got, err := run(s, ctx, func(ctx context.Context) ([]bool, error) {
-		cmds := make([]*redis.BoolCmd, len(lks))
+		cmds := make([]*redis.Cmd, len(lks))
+		dl, sent := s.deadline(ctx), time.Now()
 		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, lk := range lks {
-				cmds[i] = p.SetNX(ctx, lk, token, s.leaseTTL)
+				cmds[i] = acquire.Eval(ctx, p, []string{lk}, token, s.leaseTTL.Milliseconds(), dl)
 			}
 			return nil
 		})
@@ -51,12 +49,21 @@ func (s *Store[K, V]) LeaseMany(ctx context.Context, keys []K) (taken []K, relea
 			return nil, err
 		}
 		out := make([]bool, len(cmds))
+		late := false
 		for i, c := range cmds {
-			out[i] = c.Val()
+			v, err := c.Slice()
+			n, _ := s.timedReply(sent, v, err)
+			out[i] = n == 1
+			late = late || n < 0
+		}
+		if late {
+			return nil, errRefused
 		}
 		return out, nil
 	})
 	if err != nil {
+		err = s.lateErr(err)
+		s.abandon(uniq, lks, token, err)
 		return nil, nil, fmt.Errorf("redisstore: lease %d keys: %w", len(uniq), err)
 	}
 	var held []string
@@ -85,14 +92,5 @@ func (s *Store[K, V]) holdMany(ctx context.Context, keys []K, lks []string, toke
 			})
 		})
 		return false // some may be lost, others not: keep extending them all
-	}, func() {
-		run(s, ctx, func(ctx context.Context) ([]redis.Cmder, error) {
-			return s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, lk := range lks {
-					release.Eval(ctx, p, []string{lk}, token, s.channel(), s.id+" l "+s.key(keys[i]))
-				}
-				return nil
-			})
-		})
-	})
+	}, func() { s.releaseAll(ctx, keys, lks, token) })
 }

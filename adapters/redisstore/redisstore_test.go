@@ -41,6 +41,7 @@ func newStore[K comparable, V any](t *testing.T, c redis.UniversalClient, opts *
 	}
 	s, err := redisstore.New(c, opts)
 	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -481,13 +482,9 @@ func TestADroppedSubscriptionClearsTheLocalTierOnceBack(t *testing.T) {
 	// A network cut or a restart, as the subscriber sees it.
 	srv.Stop()
 	require.NoError(t, srv.Restart())
-	select {
-	case <-local.changed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the local tier was not reset after the subscription came back")
-	}
-	_, resets := local.state()
-	assert.Equal(t, 1, resets)
+	// Reset at the gap, and again once it is back.
+	local.waitFor(t, "the local tier reset after the subscription came back", func(_ []string, resets int) bool { return resets == 2 })
+	assert.Equal(t, uint64(1), sub.Gaps())
 	assert.Contains(t, logs.String(), "subscription dropped")
 	assert.Eventually(t, func() bool { return strings.Contains(logs.String(), "cleared the local tier") },
 		5*time.Second, 5*time.Millisecond, "the reset is logged")

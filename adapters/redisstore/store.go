@@ -20,68 +20,6 @@ import (
 	"github.com/flightcache/flightcache/internal/keys"
 )
 
-// Defaults of Options.
-const (
-	DefaultPrefix   = "flightcache:"
-	DefaultTimeout  = 250 * time.Millisecond
-	DefaultLeaseTTL = 5 * time.Second
-	// DefaultTripAfter and DefaultOpenFor tune the circuit breaker.
-	DefaultTripAfter = 5
-	DefaultOpenFor   = time.Second
-)
-
-// Options tune a Store. The zero Options are valid for string and integer
-// keys.
-type Options[K comparable, V any] struct {
-	// Prefix goes before every key the Store writes, so that several caches
-	// share one Redis: keys under one prefix never meet those under
-	// another. Its '\', '{' and '}' are escaped (see [Store.RedisKey]). ""
-	// means DefaultPrefix.
-	Prefix string
-
-	// Key turns a key into the string after Prefix. nil means the decimal or
-	// string form, which New supports for keys whose kind is a string or an
-	// integer; other key types need Key.
-	Key func(K) string
-
-	// ParseKey turns the string Key made back into a key. Subscribe needs it
-	// for key types with a Key function of their own.
-	ParseKey func(string) (K, error)
-
-	// Codec encodes values. nil means JSON.
-	Codec Codec[V]
-
-	// Timeout bounds every call to Redis, within the caller's context. 0
-	// means DefaultTimeout.
-	Timeout time.Duration
-
-	// LeaseTTL is how long a lease to load a key lasts: how long the fleet
-	// waits for an instance that took a lease and died. It should exceed
-	// the time a load takes. 0 means DefaultLeaseTTL.
-	LeaseTTL time.Duration
-
-	// TripAfter is how many calls to Redis in a row must fail (no answer
-	// within Timeout, or a network error) before the Store stops calling
-	// Redis for OpenFor and fails calls at once with ErrUnavailable (a
-	// circuit breaker; see ErrUnavailable). 0 means DefaultTripAfter; a
-	// negative TripAfter turns the breaker off.
-	TripAfter int
-
-	// OpenFor is how long the breaker holds calls off before it lets one
-	// through to probe Redis. 0 means DefaultOpenFor.
-	OpenFor time.Duration
-
-	// FenceTTL is how long a deleted key's version stays behind to fence
-	// the fills that began before the Delete (see flightcache.Fencer); it
-	// should exceed the longest fill, the Loader's LoadTimeout plus a lease
-	// wait. 0 means DefaultFenceTTL.
-	FenceTTL time.Duration
-
-	// Logger receives reports of undecodable entries and of a dropped
-	// subscription. nil means slog.Default().
-	Logger *slog.Logger
-}
-
 // Store is a flightcache.Store, BatchStore, Leaser and BatchFencer over a
 // Redis client the caller owns: a Store never closes it (its Close only
 // waits for its own goroutines). It is safe for concurrent use.
@@ -102,7 +40,14 @@ type Store[K comparable, V any] struct {
 	keyKind   keys.Kind   // what K can hold, for hashable
 	timeout   time.Duration
 	leaseTTL  time.Duration
-	logger    *slog.Logger
+	maxBytes  int // < 0: no bound
+	// skew is how far Redis's clock is ahead of this instance's, at
+	// least, in microseconds (see late.go).
+	skew      atomic.Int64
+	heartbeat time.Duration
+	// waitReplicas is Options.WaitReplicas (replicas.go).
+	waitReplicas int
+	logger       *slog.Logger
 	// id tells this Store's messages and lease tokens from those of other
 	// instances.
 	id string
@@ -133,10 +78,12 @@ type Store[K comparable, V any] struct {
 	pendingMu    sync.Mutex
 	pending      map[string]struct{}
 	pendingReset bool
+	retrying     bool // retryPending runs
+	notifyRetry  time.Duration
+	sentLog      limiter // of "sent notifications that had failed"
 
 	decodeErrors atomic.Uint64
-	logMu        sync.Mutex
-	lastLog      time.Time
+	warnLog      limiter
 }
 
 var (
@@ -166,10 +113,16 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if o.FenceTTL < 0 {
 		return nil, fmt.Errorf("redisstore: Options.FenceTTL is negative (%v)", o.FenceTTL)
 	}
+	if o.Heartbeat < 0 {
+		return nil, fmt.Errorf("redisstore: Options.Heartbeat is negative (%v)", o.Heartbeat)
+	}
 	if o.OpenFor < 0 {
 		return nil, fmt.Errorf("redisstore: Options.OpenFor is negative (%v)", o.OpenFor)
 	}
 	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	if err := checkWaitReplicas(client, o.WaitReplicas); err != nil {
 		return nil, err
 	}
 	s := &Store[K, V]{
@@ -199,6 +152,16 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	s.fenceTTL = o.FenceTTL
 	if s.fenceTTL == 0 {
 		s.fenceTTL = DefaultFenceTTL
+	}
+	s.notifyRetry = notifyRetry
+	s.waitReplicas = o.WaitReplicas
+	s.heartbeat = o.Heartbeat
+	if s.heartbeat == 0 {
+		s.heartbeat = DefaultHeartbeat
+	}
+	s.maxBytes = o.MaxEntryBytes
+	if s.maxBytes == 0 {
+		s.maxBytes = DefaultMaxEntryBytes
 	}
 	s.openFor = o.OpenFor
 	if s.openFor == 0 {
@@ -258,12 +221,23 @@ func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
 // decode turns the bytes of key into an entry; bytes that do not decode are
 // a miss, counted and logged.
 func (s *Store[K, V]) decode(key string, b []byte) (flightcache.Entry[V], bool) {
-	e, err := decodeEntry(s.codec, s.fp, b)
+	var (
+		e   flightcache.Entry[V]
+		err error
+	)
+	if s.maxBytes >= 0 && len(b) > s.maxBytes {
+		err = fmt.Errorf("%w (%d bytes, at most %d)", ErrTooLarge, len(b), s.maxBytes)
+	} else {
+		e, err = decodeEntry(s.codec, s.fp, b)
+	}
 	if err != nil {
 		s.decodeErrors.Add(1)
 		msg := "redisstore: undecodable entry treated as a miss"
-		if errors.Is(err, errOtherType) {
+		switch {
+		case errors.Is(err, errOtherType):
 			msg = "redisstore: entry written for another value type treated as a miss"
+		case errors.Is(err, ErrTooLarge):
+			msg = "redisstore: entry longer than Options.MaxEntryBytes treated as a miss, not decoded"
 		}
 		s.logf(msg, slog.String("key", key), slog.Any("err", err))
 		return flightcache.Entry[V]{}, false
@@ -271,18 +245,28 @@ func (s *Store[K, V]) decode(key string, b []byte) (flightcache.Entry[V], bool) 
 	return e, true
 }
 
-// logf logs at most once a second, so that a flood of bad entries cannot
-// flood the log.
+// logf logs a warning at most once a second, so that a flood of bad
+// entries cannot flood the log.
 func (s *Store[K, V]) logf(msg string, attrs ...slog.Attr) {
-	s.logMu.Lock()
+	s.warnLog.log(s.logger, slog.LevelWarn, msg, attrs...)
+}
+
+// limiter lets one line a second through to a log.
+type limiter struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (l *limiter) log(logger *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	l.mu.Lock()
 	now := time.Now()
-	if now.Sub(s.lastLog) < time.Second {
-		s.logMu.Unlock()
+	if now.Sub(l.last) < time.Second {
+		l.mu.Unlock()
 		return
 	}
-	s.lastLog = now
-	s.logMu.Unlock()
-	s.logger.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+	l.last = now
+	l.mu.Unlock()
+	logger.LogAttrs(context.Background(), level, msg, attrs...)
 }
 
 // Get returns the entry stored for key.
@@ -319,7 +303,10 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 
 // Set stores e under key with ExpiresAt as its Redis TTL, and gives key a
 // new version (see flightcache.Fencer), in one Lua script. An entry whose
-// ExpiresAt has passed deletes key instead.
+// ExpiresAt has passed deletes key instead. When it returns an error, the
+// write was made or not, but it never lands later (see [ErrLate]): a write
+// that follows wins over it. An error wrapping ErrTooLarge or
+// ErrNotReplicated says more (nothing written; written on the master only).
 func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
 	keys, args, err := s.writeArgs(key, e, anyVersion)
 	if err != nil {
@@ -333,7 +320,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) er
 
 // Delete removes key and gives it a new version, kept for Options.FenceTTL
 // as a tombstone, so that fills in flight cannot write (see
-// flightcache.Fencer).
+// flightcache.Fencer). An error means what it means for Set.
 func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
 	keys, args := s.deleteArgs(key)
 	if _, err := s.runWrite(ctx, keys, args); err != nil {

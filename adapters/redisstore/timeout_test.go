@@ -17,7 +17,7 @@ import (
 )
 
 // plainClient is a client as a new user builds one: an address and nothing
-// more, so go-redis ignores context deadlines and waits 3 s for a reply.
+// more, so go-redis ignores context deadlines and waits 5 s (ReadTimeout) for a reply.
 func plainClient(t *testing.T, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { c.Close() })

@@ -38,9 +38,11 @@ func (s *leasingFencingStore[K, V]) Lease(ctx context.Context, key K) (func(), e
 func (s *fencingStore[K, V]) GetVersioned(ctx context.Context, key K) (flightcache.Entry[V], bool, flightcache.Version, error) {
 	tok := s.gens.begin(key)
 	e, ok, v, err := s.fencer.GetVersioned(ctx, key)
-	if err != nil || !ok {
+	if err != nil || !ok || s.repairing(key) {
+		// A key under repair: its shared entry may be the one a failed
+		// write replaced; its version still fences the fill.
 		s.gens.end(key, tok, nil)
-		return e, ok, v, err
+		return flightcache.Entry[V]{}, false, v, err
 	}
 	s.gens.end(key, tok, func() { s.copyIfNewer(ctx, key, e) })
 	return e, true, v, nil
@@ -106,6 +108,10 @@ func (s *fencingStore[K, V]) GetManyVersioned(ctx context.Context, keys []K) (ma
 	}
 	for i, k := range keys {
 		e, found := entries[k]
+		if found && s.repairing(k) {
+			delete(entries, k)
+			found = false
+		}
 		if err != nil || !found {
 			s.gens.end(k, toks[i], nil)
 			continue

@@ -69,6 +69,7 @@ func newInstance(t testing.TB, c redis.UniversalClient, prefix string, lease, su
 		shared = noLease{in.shared}
 	}
 	store := tiered.NewWithNotifier[string, string](in.local, shared, in.shared)
+	t.Cleanup(func() { store.Close() })
 	if subscribe {
 		in.sub, err = in.shared.Subscribe(store)
 		require.NoError(t, err)
@@ -455,10 +456,10 @@ func TestAnOutageCostsMissesAFewTimeoutsInAll(t *testing.T) {
 		Prefix: redistest.Prefix(t), Timeout: 100 * time.Millisecond, OpenFor: time.Minute,
 	})
 	require.NoError(t, err)
-	in.loader, err = flightcache.New[string, string](tiered.New[string, string](in.local, in.shared),
-		&flightcache.Options{FreshFor: time.Hour, Recorder: in.stats})
+	store := tiered.New[string, string](in.local, in.shared)
+	in.loader, err = flightcache.New[string, string](store, &flightcache.Options{FreshFor: time.Hour, Recorder: in.stats})
 	require.NoError(t, err)
-	t.Cleanup(func() { in.loader.Close(); in.shared.Close() })
+	t.Cleanup(func() { in.loader.Close(); store.Close(); in.shared.Close() })
 
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { admin.Close() })

@@ -33,13 +33,27 @@
 // copies of one key, and only where the Loader has already found the local
 // one stale. Get reads no clock: a local hit costs one local Get (a clock
 // reading would cost about as much on the hit path).
+//
+// # A fleet's local tier
+//
+// Over a fleet (redisstore.Subscribe), the local tier serves only while
+// the instance can prove it would hear of changes made elsewhere: at a gap
+// in the invalidation channel the subscription calls SuspendLocal, and
+// until ResumeLocal every read goes to the shared tier and nothing is
+// copied into the local one (a hit then costs one atomic load more).
+//
+// # Writes the shared tier refused
+//
+// A Set, Delete or SetMany whose shared write failed is repaired in the
+// background (see repair.go): the key is deleted from the shared tier until
+// that lands, and this instance serves no shared copy of it meanwhile.
+// Close stops the repairs.
 package tiered
 
 import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"time"
 
 	"github.com/flightcache/flightcache"
@@ -80,6 +94,23 @@ type Store[K comparable, V any] interface {
 	// ResetLocal drops every key from the local tier, which must be a
 	// Purger, and keeps every shared read in flight from copying into it.
 	ResetLocal(ctx context.Context) error
+	// SuspendLocal drops every key from the local tier, as ResetLocal
+	// does, and until ResumeLocal serves none from it and copies none into
+	// it: reads go to the shared tier. redisstore.Subscribe calls it while
+	// it cannot prove that this instance would hear of changes made
+	// elsewhere (see redisstore.Suspender).
+	SuspendLocal(ctx context.Context) error
+	// ResumeLocal drops every key from the local tier again (the writes
+	// of this instance during the suspension included), then serves it
+	// again.
+	ResumeLocal(ctx context.Context) error
+	// PendingRepairs reports how many keys whose write the shared tier
+	// refused are still being deleted from it in the background (see the
+	// package documentation).
+	PendingRepairs() int
+	// Close stops those repairs and waits for them. It closes neither
+	// tier. It is safe to call more than once.
+	Close() error
 }
 
 var (
@@ -175,6 +206,8 @@ type store[K comparable, V any] struct {
 	local, shared flightcache.Store[K, V]
 	notifier      Notifier[K]
 	gens          gens[K]
+	rep           repairs[K]
+	repairLog     limiter
 }
 
 // leasingStore is a Store over a shared tier that is a flightcache.Leaser.
@@ -192,105 +225,6 @@ func (s *leasingStore[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 		s.lookPastStale(ctx, key)
 	}
 	return release, err
-}
-
-// gens holds a generation for each key with a shared read in flight, and an
-// epoch for the whole local tier. Its lock also orders the local tier's
-// writes against the copies that reads make.
-type gens[K comparable] struct {
-	mu    sync.Mutex
-	epoch uint64
-	m     map[K]*slot
-	kind  keys.Kind // what K can hold; see tracked
-}
-
-type slot struct {
-	readers int
-	gen     uint64
-}
-
-// token is what a read began with. An untracked read never copies.
-type token struct {
-	epoch, gen uint64
-	untracked  bool
-}
-
-// tracked reports whether key can go in the map: a key Go cannot hash would
-// panic there, under the lock, and one that does not equal itself (a NaN)
-// could never be found again. Such keys are never tracked; the tiers answer
-// them as they do (lrustore with an error), and nothing is copied.
-func (g *gens[K]) tracked(key K) bool {
-	return g.kind == keys.Plain || (keys.Hashable("tiered", key) == nil && key == key)
-}
-
-// hashable returns an error wrapping singleflight.ErrUnhashableKey when one
-// of ks is a key Go cannot hash, which would panic in the maps a batch
-// builds.
-func (g *gens[K]) hashable(ks []K) error {
-	if g.kind != keys.Iface {
-		return nil
-	}
-	for _, k := range ks {
-		if err := keys.Hashable("tiered", k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// begin registers a shared read of key.
-func (g *gens[K]) begin(key K) token {
-	if !g.tracked(key) {
-		return token{untracked: true}
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	sl := g.m[key]
-	if sl == nil {
-		sl = &slot{}
-		g.m[key] = sl
-	}
-	sl.readers++
-	return token{epoch: g.epoch, gen: sl.gen}
-}
-
-// end ends a shared read of key begun with tok, calling copyLocal first,
-// under the lock, when nothing changed key since the read began.
-func (g *gens[K]) end(key K, tok token, copyLocal func()) {
-	if tok.untracked {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	sl := g.m[key]
-	if copyLocal != nil && tok.epoch == g.epoch && tok.gen == sl.gen {
-		copyLocal()
-	}
-	if sl.readers--; sl.readers == 0 {
-		delete(g.m, key)
-	}
-}
-
-// write runs writeLocal, the local tier's side of a change to key, and
-// advances key's generation, in one step.
-func (g *gens[K]) write(key K, writeLocal func() error) error {
-	tracked := g.tracked(key)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if tracked {
-		if sl := g.m[key]; sl != nil {
-			sl.gen++
-		}
-	}
-	return writeLocal()
-}
-
-// reset runs resetLocal and advances the epoch, in one step.
-func (g *gens[K]) reset(resetLocal func() error) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.epoch++
-	return resetLocal()
 }
 
 // freshAt reports whether e may still be served as fresh at now: its
@@ -337,8 +271,13 @@ func later(a, b time.Time) int {
 // see the package documentation). A failing local tier is skipped; the
 // error of a failing shared tier is returned when the local tier missed.
 func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
-	if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
-		return e, true, nil
+	if !s.gens.suspended.Load() {
+		if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
+			return e, true, nil
+		}
+	}
+	if s.repairing(key) {
+		return flightcache.Entry[V]{}, false, nil
 	}
 	tok := s.gens.begin(key)
 	e, ok, err := s.shared.Get(ctx, key)
@@ -356,6 +295,9 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 // documentation). Lease calls it: the Loader leases only keys it found no
 // fresh entry for, and looks at the Store again after Lease returns.
 func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
+	if s.gens.suspended.Load() || s.repairing(key) {
+		return
+	}
 	le, ok, err := s.local.Get(ctx, key)
 	if err != nil || !ok || freshAt(le, time.Now()) {
 		return
@@ -371,124 +313,51 @@ func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
 
 // Set writes e to the shared tier and then to the local tier, even when the
 // shared tier fails, then notifies the other instances. It returns the
-// errors of both tiers and of the notification, joined.
+// errors of both tiers and of the notification, joined. When the shared
+// tier failed, the caller may assume that this instance serves e or
+// nothing for key, and that the fleet converges on a miss of key within
+// moments of the shared tier answering again (see the package
+// documentation).
 func (s *store[K, V]) Set(ctx context.Context, key K, e flightcache.Entry[V]) error {
 	errShared := s.shared.Set(ctx, key, e)
+	s.landed([]K{key}, errShared)
 	errLocal := s.gens.write(key, func() error { return s.local.Set(ctx, key, e) })
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
 }
 
 // Delete removes key from the shared tier and then from the local tier,
-// then notifies the other instances.
+// then notifies the other instances. When the shared tier failed, the
+// caller may assume what Set says.
 func (s *store[K, V]) Delete(ctx context.Context, key K) error {
 	errShared := s.shared.Delete(ctx, key)
+	s.landed([]K{key}, errShared)
 	errLocal := s.gens.write(key, func() error { return s.local.Delete(ctx, key) })
 	return errors.Join(errShared, errLocal, s.notify(ctx, key))
 }
 
+// landed ends the repairs of keys whose shared write landed, or puts them
+// under repair when it failed with err.
+func (s *store[K, V]) landed(keys []K, err error) {
+	if err != nil {
+		s.failedWrite(keys, err)
+		return
+	}
+	for _, k := range keys {
+		s.endRepair(k)
+	}
+}
+
+// notify tells the other instances that key changed. It runs once the
+// write has landed (or failed: the other instances may hold a copy either
+// way), so it does not depend on the caller's context, whose end would
+// otherwise leave the notification queued while the others serve the
+// replaced value (issue 23, input 5): the Notifier bounds it (redisstore by
+// its Timeout).
 func (s *store[K, V]) notify(ctx context.Context, key K) error {
 	if s.notifier == nil {
 		return nil
 	}
-	return s.notifier.Notify(ctx, key)
-}
-
-// GetMany returns the entries for keys as Get does for each: fresh local
-// ones, then the rest from the shared tier in one call when it is a
-// BatchStore, each the newer of its two copies.
-func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
-	if err := s.gens.hashable(keys); err != nil {
-		return nil, err
-	}
-	out := make(map[K]flightcache.Entry[V], len(keys))
-	now := time.Now()
-	stale := map[K]flightcache.Entry[V]{}
-	seen := make(map[K]bool, len(keys))
-	var rest []K
-	for _, k := range keys {
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if e, ok, err := s.local.Get(ctx, k); err == nil && ok {
-			if freshAt(e, now) {
-				out[k] = e
-				continue
-			}
-			stale[k] = e
-		}
-		rest = append(rest, k)
-	}
-	if len(rest) == 0 {
-		return out, nil
-	}
-	toks := make([]token, len(rest))
-	for i, k := range rest {
-		toks[i] = s.gens.begin(k)
-	}
-	found, err := s.getShared(ctx, rest)
-	for i, k := range rest {
-		se, sok := found[k]
-		le, lok := stale[k]
-		if err != nil || !sok || (lok && !newer(se, le)) {
-			s.gens.end(k, toks[i], nil)
-			if lok {
-				out[k] = le
-			}
-			continue
-		}
-		s.gens.end(k, toks[i], func() { s.local.Set(ctx, k, se) })
-		out[k] = se
-	}
-	return out, err
-}
-
-func (s *store[K, V]) getShared(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
-	if bs, ok := s.shared.(flightcache.BatchStore[K, V]); ok {
-		return bs.GetMany(ctx, keys)
-	}
-	found := make(map[K]flightcache.Entry[V], len(keys))
-	for _, k := range keys {
-		e, ok, err := s.shared.Get(ctx, k)
-		if err != nil {
-			return found, err
-		}
-		if ok {
-			found[k] = e
-		}
-	}
-	return found, nil
-}
-
-// SetMany writes entries to both tiers, the shared one in one call when it is
-// a BatchStore, and notifies the other instances of each key.
-func (s *store[K, V]) SetMany(ctx context.Context, entries map[K]flightcache.Entry[V]) error {
-	var errs []error
-	if bs, ok := s.shared.(flightcache.BatchStore[K, V]); ok {
-		errs = append(errs, bs.SetMany(ctx, entries))
-	} else {
-		for k, e := range entries {
-			errs = append(errs, s.shared.Set(ctx, k, e))
-		}
-	}
-	for k, e := range entries {
-		errs = append(errs, s.gens.write(k, func() error { return s.local.Set(ctx, k, e) }), s.notify(ctx, k))
-	}
-	return errors.Join(errs...)
-}
-
-// EvictLocal drops key from the local tier only; see Store.
-func (s *store[K, V]) EvictLocal(ctx context.Context, key K) error {
-	return s.gens.write(key, func() error { return s.local.Delete(ctx, key) })
-}
-
-// ResetLocal drops every key from the local tier; see Store.
-func (s *store[K, V]) ResetLocal(context.Context) error {
-	p, ok := s.local.(Purger)
-	if !ok {
-		return errors.New("tiered: the local tier cannot be cleared (it has no Purge method); it may serve entries changed elsewhere until they expire")
-	}
-	return s.gens.reset(func() error { p.Purge(); return nil })
+	return s.notifier.Notify(context.WithoutCancel(ctx), key)
 }
 
 // isNil reports whether st is nil, or a nil pointer in an interface.
@@ -516,3 +385,7 @@ func (s invalid[K, V]) GetMany(context.Context, []K) (map[K]flightcache.Entry[V]
 func (s invalid[K, V]) SetMany(context.Context, map[K]flightcache.Entry[V]) error { return s.err }
 func (s invalid[K, V]) EvictLocal(context.Context, K) error                       { return s.err }
 func (s invalid[K, V]) ResetLocal(context.Context) error                          { return s.err }
+func (s invalid[K, V]) SuspendLocal(context.Context) error                        { return s.err }
+func (s invalid[K, V]) ResumeLocal(context.Context) error                         { return s.err }
+func (s invalid[K, V]) PendingRepairs() int                                       { return 0 }
+func (s invalid[K, V]) Close() error                                              { return nil }

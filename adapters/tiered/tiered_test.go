@@ -119,6 +119,7 @@ func TestAFailingSharedTierStillLetsTheLocalTierWork(t *testing.T) {
 	down := failingStore{errors.New("shared tier down")}
 	local := newLRU[string](t)
 	s := tiered.New[string, string](local, down)
+	defer s.Close() // the failed Set's repair
 	assert.ErrorIs(t, s.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}), down.err)
 	e, ok, err := s.Get(ctx, "k")
 	require.NoError(t, err, "the local tier answers")
@@ -228,7 +229,29 @@ func TestKeysGoCannotUseNeverWedgeTheTiers(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "v", got.Value)
 	assert.Zero(t, tiered.ReadsInFlight(s), "nothing left behind")
+
+	// With a key under repair, too (issue 23): the repairs never look up a
+	// key Go cannot hash.
+	down := tiered.New[any, string](newAny(), refusing{newAny()})
+	defer down.Close()
+	assert.Error(t, down.Set(ctx, "k", e))
+	assert.Equal(t, 1, down.PendingRepairs())
+	for _, bad := range []any{[]int{1}, math.NaN()} {
+		assert.NotPanics(t, func() {
+			_, _, _ = down.Get(ctx, bad)
+			_, _ = down.GetMany(ctx, []any{bad})
+			_ = down.Set(ctx, bad, e)
+		}, "%T", bad)
+	}
 }
+
+// refusing is a shared tier that refuses every write.
+type refusing struct{ *lrustore.Store[any, string] }
+
+func (refusing) Set(context.Context, any, flightcache.Entry[string]) error {
+	return errors.New("refused")
+}
+func (refusing) Delete(context.Context, any) error { return errors.New("refused") }
 
 func TestANilTierIsAnErrorThatNamesIt(t *testing.T) {
 	ctx := context.Background()

@@ -6,6 +6,7 @@
 //	curl 'localhost:8080/product?id=42'
 //	curl -X PUT -d '{"name": "product 42", "price_cents": 999}' 'localhost:8080/product?id=42'
 //	curl localhost:8080/metrics
+//	go run . -trace    # spans to stdout
 //
 // The database is SQLite, through database/sql and modernc.org/sqlite (pure
 // Go: nothing to install, no cgo), in memory or in the file -db; or, with
@@ -25,8 +26,13 @@
 // GET /metrics serves the flightcache_* metrics of the Loader, labelled
 // name="products", along with the Go runtime's.
 //
+// With -trace, it writes OpenTelemetry spans to stdout as JSON: one per
+// request, and one per database query (flightcache.load), a child of the
+// span of the request that started the query, linked to those of the
+// requests that waited on it.
+//
 // It is a module of its own, so that the flightcache module never depends on
-// the Prometheus client or a database driver.
+// the Prometheus client, OpenTelemetry or a database driver.
 package main
 
 import (
@@ -75,6 +81,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	fs.IntVar(&cfg.cacheSize, "cache", cfg.cacheSize, "entries the cache holds")
 	fs.DurationVar(&cfg.freshFor, "fresh", cfg.freshFor, "how long a loaded product is served from the cache")
 	fs.DurationVar(&cfg.missingFor, "missing", cfg.missingFor, `how long "no such product" is remembered`)
+	fs.BoolVar(&cfg.trace, "trace", cfg.trace, "write OpenTelemetry spans to stdout")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -92,6 +99,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.trace {
+		if cfg.tracing, err = newTracing(os.Stdout); err != nil {
+			ln.Close()
+			return err
+		}
+		defer cfg.tracing.shutdown(context.Background())
+	}
 	return serve(ctx, ln, cfg, log)
 }
 
@@ -106,7 +120,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, log *slog.Logger) e
 	defer svc.Close()
 
 	srv := &http.Server{
-		Handler:           svc.handler(),
+		Handler:           cfg.tracing.wrap(svc.handler()),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
 	}

@@ -37,6 +37,8 @@ type config struct {
 	cacheSize  int           // how many entries the cache holds
 	freshFor   time.Duration // how long a loaded product is served
 	missingFor time.Duration // how long "no such product" is remembered
+	trace      bool          // export spans to stdout (-trace)
+	tracing    *tracing      // where spans go when trace is set; nil: nowhere
 }
 
 // defaultConfig is the configuration with every flag left at its default.
@@ -74,6 +76,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger) (_ *service, 
 		MissingFor: cfg.missingFor,
 		Jitter:     0.1,
 		Recorder:   &s.counter,
+		Tracer:     cfg.tracing.loadTracer("products"),
 		Logger:     log,
 	})
 	if err != nil {

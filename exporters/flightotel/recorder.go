@@ -1,5 +1,5 @@
 // Package flightotel exports the statistics of flightcache Loaders as
-// OpenTelemetry metrics.
+// OpenTelemetry metrics, and traces the calls of their sources.
 //
 // A [Recorder] is a [stats.Recorder] to put in a Loader's
 // [github.com/flightcache/flightcache.Options].Recorder. It counts every
@@ -61,6 +61,16 @@
 // alone (a few nanoseconds, no allocation); a load, slow by nature, also
 // pays for one histogram measurement (a few hundred nanoseconds, no
 // allocation).
+//
+// # Traces
+//
+// [NewTracer] returns a flightcache.Tracer, for Options.Tracer, that makes
+// one span per call of a Loader's source: a child of the span of the caller
+// whose load it is, linked to the spans of the callers that waited on it
+// (capped at flightcache.MaxLinks, all of them counted), with the key count,
+// the kind of fill and how its callers are served as attributes. A hit has
+// no span, so that a cache in front of a database adds one span per load,
+// not one per read, and the database's spans nest under it.
 //
 // The package is a module of its own, so that the flightcache module never
 // depends on OpenTelemetry.

@@ -1,0 +1,100 @@
+package redisstore
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	DefaultPrefix   = "flightcache:"
+	DefaultTimeout  = 250 * time.Millisecond
+	DefaultLeaseTTL = 5 * time.Second
+	// DefaultTripAfter and DefaultOpenFor tune the circuit breaker.
+	DefaultTripAfter = 5
+	DefaultOpenFor   = time.Second
+	// DefaultMaxEntryBytes is the Options.MaxEntryBytes that 0 stands
+	// for: 1 MiB, memcached's default item size.
+	DefaultMaxEntryBytes = 1 << 20
+)
+
+// ErrTooLarge is wrapped by the error of a write whose encoded entry is
+// longer than Options.MaxEntryBytes; nothing is written.
+var ErrTooLarge = errors.New("redisstore: encoded entry is longer than Options.MaxEntryBytes")
+
+// Options tune a Store. The zero Options are valid for string and integer
+// keys.
+type Options[K comparable, V any] struct {
+	// Prefix goes before every key the Store writes, so that several caches
+	// share one Redis: keys under one prefix never meet those under
+	// another. Its '\', '{' and '}' are escaped (see [Store.RedisKey]). ""
+	// means DefaultPrefix.
+	Prefix string
+
+	// Key turns a key into the string after Prefix. nil means the decimal or
+	// string form, which New supports for keys whose kind is a string or an
+	// integer; other key types need Key.
+	Key func(K) string
+
+	// ParseKey turns the string Key made back into a key. Subscribe needs it
+	// for key types with a Key function of their own.
+	ParseKey func(string) (K, error)
+
+	// Codec encodes values. nil means JSON.
+	Codec Codec[V]
+
+	// Timeout bounds every call to Redis, within the caller's context. 0
+	// means DefaultTimeout.
+	Timeout time.Duration
+
+	// LeaseTTL is how long a lease to load a key lasts: how long the fleet
+	// waits for an instance that took a lease and died. It should exceed
+	// the time a load takes. 0 means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+
+	// TripAfter is how many calls to Redis in a row must fail (no answer
+	// within Timeout, or a network error) before the Store stops calling
+	// Redis for OpenFor and fails calls at once with ErrUnavailable (a
+	// circuit breaker; see ErrUnavailable). 0 means DefaultTripAfter; a
+	// negative TripAfter turns the breaker off.
+	TripAfter int
+
+	// OpenFor is how long the breaker holds calls off before it lets one
+	// through to probe Redis. 0 means DefaultOpenFor.
+	OpenFor time.Duration
+
+	// FenceTTL is how long a deleted key's version stays behind to fence
+	// the fills that began before the Delete (see flightcache.Fencer); it
+	// should exceed the longest fill, the Loader's LoadTimeout plus a lease
+	// wait. 0 means DefaultFenceTTL.
+	FenceTTL time.Duration
+
+	// Heartbeat is how long the invalidation subscription (see Subscribe)
+	// may hear nothing before it sends a PING, which must be answered
+	// within Timeout: a local tier serves its copies at most Heartbeat +
+	// Timeout after the channel last proved alive. 0 means
+	// DefaultHeartbeat.
+	Heartbeat time.Duration
+
+	// MaxEntryBytes bounds an entry's stored size in bytes, envelope
+	// included. A read finds a longer one a miss, counted (DecodeErrors)
+	// and logged like undecodable bytes, before decoding it: anyone who can
+	// write under the prefix could otherwise make every instance decode a
+	// few megabytes of JSON such as [{},{},...] into gigabytes of values.
+	// A write of a longer one fails with ErrTooLarge. 0 means
+	// DefaultMaxEntryBytes; a negative MaxEntryBytes means no bound.
+	MaxEntryBytes int
+
+	// WaitReplicas, when positive, makes every write wait until that many
+	// replicas acknowledged it (Redis's WAIT, within Timeout), so that a
+	// Sentinel failover that promotes one of them keeps it; a write not
+	// acknowledged in time fails with ErrNotReplicated (the master has
+	// it). It needs a *redis.Client; see ErrNotReplicated for its limits.
+	// 0 means no waiting.
+	WaitReplicas int
+
+	// Logger receives reports of undecodable entries and of a dropped
+	// subscription. nil means slog.Default().
+	Logger *slog.Logger
+}
