@@ -2,13 +2,92 @@ package singleflight_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache/singleflight"
 )
+
+func TestForgetStartsAfreshAndKeepsTheNewerCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		releaseOld, releaseNew := make(chan struct{}), make(chan struct{})
+		var oldCalls, newCalls atomic.Int32
+
+		oldCh := g.DoChan(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "old", nil))
+		oldJoiner := g.DoChan(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "never", nil))
+		synctest.Wait()
+		g.Forget("k")
+		g.Forget("missing") // forgetting nothing is fine
+
+		newCh := g.DoChan(context.Background(), "k", blockingFn(&newCalls, releaseNew, "new", nil))
+		synctest.Wait()
+		assert.Equal(t, int32(1), oldCalls.Load())
+		assert.Equal(t, int32(1), newCalls.Load(), "the call after Forget started afresh")
+
+		close(releaseOld)
+		assert.Equal(t, "old", (<-oldCh).Val)
+		assert.Equal(t, "old", (<-oldJoiner).Val, "a waiter from before Forget keeps the old call's result")
+		synctest.Wait()
+		assert.Equal(t, 1, singleflight.InFlight(&g), "the old call must not remove the newer entry")
+
+		joiner := g.DoChan(context.Background(), "k", blockingFn(&newCalls, releaseNew, "never", nil))
+		close(releaseNew)
+		assert.Equal(t, "new", (<-newCh).Val)
+		r := <-joiner
+		assert.Equal(t, "new", r.Val)
+		assert.True(t, r.Shared)
+		assert.Equal(t, int32(1), newCalls.Load())
+		assert.Zero(t, singleflight.InFlight(&g))
+	})
+}
+
+func TestForgetDuringAnInlineCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		var oldCalls, newCalls atomic.Int32
+		releaseOld, releaseNew := make(chan struct{}), make(chan struct{})
+		old := make(chan string)
+		go func() {
+			v, _, _ := g.Do(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "old", nil))
+			old <- v
+		}()
+		synctest.Wait()
+		g.Forget("k")
+		newer := make(chan string)
+		go func() {
+			v, _, _ := g.Do(context.Background(), "k", blockingFn(&newCalls, releaseNew, "new", nil))
+			newer <- v
+		}()
+		synctest.Wait()
+		assert.Equal(t, int32(1), newCalls.Load(), "the call after Forget started afresh")
+
+		close(releaseOld)
+		assert.Equal(t, "old", <-old)
+		assert.Equal(t, 1, singleflight.InFlight(&g), "the old call must not remove the newer one")
+		close(releaseNew)
+		assert.Equal(t, "new", <-newer)
+		assert.Zero(t, singleflight.InFlight(&g))
+	})
+}
+
+func TestForgetMakesTheNextClaimStartAfresh(t *testing.T) {
+	var g singleflight.Group[string, int]
+	old, _, _ := g.Claim("k")
+	g.Forget("k")
+	fresh, started, _ := g.Claim("k")
+	assert.True(t, started)
+	old.Finish(1, nil)
+	joined, started, _ := g.Claim("k")
+	assert.False(t, started, "the old call, when it ended, left the newer one in place")
+	fresh.Finish(2, nil)
+	v, _, _ := joined.Wait(context.Background())
+	assert.Equal(t, 2, v)
+}
 
 // TestForgetOfOneOfManyKeysInFlight has several keys in flight at once, so
 // that the Group keeps the first apart from the others, and forgets keys of
