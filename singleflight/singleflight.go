@@ -494,7 +494,8 @@ func (g *Group[K, V]) runReusable(c *call[K, V]) {
 }
 
 // release gives back a reference to c, and keeps c for reuse (in last, or
-// else in spare) when that was the last one. It does nothing for a call that is not reusable.
+// else in spare) when that was the last one. It does nothing for a call
+// that is not reusable.
 func (g *Group[K, V]) release(c *call[K, V]) {
 	if c.task == nil || c.refs.Add(-1) != 0 {
 		return
