@@ -102,11 +102,12 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return
 	}
 
-	// Stamped by the system clock that judges entries, and never later
-	// than the load returned: the pipeline may have been held since
-	// (descheduled, or in a Recorder), and an entry's windows must not
-	// outlast its value's age.
-	loadedAt := time.Unix(0, min(j.f.clock.exactNow(), start.Add(elapsed).UnixNano()))
+	// Stamped when the source was called: the value may have been read at
+	// any moment of the call, so its age is counted from the call's start,
+	// as RFC 9111 (section 4.2.3) counts a response's age from its
+	// request. Windows counted from its return would serve a value past
+	// them by as long as the call took, or the pipeline was held since.
+	loadedAt := start.Round(0)
 	entries, write := j.one.entry[:], j.one.write[:]
 	if len(j.keys) > 1 {
 		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))

@@ -20,11 +20,12 @@ import (
 // leave), each for impl=flightcache and impl=xsync (which has no context, so
 // its rows are the same work), uncontended (BenchmarkDo) and with 16 or 64
 // goroutines on one key, sharing one context or each with its own.
-// BenchmarkDo also has impl=handoff, the bare goroutine, channel and select
+// Both also have impl=handoff, the bare goroutine, channel and select
 // that a caller able to leave needs at least: the floor under
-// ctx=cancellable (issue 16); and impl=worker, the same hand-off to a
-// goroutine kept waiting for the next call, which saves starting one but not
-// waking it.
+// ctx=cancellable (issue 16; in the one-key rows each goroutine hands off a
+// call of its own, which nobody joins). BenchmarkDo also has impl=worker,
+// the same hand-off to a goroutine kept waiting for the next call, which
+// saves starting one but not waking it.
 
 func value(context.Context) (int, error) { return 1, nil }
 
@@ -83,23 +84,43 @@ func BenchmarkDo(b *testing.B) {
 // with hand and waits for its result, or for ctx to end.
 func benchmarkHandoff(b *testing.B, ctx context.Context, hand func(run func())) {
 	b.ReportAllocs()
-	var v int
-	var done chan struct{}
-	run := func() {
-		v, _ = value(ctx)
-		close(done)
-	}
+	h := newHandoff(ctx, hand)
 	for b.Loop() {
-		v, done = 0, make(chan struct{})
-		hand(run)
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-		if v != 1 {
+		if v := h.do(); v != 1 {
 			b.Fatal(v)
 		}
 	}
+}
+
+// handoff is one caller's bare hand-off of value to another goroutine: the
+// func value it hands over is made once, so that each hand-off allocates
+// only its channel. It is for one goroutine at a time.
+type handoff struct {
+	ctx  context.Context
+	hand func(run func())
+	run  func()
+	v    int
+	done chan struct{}
+}
+
+func newHandoff(ctx context.Context, hand func(run func())) *handoff {
+	h := &handoff{ctx: ctx, hand: hand}
+	h.run = func() {
+		h.v, _ = value(h.ctx)
+		close(h.done)
+	}
+	return h
+}
+
+// do hands value over and returns its result, or 0 when ctx ended first.
+func (h *handoff) do() int {
+	h.v, h.done = 0, make(chan struct{})
+	h.hand(h.run)
+	select {
+	case <-h.done:
+	case <-h.ctx.Done():
+	}
+	return h.v
 }
 
 // BenchmarkDoOneKey64 is 64 goroutines calling Do on one key, so that calls
@@ -134,6 +155,22 @@ func benchmarkDoOneKey(b *testing.B, goroutines int) {
 				for pb.Next() {
 					if _, err, _ := g.Do(ctx, "k", value); err != nil {
 						b.Fatal(err)
+					}
+				}
+			})
+		})
+		// Each goroutine hands its own call over, joined by nobody: the
+		// floor under impl=flightcache, as in BenchmarkDo.
+		b.Run(ctx.name+"/impl=handoff", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(parallelism)
+			b.RunParallel(func(pb *testing.PB) {
+				ctx, cancel := ctx.ctx()
+				defer cancel()
+				h := newHandoff(ctx, func(run func()) { go run() })
+				for pb.Next() {
+					if v := h.do(); v != 1 {
+						b.Fatal(v)
 					}
 				}
 			})

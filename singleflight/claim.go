@@ -41,7 +41,7 @@ func (g *Group[K, V]) Claim(key K) (t Ticket[K, V], started bool, err error) {
 		return t, true, nil
 	}
 	g.mu.Lock()
-	c, joined := g.calls[key]
+	c, joined := g.lookup(key)
 	if joined {
 		c.joiners++
 		if c.task != nil {
@@ -79,7 +79,7 @@ func (t Ticket[K, V]) Finish(v V, err error) bool {
 		return false
 	}
 	t.c.val, t.c.err = v, err
-	t.g.finish(t.key, t.c) // leaves the map alone for an unshared call
+	t.g.finish(t.key, t.c) // leaves the Group alone for an unshared call
 	return true
 }
 

@@ -9,14 +9,18 @@ import (
 func InFlight[K comparable, V any](g *Group[K, V]) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.calls)
+	n := len(g.calls)
+	if g.one != nil {
+		n++
+	}
+	return n
 }
 
 // Joiners reports how many callers joined the call in flight for key.
 func Joiners[K comparable, V any](g *Group[K, V], key K) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c, ok := g.calls[key]; ok {
+	if c, ok := g.lookup(key); ok {
 		return c.joiners
 	}
 	return -1

@@ -51,11 +51,11 @@ func classify(t reflect.Type) uint32 {
 	}
 }
 
-// checkKey reports whether key may go in the map of calls, which it may when
-// it equals itself, or returns an error wrapping ErrUnhashableKey. It panics
-// on nothing, and costs nothing but a load for key types with neither floats
-// nor interfaces in them.
-func (g *Group[K, V]) checkKey(key K) (inMap bool, err error) {
+// checkKey reports whether key may be listed among the calls in flight,
+// which it may when it equals itself, or returns an error wrapping
+// ErrUnhashableKey. It panics on nothing, and costs nothing but a load for
+// key types with neither floats nor interfaces in them.
+func (g *Group[K, V]) checkKey(key K) (listable bool, err error) {
 	switch g.keyKind() {
 	case keysPlain:
 		return true, nil

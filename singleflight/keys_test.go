@@ -111,6 +111,37 @@ func TestUnhashableKeyIsAnErrorFromEveryEntryPoint(t *testing.T) {
 	assert.Zero(t, singleflight.InFlight(&g))
 }
 
+// TestUnhashableKeyAtEachEntryPointLeavesTheGroupWorking gives each entry
+// point, on a Group of its own, a key Go cannot hash: none panics, and none
+// leaves the Group's lock held, so a later call on another key goes through
+// (issue 12).
+func TestUnhashableKeyAtEachEntryPointLeavesTheGroupWorking(t *testing.T) {
+	fn := func(context.Context) (int, error) { return 1, nil }
+	for name, bad := range map[string]func(g *singleflight.Group[any, int]){
+		"Do":            func(g *singleflight.Group[any, int]) { g.Do(context.Background(), []int{1}, fn) },
+		"DoChan":        func(g *singleflight.Group[any, int]) { g.DoChan(context.Background(), []int{1}, fn) },
+		"DoChanStarted": func(g *singleflight.Group[any, int]) { g.DoChanStarted(context.Background(), []int{1}, fn) },
+		"Forget":        func(g *singleflight.Group[any, int]) { g.Forget(map[string]int{}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var g singleflight.Group[any, int]
+			assert.NotPanics(t, func() { bad(&g) }, "an unhashable key is an error, not a panic")
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				v, err, _ := g.Do(context.Background(), "ok", fn)
+				assert.NoError(t, err)
+				assert.Equal(t, 1, v)
+			}()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second): // a deadlock, not a timing assertion
+				t.Fatal("the Group is wedged: a later call on another key blocks")
+			}
+		})
+	}
+}
+
 func TestUnhashableKeyInAStructKeyType(t *testing.T) {
 	var g singleflight.Group[ifaceField, int]
 	_, err, _ := g.Do(context.Background(), ifaceField{Part: map[int]bool{}}, func(context.Context) (int, error) { return 1, nil })
@@ -135,7 +166,7 @@ func TestKeysThatDoNotEqualThemselvesRunUnsharedAndLeaveNothing(t *testing.T) {
 	})
 	t.Run("struct with NaN before an unhashable value", func(t *testing.T) {
 		// Comparison stops at the NaN and never reaches the slice; the key
-		// never goes in the map, so nothing hashes it either.
+		// is never kept among the calls in flight, so nothing hashes it.
 		testSelfUnequalKey(t, nanAndIface{F: nan, Part: []int{1}})
 	})
 }
@@ -162,7 +193,7 @@ func testSelfUnequalKey[K comparable](t *testing.T, key K) {
 		assert.True(t, started)
 		synctest.Wait()
 		assert.Equal(t, int32(4), calls.Load(), "each caller runs fn for itself")
-		assert.Zero(t, singleflight.InFlight(&g), "nothing goes in the map")
+		assert.Zero(t, singleflight.InFlight(&g), "nothing is kept among the calls in flight")
 		g.Forget(key) // does nothing, and does not panic
 
 		close(release)

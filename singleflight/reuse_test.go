@@ -175,9 +175,6 @@ func TestCancellableCallsServeBothSidesOfASynctestBubble(t *testing.T) {
 }
 
 func TestCancellableDoAllocatesAtMostTwice(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop items")
-	}
 	var g singleflight.Group[string, int]
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -80,15 +80,26 @@ type Result[V any] struct {
 // stop waiting when its own context ends, never crashes the process when fn
 // panics, and returns ErrUnhashableKey for a key Go cannot hash.
 type Group[K comparable, V any] struct {
-	mu    sync.Mutex
-	calls map[K]*call[K, V]
+	mu sync.Mutex
+	// The calls in flight, one per key, guarded by mu: the first in one
+	// (with its key in oneKey), the others in calls while one is taken.
+	// Mostly a single key is in flight, and then starting and ending a call
+	// compares keys but hashes nothing. A key is in one or in calls, never
+	// in both. See lookup, record and remove.
+	one    *call[K, V]
+	oneKey K
+	calls  map[K]*call[K, V]
 
 	// keys is the keyKind of K, worked out on first use.
 	keys atomic.Uint32
 
-	// spare holds ended calls of the kind a cancellable Do starts, for the
-	// next such Do to reuse: it saves allocating the call and the closure
-	// its goroutine starts from (see call.refs for when a call is spare).
+	// last and spare hold ended calls of the kind a cancellable Do starts,
+	// for the next such Do to reuse: it saves allocating the call and the
+	// closure its goroutine starts from (see call.refs for when a call is
+	// spare). last holds the call given back last, and costs one atomic
+	// swap to take from or put in, less than a sync.Pool; spare holds the
+	// others, which many calls at once leave.
+	last  atomic.Pointer[call[K, V]]
 	spare sync.Pool
 }
 
@@ -112,14 +123,17 @@ type call[K comparable, V any] struct {
 	// claimed is true for a call started with Claim, the only kind that a
 	// Ticket's Finish may end.
 	claimed bool
-	// inMap is false for a call of a key that does not equal itself, which
-	// nobody can join and which is never put in the Group's map. It is set
-	// before the call runs.
-	inMap bool
+	// listed is true while the call is the Group's call in flight for its
+	// key, so that finish removes it without looking it up first. It is
+	// false from the start for a call of a key that does not equal itself
+	// (which nobody can join) and for an unshared call, and becomes false
+	// when Forget removes the entry. It is guarded by the Group's mu once
+	// the call is in flight.
+	listed bool
 	// state is where the call is: running, ended (the first Finish of a
 	// call started with Claim set it; the result may still be being
 	// written) or released (the result is written and the call has left
-	// the map, so joiners no longer changes). It becomes released under
+	// the Group, so joiners no longer changes). It becomes released under
 	// the Group's mu, so that a caller who wants a channel to block on
 	// decides under mu whether the call has ended already (see
 	// Group.finishedChan); a reader who loads released may read val, err,
@@ -133,7 +147,7 @@ type call[K comparable, V any] struct {
 	// has read the result or left. A Ticket or a DoChan receiver that joins
 	// takes a reference it never gives back, since it may read the call at
 	// any time. The party that gives back the last reference puts the call
-	// in the Group's spare pool; until then nobody else can see it.
+	// among the Group's spare calls; until then nobody else can see it.
 	refs atomic.Int32
 	// task is what the goroutine of a reusable call runs; nil for any other
 	// call.
@@ -205,7 +219,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	if fn == nil {
 		return v, errNilFunc, false
 	}
-	inMap, err := g.checkKey(key)
+	listable, err := g.checkKey(key)
 	if err != nil {
 		return v, err, false
 	}
@@ -214,8 +228,8 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	g.mu.Lock()
 	var c *call[K, V]
 	joined := false
-	if inMap {
-		c, joined = g.calls[key]
+	if listable {
+		c, joined = g.lookup(key)
 	}
 	switch {
 	case joined:
@@ -251,22 +265,23 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		// Nothing can make this caller leave: run fn here, with no
 		// hand-off. A Goexit in fn ends this goroutine inside run, after
 		// the waiters are released.
-		c = g.newCall(key, inMap, false)
+		c = g.newCall(key, listable, false)
 		g.mu.Unlock()
 		g.run(ctx, key, c, fn)
 	default:
 		// This caller may leave while fn goes on, so fn cannot run on
 		// its goroutine: it runs on a new one, with a call taken from the
-		// spare pool. The channel and fn's context are new for every call:
+		// spare ones. The channel and fn's context are new for every call:
 		// a channel made inside a testing/synctest bubble must never be
 		// used outside it, and fn may keep its context after it returns.
-		c = g.reusableCall(key, inMap)
+		c = g.reusableCall(key, listable)
 		c.finished = make(chan struct{})
-		c.task.fn = fn
-		// fn may keep its context after it returns, by when the call
-		// may serve another caller: the context is fn's own.
-		c.task.ctx = &detachedCtx{parent: ctx}
 		g.mu.Unlock()
+		// Only the goroutine started below reads the task, so it is set
+		// without holding mu. fn may keep its context after it returns, by
+		// when the call may serve another caller: the context is fn's own.
+		c.task.fn = fn
+		c.task.ctx = &detachedCtx{parent: ctx}
 		go c.task.start()
 		select {
 		case <-c.finished:
@@ -275,7 +290,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 			return v, ctx.Err(), false
 		}
 	}
-	// joiners stopped changing when the call left the map, which happened
+	// joiners stopped changing when the call left the Group, which happened
 	// before the call was released.
 	v, err, panicked := c.val, c.err, c.panicked
 	shared = joined || c.joiners > 0
@@ -316,7 +331,7 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 		out <- Result[V]{Err: errNilFunc}
 		return out, false
 	}
-	inMap, err := g.checkKey(key)
+	listable, err := g.checkKey(key)
 	if err != nil {
 		out <- Result[V]{Err: err}
 		return out, false
@@ -326,8 +341,8 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 	g.mu.Lock()
 	var c *call[K, V]
 	joined := false
-	if inMap {
-		c, joined = g.calls[key]
+	if listable {
+		c, joined = g.lookup(key)
 	}
 	if joined {
 		c.joiners++
@@ -335,7 +350,7 @@ func (g *Group[K, V]) DoChanStarted(ctx context.Context, key K, fn func(context.
 			c.refs.Add(1) // never given back: the watch below reads c
 		}
 	} else {
-		c = g.newCall(key, inMap, false)
+		c = g.newCall(key, listable, false)
 		fctx := ctx
 		if mayEnd {
 			fctx = &detachedCtx{parent: ctx}
@@ -376,13 +391,13 @@ func (g *Group[K, V]) dropWaiter(c *call[K, V], w *chanWaiter[V]) bool {
 	return false
 }
 
-// newCall records a new call for key, in the map when inMap. Unless
+// newCall records a new call for key, in the Group when listable. Unless
 // claimed, the call is released through its WaitGroup, and gets a channel
 // only when a caller who can leave joins it. A claimed call (one Claim
 // started) has neither: it gets a channel only when somebody has to block on
 // it. g.mu must be held.
-func (g *Group[K, V]) newCall(key K, inMap, claimed bool) *call[K, V] {
-	c := &call[K, V]{inMap: inMap, claimed: claimed}
+func (g *Group[K, V]) newCall(key K, listable, claimed bool) *call[K, V] {
+	c := &call[K, V]{listed: listable, claimed: claimed}
 	if !claimed {
 		c.usesWG = true
 		c.wg.Add(1)
@@ -414,9 +429,27 @@ func (g *Group[K, V]) finishedChan(c *call[K, V]) <-chan struct{} {
 	return c.finished
 }
 
-// record puts c in the map for key when c.inMap. g.mu must be held.
+// lookup returns the call in flight for key, if any. key must equal itself.
+// g.mu must be held.
+func (g *Group[K, V]) lookup(key K) (*call[K, V], bool) {
+	if g.one != nil && g.oneKey == key {
+		return g.one, true
+	}
+	if len(g.calls) == 0 {
+		return nil, false
+	}
+	c, ok := g.calls[key]
+	return c, ok
+}
+
+// record makes c the call in flight for key when c.listed. No call for key
+// may be in flight. g.mu must be held.
 func (g *Group[K, V]) record(key K, c *call[K, V]) {
-	if c.inMap {
+	switch {
+	case !c.listed:
+	case g.one == nil:
+		g.one, g.oneKey = c, key
+	default:
 		if g.calls == nil {
 			g.calls = make(map[K]*call[K, V])
 		}
@@ -424,16 +457,31 @@ func (g *Group[K, V]) record(key K, c *call[K, V]) {
 	}
 }
 
-// reusableCall records a call for key taken from the spare pool, or a new
+// remove takes c, the call in flight for key, out of the Group, so that
+// the next call for key starts afresh. g.mu must be held.
+func (g *Group[K, V]) remove(key K, c *call[K, V]) {
+	c.listed = false
+	if g.one == c {
+		var zero K
+		g.one, g.oneKey = nil, zero // keep no reference to the key
+		return
+	}
+	delete(g.calls, key)
+}
+
+// reusableCall records a call for key taken from the spare ones, or a new
 // one, with a reference for its caller and one for its goroutine. Its
 // finished, fn and ctx are still to be set. g.mu must be held.
-func (g *Group[K, V]) reusableCall(key K, inMap bool) *call[K, V] {
-	c, _ := g.spare.Get().(*call[K, V])
+func (g *Group[K, V]) reusableCall(key K, listable bool) *call[K, V] {
+	c := g.last.Swap(nil)
+	if c == nil {
+		c, _ = g.spare.Get().(*call[K, V])
+	}
 	if c == nil {
 		c = &call[K, V]{task: new(task[K, V])}
 		c.task.start = func() { g.runReusable(c) }
 	}
-	c.inMap, c.task.key = inMap, key
+	c.listed, c.task.key = listable, key
 	c.refs.Store(2)
 	g.record(key, c)
 	return c
@@ -446,13 +494,14 @@ func (g *Group[K, V]) runReusable(c *call[K, V]) {
 	g.run(c.task.ctx, c.task.key, c, c.task.fn)
 }
 
-// release gives back a reference to c, and puts c in the spare pool when
-// that was the last one. It does nothing for a call that is not reusable.
+// release gives back a reference to c, and keeps c for reuse (in last, or
+// else in spare) when that was the last one. It does nothing for a call
+// that is not reusable.
 func (g *Group[K, V]) release(c *call[K, V]) {
 	if c.task == nil || c.refs.Add(-1) != 0 {
 		return
 	}
-	// Nobody else holds c: it left the map before its goroutine gave its
+	// Nobody else holds c: it left the Group before its goroutine gave its
 	// reference back, and every party that found it there took one.
 	var zeroK K
 	var zeroV V
@@ -460,7 +509,9 @@ func (g *Group[K, V]) release(c *call[K, V]) {
 	c.state.Store(callRunning)
 	c.joiners, c.finished, c.chans, c.note = 0, nil, nil, nil
 	c.task.key, c.task.fn, c.task.ctx = zeroK, nil, nil
-	g.spare.Put(c)
+	if !g.last.CompareAndSwap(nil, c) {
+		g.spare.Put(c)
+	}
 }
 
 // run calls fn and hands its outcome to the waiters, whichever way fn ends:
@@ -493,15 +544,17 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[K, V], fn func(con
 const (
 	callRunning  = iota // fn or the claimant's work is under way
 	callEnded           // Finish has been called; the result is being written
-	callReleased        // the result is written and the call has left the map
+	callReleased        // the result is written and the call has left the Group
 )
 
 // finish frees the key, then releases the waiters. c's result must be
 // written.
 func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 	g.mu.Lock()
-	if c.inMap && g.calls[key] == c {
-		delete(g.calls, key)
+	if c.listed {
+		// c is still the call in flight for key: Forget would have
+		// cleared listed.
+		g.remove(key, c)
 	}
 	chans := c.chans
 	c.chans = nil
@@ -532,11 +585,15 @@ func (g *Group[K, V]) finish(key K, c *call[K, V]) {
 // call for key in place. Forget of a key Go cannot hash, or of one that does
 // not equal itself, does nothing: no call for it is ever in flight.
 func (g *Group[K, V]) Forget(key K) {
-	if inMap, err := g.checkKey(key); err != nil || !inMap {
+	if listable, err := g.checkKey(key); err != nil || !listable {
 		return
 	}
 	g.mu.Lock()
-	delete(g.calls, key)
+	if c, ok := g.lookup(key); ok {
+		// remove clears c.listed, so that c, when it ends, leaves any
+		// newer call for key in place.
+		g.remove(key, c)
+	}
 	g.mu.Unlock()
 }
 

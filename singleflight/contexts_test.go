@@ -7,12 +7,133 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache/singleflight"
 )
+
+// The tests below are about contexts: each caller waits only as long as its
+// own context allows, fn runs on the caller's goroutine only when that
+// context can never end, and otherwise with a context of its own that keeps
+// the caller's values but not its deadline, cancellation or cause.
+
+type ctxKey struct{}
+
+func TestFnContextKeepsValuesButNotCancellation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		ctx := context.WithValue(context.Background(), ctxKey{}, "request-7")
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+
+		var fnCtx context.Context
+		release := make(chan struct{})
+		go g.Do(ctx, "k", func(ctx context.Context) (string, error) {
+			fnCtx = ctx
+			<-release
+			return "", ctx.Err()
+		})
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+
+		assert.Equal(t, "request-7", fnCtx.Value(ctxKey{}))
+		_, hasDeadline := fnCtx.Deadline()
+		assert.False(t, hasDeadline)
+		assert.NoError(t, fnCtx.Err(), "the caller's cancellation must not reach fn")
+		close(release)
+	})
+}
+
+func TestCallerLeavesWhenItsContextEndsAndCallGoesOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, int]
+		var calls atomic.Int32
+		release := make(chan struct{})
+		fn := blockingFn(&calls, release, 7, nil)
+
+		starterCtx, cancelStarter := context.WithCancel(context.Background())
+		starterDone := make(chan error)
+		go func() {
+			_, err, shared := g.Do(starterCtx, "k", fn)
+			assert.False(t, shared, "nobody had joined when the starter left")
+			starterDone <- err
+		}()
+		synctest.Wait()
+
+		timedCtx, cancelTimed := context.WithTimeout(context.Background(), time.Second)
+		defer cancelTimed()
+		timedDone := make(chan error)
+		go func() {
+			_, err, shared := g.Do(timedCtx, "k", fn)
+			assert.True(t, shared, "a joiner that leaves had still joined")
+			timedDone <- err
+		}()
+		stayDone := make(chan int)
+		go func() {
+			v, err, _ := g.Do(context.Background(), "k", fn)
+			assert.NoError(t, err)
+			stayDone <- v
+		}()
+		synctest.Wait()
+
+		cancelStarter()
+		assert.ErrorIs(t, <-starterDone, context.Canceled)
+		assert.ErrorIs(t, <-timedDone, context.DeadlineExceeded) // the fake clock moves one second
+		assert.Equal(t, 1, singleflight.InFlight(&g), "the call goes on for the caller that stayed")
+
+		close(release)
+		assert.Equal(t, 7, <-stayDone)
+		assert.Equal(t, int32(1), calls.Load())
+	})
+}
+
+func TestCallRunsToCompletionWhenEveryCallerLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, int]
+		release := make(chan struct{})
+		completed := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		for range 3 {
+			go func() {
+				_, err, _ := g.Do(ctx, "k", func(context.Context) (int, error) {
+					<-release
+					close(completed)
+					return 1, nil
+				})
+				assert.ErrorIs(t, err, context.Canceled)
+				done <- struct{}{}
+			}()
+		}
+		synctest.Wait()
+		cancel()
+		for range 3 {
+			<-done
+		}
+		close(release)
+		<-completed
+		synctest.Wait()
+		assert.Zero(t, singleflight.InFlight(&g))
+	})
+}
+
+func TestDoneContextStartsNothing(t *testing.T) {
+	var g singleflight.Group[string, int]
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fn := func(context.Context) (int, error) {
+		t.Error("fn ran for a caller whose context was done")
+		return 0, nil
+	}
+	_, err, _ := g.Do(ctx, "k", fn)
+	assert.ErrorIs(t, err, context.Canceled)
+	r := <-g.DoChan(ctx, "k", fn)
+	assert.ErrorIs(t, r.Err, context.Canceled)
+	assert.Zero(t, singleflight.InFlight(&g))
+}
 
 // stackOf returns the stack fn runs on, in which the frames of the caller
 // show when fn runs on the caller's goroutine.
@@ -92,69 +213,6 @@ func TestJoinersOfAnInlineCallCanStillLeave(t *testing.T) {
 		assert.Equal(t, int32(1), calls.Load())
 		assert.Zero(t, singleflight.InFlight(&g))
 	})
-}
-
-func TestForgetDuringAnInlineCall(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var g singleflight.Group[string, string]
-		var oldCalls, newCalls atomic.Int32
-		releaseOld, releaseNew := make(chan struct{}), make(chan struct{})
-		old := make(chan string)
-		go func() {
-			v, _, _ := g.Do(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "old", nil))
-			old <- v
-		}()
-		synctest.Wait()
-		g.Forget("k")
-		newer := make(chan string)
-		go func() {
-			v, _, _ := g.Do(context.Background(), "k", blockingFn(&newCalls, releaseNew, "new", nil))
-			newer <- v
-		}()
-		synctest.Wait()
-		assert.Equal(t, int32(1), newCalls.Load(), "the call after Forget started afresh")
-
-		close(releaseOld)
-		assert.Equal(t, "old", <-old)
-		assert.Equal(t, 1, singleflight.InFlight(&g), "the old call must not remove the newer one")
-		close(releaseNew)
-		assert.Equal(t, "new", <-newer)
-		assert.Zero(t, singleflight.InFlight(&g))
-	})
-}
-
-func TestInlinePanicRepanicsInTheStarterWithTheKeyFree(t *testing.T) {
-	var g singleflight.Group[string, int]
-	var pe *singleflight.PanicError
-	func() {
-		defer func() {
-			var ok bool
-			pe, ok = recover().(*singleflight.PanicError)
-			require.True(t, ok)
-			assert.Zero(t, singleflight.InFlight(&g))
-		}()
-		g.Do(context.Background(), "k", explode)
-	}()
-	require.NotNil(t, pe)
-	assert.Equal(t, "boom", pe.Value)
-	assert.Contains(t, string(pe.Stack), "singleflight_test.explode")
-}
-
-func TestPanicErrorTextHasNoStack(t *testing.T) {
-	var g singleflight.Group[string, int]
-	r := <-g.DoChan(context.Background(), "k", explode)
-	require.Error(t, r.Err)
-	assert.Equal(t, "singleflight: fn panicked: boom", r.Err.Error())
-
-	// The stack is still there for whoever asks for it.
-	var pe *singleflight.PanicError
-	require.ErrorAs(t, r.Err, &pe)
-	assert.Contains(t, string(pe.Stack), "singleflight_test.explode")
-
-	wrapped := errors.Join(errors.New("load failed"), r.Err)
-	require.ErrorAs(t, wrapped, &pe)
-	assert.NotContains(t, wrapped.Error(), "goroutine")
-	assert.NotContains(t, wrapped.Error(), ".go:")
 }
 
 func TestDetachedContextReportsNoCause(t *testing.T) {

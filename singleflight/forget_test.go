@@ -1,0 +1,134 @@
+package singleflight_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache/singleflight"
+)
+
+func TestForgetStartsAfreshAndKeepsTheNewerCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		releaseOld, releaseNew := make(chan struct{}), make(chan struct{})
+		var oldCalls, newCalls atomic.Int32
+
+		oldCh := g.DoChan(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "old", nil))
+		oldJoiner := g.DoChan(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "never", nil))
+		synctest.Wait()
+		g.Forget("k")
+		g.Forget("missing") // forgetting nothing is fine
+
+		newCh := g.DoChan(context.Background(), "k", blockingFn(&newCalls, releaseNew, "new", nil))
+		synctest.Wait()
+		assert.Equal(t, int32(1), oldCalls.Load())
+		assert.Equal(t, int32(1), newCalls.Load(), "the call after Forget started afresh")
+
+		close(releaseOld)
+		assert.Equal(t, "old", (<-oldCh).Val)
+		assert.Equal(t, "old", (<-oldJoiner).Val, "a waiter from before Forget keeps the old call's result")
+		synctest.Wait()
+		assert.Equal(t, 1, singleflight.InFlight(&g), "the old call must not remove the newer entry")
+
+		joiner := g.DoChan(context.Background(), "k", blockingFn(&newCalls, releaseNew, "never", nil))
+		close(releaseNew)
+		assert.Equal(t, "new", (<-newCh).Val)
+		r := <-joiner
+		assert.Equal(t, "new", r.Val)
+		assert.True(t, r.Shared)
+		assert.Equal(t, int32(1), newCalls.Load())
+		assert.Zero(t, singleflight.InFlight(&g))
+	})
+}
+
+func TestForgetDuringAnInlineCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		var oldCalls, newCalls atomic.Int32
+		releaseOld, releaseNew := make(chan struct{}), make(chan struct{})
+		old := make(chan string)
+		go func() {
+			v, _, _ := g.Do(context.Background(), "k", blockingFn(&oldCalls, releaseOld, "old", nil))
+			old <- v
+		}()
+		synctest.Wait()
+		g.Forget("k")
+		newer := make(chan string)
+		go func() {
+			v, _, _ := g.Do(context.Background(), "k", blockingFn(&newCalls, releaseNew, "new", nil))
+			newer <- v
+		}()
+		synctest.Wait()
+		assert.Equal(t, int32(1), newCalls.Load(), "the call after Forget started afresh")
+
+		close(releaseOld)
+		assert.Equal(t, "old", <-old)
+		assert.Equal(t, 1, singleflight.InFlight(&g), "the old call must not remove the newer one")
+		close(releaseNew)
+		assert.Equal(t, "new", <-newer)
+		assert.Zero(t, singleflight.InFlight(&g))
+	})
+}
+
+func TestForgetMakesTheNextClaimStartAfresh(t *testing.T) {
+	var g singleflight.Group[string, int]
+	old, _, _ := g.Claim("k")
+	g.Forget("k")
+	fresh, started, _ := g.Claim("k")
+	assert.True(t, started)
+	old.Finish(1, nil)
+	joined, started, _ := g.Claim("k")
+	assert.False(t, started, "the old call, when it ended, left the newer one in place")
+	fresh.Finish(2, nil)
+	v, _, _ := joined.Wait(context.Background())
+	assert.Equal(t, 2, v)
+}
+
+// TestForgetOfOneOfManyKeysInFlight has several keys in flight at once, so
+// that the Group keeps the first apart from the others, and forgets keys of
+// both kinds: each key is joined, forgotten and freed on its own, and an old
+// call that ends leaves the newer call of its key in place.
+func TestForgetOfOneOfManyKeysInFlight(t *testing.T) {
+	var g singleflight.Group[string, int]
+	claim := func(key string, wantStarted bool) singleflight.Ticket[string, int] {
+		t.Helper()
+		tk, started, err := g.Claim(key)
+		require.NoError(t, err)
+		require.Equal(t, wantStarted, started, "key %s", key)
+		return tk
+	}
+	oldA, oldB, c := claim("a", true), claim("b", true), claim("c", true)
+	assert.Equal(t, 3, singleflight.InFlight(&g))
+	joinA, joinB, joinC := claim("a", false), claim("b", false), claim("c", false)
+
+	g.Forget("a")
+	g.Forget("b")
+	assert.Equal(t, 1, singleflight.InFlight(&g))
+	newA, newB := claim("a", true), claim("b", true)
+
+	require.True(t, oldA.Finish(1, nil))
+	require.True(t, oldB.Finish(2, nil))
+	assert.Equal(t, 3, singleflight.InFlight(&g), "old calls leave the newer ones in place")
+	joinNewA, joinNewB := claim("a", false), claim("b", false)
+
+	require.True(t, newA.Finish(10, nil))
+	require.True(t, newB.Finish(20, nil))
+	require.True(t, c.Finish(3, nil))
+	for _, w := range []struct {
+		tk   singleflight.Ticket[string, int]
+		want int
+	}{{joinA, 1}, {joinB, 2}, {joinC, 3}, {joinNewA, 10}, {joinNewB, 20}} {
+		v, err, shared := w.tk.Wait(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, w.want, v)
+		assert.True(t, shared)
+	}
+	assert.Zero(t, singleflight.InFlight(&g))
+	claim("a", true).Finish(0, nil)
+	assert.Zero(t, singleflight.InFlight(&g))
+}
