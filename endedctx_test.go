@@ -225,9 +225,15 @@ var readEntries = []readEntry{
 
 // loadMany is load for many keys.
 func (s *source) loadMany(ctx context.Context, keys []string) (map[string]string, error) {
+	return eachKey(ctx, keys, s.load)
+}
+
+// eachKey is a BatchLoadFunc's answer made of one load of each key: an
+// error of any is the error of the call.
+func eachKey(ctx context.Context, keys []string, load flightcache.LoadFunc[string, string]) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
-		v, err := s.load(ctx, k)
+		v, err := load(ctx, k)
 		if err != nil {
 			return nil, err
 		}

@@ -47,15 +47,7 @@ func (s *privateSource) load(ctx context.Context, key string) (string, error) {
 }
 
 func (s *privateSource) loadMany(ctx context.Context, keys []string) (map[string]string, error) {
-	out := make(map[string]string, len(keys))
-	for _, k := range keys {
-		v, err := s.load(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, nil
+	return eachKey(ctx, keys, s.load)
 }
 
 // A private result reaches only the caller whose load it was: the callers
