@@ -58,7 +58,7 @@ func TestAHitOfAnEntryWithItsOwnPolicyAllocatesNothing(t *testing.T) {
 	_, err := l.GetOrLoad(context.Background(), "k", load)
 	require.NoError(t, err)
 	e, _ := store.entry("k")
-	require.True(t, e.FreshUntil.After(time.Now().Add(time.Hour)), "the load's policy")
+	require.True(t, e.FreshUntil.Time().After(time.Now().Add(time.Hour)), "the load's policy")
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { _, _ = l.GetOrLoad(context.Background(), "k", load) }))
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { _, _ = l.GetOrLoadResult(context.Background(), "k", load) }))
 }
@@ -66,7 +66,7 @@ func TestAHitOfAnEntryWithItsOwnPolicyAllocatesNothing(t *testing.T) {
 // TestFreshHitsOfEveryKeyTypeAllocateNothing: rule 1, for key types that the
 // Loader must check at each call (interfaces, floats, structs holding them).
 func TestFreshHitsOfEveryKeyTypeAllocateNothing(t *testing.T) {
-	fresh := flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(time.Hour)}
+	fresh := flightcache.Entry[string]{Value: "v", FreshUntil: flightcache.DeadlineOf(time.Now().Add(time.Hour))}
 	opts := &flightcache.Options{FreshFor: time.Hour, Recorder: new(stats.Counter)}
 	type mixed struct {
 		ID   int
@@ -91,7 +91,7 @@ func TestAStaleReadWhoseRefreshIsRunningAllocatesNothing(t *testing.T) {
 		return "new", nil
 	}
 	require.NoError(t, store.Set(context.Background(), "k", flightcache.Entry[string]{
-		Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+		Value: "old", FreshUntil: flightcache.DeadlineOf(time.Now().Add(-time.Second)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour)),
 	}))
 	v, err := l.GetOrLoad(context.Background(), "k", load) // starts the refresh, which stays stuck
 	require.NoError(t, err)
@@ -109,7 +109,7 @@ func TestAStaleReadWhoseRefreshIsRunningAllocatesNothing(t *testing.T) {
 // 3, "a read that finds its key's refresh running, or backing off, or every
 // slot taken, ... allocates nothing".
 func TestStaleHitsWhileTheRefreshRunsOrBacksOffAllocateNothing(t *testing.T) {
-	stale := flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(time.Hour)}
+	stale := flightcache.Entry[string]{Value: "v", FreshUntil: flightcache.DeadlineOf(time.Now().Add(-time.Minute)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))}
 	for _, rec := range []stats.Recorder{nil, new(stats.Counter)} {
 		opts := &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Hour, MaxRefreshes: 1, Recorder: rec, Logger: slog.New(slog.DiscardHandler)}
 

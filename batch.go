@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
-	"time"
 )
 
 // BatchLoadFunc loads many keys from the source in one call, such as one
@@ -152,7 +151,7 @@ func (l *Loader[K, V]) readMany(ctx context.Context, uniq []K, load BatchLoadFun
 	// Keys to refresh in the background, each with the FreshUntil of an
 	// entry that does not count as refreshed (early refresh).
 	var refresh []K
-	var replacing []time.Time
+	var replacing []Deadline
 	for i, k := range uniq {
 		e, ok := found[i].e, found[i].ok
 		v := verdictMiss
@@ -168,7 +167,7 @@ func (l *Loader[K, V]) readMany(ctx context.Context, uniq []K, load BatchLoadFun
 			values[k] = e.Value
 			until := e.FreshUntil
 			if v == verdictStale {
-				until = time.Time{}
+				until = 0
 			}
 			refresh, replacing = append(refresh, k), append(replacing, until)
 		case verdictFallback:

@@ -395,7 +395,7 @@ func TestStaleKeysAreRefreshedInOneBackgroundCall(t *testing.T) {
 		assert.Equal(t, uint64(15), s.StaleHits)
 		assert.Equal(t, uint64(5), s.Refreshes)
 		e, _ := store.entry("c")
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.FreshUntil)
 	})
 }
 

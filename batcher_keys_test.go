@@ -64,7 +64,7 @@ func TestBatcherLoadsAKeyQueuedTwiceOnce(t *testing.T) {
 		e, ok := store.entry("k")
 		require.True(t, ok)
 		assert.Equal(t, "loaded-k", e.Value)
-		assert.Equal(t, time.Now().Add(time.Second), e.FreshUntil, "the policy the load set, not the Options'")
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Second)), e.FreshUntil, "the policy the load set, not the Options'")
 	})
 }
 

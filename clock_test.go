@@ -92,10 +92,10 @@ func TestLaggingCoarseClockServesNothingPastItsWindows(t *testing.T) {
 	now := time.Now()
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	entries := map[string]Entry[string]{
-		"fresh past ExpiresAt":  {Value: "old", FreshUntil: ago(time.Second), ExpiresAt: ago(time.Second)},
-		"missing past its time": {Missing: true, FreshUntil: ago(time.Second), ExpiresAt: ago(time.Second)},
-		"stale past StaleUntil": {Value: "old", FreshUntil: ago(2 * time.Minute), StaleUntil: ago(30 * time.Second), ExpiresAt: ago(30 * time.Second)},
-		"fresh, early refresh":  {Value: "old", FreshUntil: ago(time.Second), ExpiresAt: ago(time.Second), LoadDuration: time.Second},
+		"fresh past ExpiresAt":  {Value: "old", FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second))},
+		"missing past its time": {Missing: true, FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second))},
+		"stale past StaleUntil": {Value: "old", FreshUntil: DeadlineOf(ago(2 * time.Minute)), StaleUntil: DeadlineOf(ago(30 * time.Second)), ExpiresAt: DeadlineOf(ago(30 * time.Second))},
+		"fresh, early refresh":  {Value: "old", FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second)), LoadDuration: time.Second},
 	}
 	reads := map[string]func(l *Loader[string, string]) (string, error){
 		"GetOrLoad": func(l *Loader[string, string]) (string, error) {

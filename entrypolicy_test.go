@@ -34,9 +34,9 @@ func TestALoadSetsThePolicyOfItsEntry(t *testing.T) {
 		assert.Equal(t, "v1", v)
 		e, ok := store.entry("k")
 		require.True(t, ok)
-		assert.Equal(t, start.Add(10*time.Second), e.FreshUntil)
-		assert.Equal(t, start.Add(30*time.Second), e.StaleUntil)
-		assert.Equal(t, start.Add(70*time.Second), e.ExpiresAt)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(10*time.Second)), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(30*time.Second)), e.StaleUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(70*time.Second)), e.ExpiresAt)
 
 		time.Sleep(15 * time.Second)
 		r, err := l.GetOrLoadResult(context.Background(), "k", load)
@@ -59,9 +59,9 @@ func TestALoadThatSetsNoPolicyGetsTheOptions(t *testing.T) {
 		_, err := l.GetOrLoad(context.Background(), "k", src.load)
 		require.NoError(t, err)
 		e, _ := store.entry("k")
-		assert.Equal(t, start.Add(time.Minute), e.FreshUntil)
-		assert.Equal(t, start.Add(2*time.Minute), e.StaleUntil)
-		assert.Equal(t, start.Add(2*time.Minute), e.ExpiresAt)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(time.Minute)), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(2*time.Minute)), e.StaleUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(2*time.Minute)), e.ExpiresAt)
 	})
 }
 
@@ -135,7 +135,7 @@ func TestNoStoreKeepsTheResultOutOfTheStore(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "v3", v)
 		e, ok := store.entry("warm")
-		assert.True(t, !ok || !e.ExpiresAt.After(time.Now()), "the old entry is dropped: %+v", e)
+		assert.True(t, !ok || !e.ExpiresAt.Time().After(time.Now()), "the old entry is dropped: %+v", e)
 		v, err = l.GetOrLoad(context.Background(), "warm", src.load)
 		require.NoError(t, err)
 		assert.Equal(t, "v4", v, "the next caller loads")
@@ -168,7 +168,7 @@ func TestABatchLoadSetsAPolicyPerKey(t *testing.T) {
 		for i, k := range keys {
 			e, ok := store.entry(k)
 			require.True(t, ok, k)
-			assert.Equal(t, start.Add(time.Duration(i+1)*time.Second), e.FreshUntil, k)
+			assert.Equal(t, flightcache.DeadlineOf(start.Add(time.Duration(i+1)*time.Second)), e.FreshUntil, k)
 		}
 	})
 }
@@ -226,7 +226,7 @@ func TestALoadRevalidatesTheEntryItReplaces(t *testing.T) {
 		revalidatedAt := time.Now()
 		e, _ := store.entry("k")
 		assert.Equal(t, "etag-1", e.Value)
-		assert.Equal(t, revalidatedAt.Add(time.Minute), e.FreshUntil, "fresh again for FreshFor")
+		assert.Equal(t, flightcache.DeadlineOf(revalidatedAt.Add(time.Minute)), e.FreshUntil, "fresh again for FreshFor")
 		r, err = l.GetOrLoadResult(context.Background(), "k", load)
 		require.NoError(t, err)
 		assert.Equal(t, flightcache.ServedFresh, r.Served)
@@ -303,7 +303,7 @@ func TestABatchRefreshSeesEachPreviousEntry(t *testing.T) {
 		synctest.Wait()
 		assert.ElementsMatch(t, []string{"a=first-a", "b=first-b"}, prevs)
 		e, _ := store.entry("a")
-		assert.True(t, e.FreshUntil.After(time.Now()), "fresh again")
+		assert.True(t, e.FreshUntil.Time().After(time.Now()), "fresh again")
 	})
 }
 
@@ -409,7 +409,7 @@ func TestNoStoreOfOneKeyOfABatch(t *testing.T) {
 		assert.Equal(t, map[string]string{"a": "new-a", "b": "new-b", "c": "new-c"}, got)
 		synctest.Wait()
 		if e, ok := store.entry("a"); ok {
-			assert.True(t, e.ExpiresAt.Before(time.Now()), "NoStore drops the old entry (an expired entry stands for none)")
+			assert.True(t, e.ExpiresAt.Time().Before(time.Now()), "NoStore drops the old entry (an expired entry stands for none)")
 		}
 		r, err := l.GetOrLoadResult(ctx, "a", func(context.Context, string) (string, error) { return "next-a", nil })
 		require.NoError(t, err)

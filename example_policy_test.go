@@ -57,7 +57,7 @@ func ExampleLoader_GetOrLoadResult() {
 	// An hour-old quote, past its minute of freshness, stands in for a
 	// failed load; the caller sees that it did, and why.
 	store.Set(ctx, "sku-1", flightcache.Entry[quote]{
-		Value: quote{Price: 40}, FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+		Value: quote{Price: 40}, FreshUntil: flightcache.DeadlineOf(time.Now().Add(-time.Second)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour)),
 	})
 	r, err := quotes.GetOrLoadResult(ctx, "sku-1", down)
 	fmt.Println(r.Value.Price, r.Served, r.Err, err)

@@ -27,8 +27,8 @@ func TestExpireServesTheOldValueWhileOneRefreshRuns(t *testing.T) {
 		require.NoError(t, l.Expire(context.Background(), "k"))
 		e, ok := store.entry("k")
 		require.True(t, ok)
-		assert.Equal(t, time.Now(), e.FreshUntil)
-		assert.Equal(t, time.Now().Add(time.Minute), e.StaleUntil, "the stale window, re-based at now")
+		assert.Equal(t, flightcache.DeadlineOf(time.Now()), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.StaleUntil, "the stale window, re-based at now")
 
 		src.answer = func(context.Context, string) (string, error) { return "new", nil }
 		src.gate = make(chan struct{}) // the refresh runs while the reads come
@@ -114,7 +114,7 @@ func TestExpireWinsOverALoadInFlight(t *testing.T) {
 		e, ok := store.entry("k")
 		require.True(t, ok)
 		assert.Equal(t, "value-k", e.Value, "the refresh that began before Expire did not write")
-		assert.Equal(t, time.Now(), e.FreshUntil, "expired")
+		assert.Equal(t, flightcache.DeadlineOf(time.Now()), e.FreshUntil, "expired")
 	})
 }
 

@@ -83,7 +83,7 @@ type fillOptions[K comparable] struct {
 	// replacing, when not nil, gives for each key the FreshUntil of an entry
 	// that does not count as already refreshed (early refresh replaces
 	// fresh entries).
-	replacing []time.Time
+	replacing []Deadline
 	// force makes the fill load whatever the Store holds (Loader.Refresh).
 	force bool
 	// onEnd, when not nil, is called with each key's error once every key

@@ -107,7 +107,7 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	// as RFC 9111 (section 4.2.3) counts a response's age from its
 	// request. Windows counted from its return would serve a value past
 	// them by as long as the call took, or the pipeline was held since.
-	loadedAt := start.Round(0)
+	loadedAt := DeadlineOf(start)
 	entries, write := j.one.entry[:], j.one.write[:]
 	if len(j.keys) > 1 {
 		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))
@@ -156,7 +156,7 @@ func (j *job[K, V]) sharing(i int, p *EntryPolicy, err *error) {
 // loadedAt after took, the error its callers get, and whether the entry is to be
 // stored. A "not modified" answer keeps the previous entry's value (or its
 // "not found") under the new policy.
-func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt time.Time, took time.Duration) (e Entry[V], err error, store bool) {
+func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt Deadline, took time.Duration) (e Entry[V], err error, store bool) {
 	p := j.f.policy
 	r := rand.Float64()
 	if o.err != nil && errors.Is(o.err, ErrNotModified) {

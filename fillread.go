@@ -31,7 +31,7 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 			// nothing written since (rule 9).
 			j.versions[i] = found[n].v
 		}
-		if ok && !e.ExpiresAt.IsZero() && !isBefore(now, e.ExpiresAt) {
+		if ok && e.ExpiresAt != 0 && now >= int64(e.ExpiresAt) {
 			// Past its ExpiresAt, an entry is never served, nor kept for
 			// Previous: a Store may return one it has not dropped yet.
 			ok = false

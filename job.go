@@ -20,7 +20,7 @@ type job[K comparable, V any] struct {
 	src       source[K, V]
 	keys      []K
 	tickets   []ticket[K, V]
-	replacing []time.Time
+	replacing []Deadline
 	force     bool
 	onEnd     func(keys []K, errs []error)
 	throttled bool // a failed load blocks its key in the throttle

@@ -83,7 +83,7 @@ func TestKeptLoadContextReachesNothingOfLaterFills(t *testing.T) {
 			e, ok := store.entry("c")
 			require.True(t, ok)
 			assert.Equal(t, "v-c", e.Value)
-			assert.WithinDuration(t, time.Now().Add(time.Minute), e.FreshUntil, 10*time.Second)
+			assert.WithinDuration(t, time.Now().Add(time.Minute), e.FreshUntil.Time(), 10*time.Second)
 		})
 	}
 }
@@ -209,8 +209,8 @@ func TestEntryWindowsCountFromTheLoadsReturn(t *testing.T) {
 		require.NoError(t, err)
 		e, ok := store.entry("k")
 		require.True(t, ok)
-		assert.True(t, e.FreshUntil.Equal(returned.Add(time.Minute)), "FreshUntil %v, want %v", e.FreshUntil, returned.Add(time.Minute))
-		assert.True(t, e.StaleUntil.Equal(returned.Add(2*time.Minute)), "StaleUntil %v, want %v", e.StaleUntil, returned.Add(2*time.Minute))
+		assert.True(t, e.FreshUntil.Time().Equal(returned.Add(time.Minute)), "FreshUntil %v, want %v", e.FreshUntil, returned.Add(time.Minute))
+		assert.True(t, e.StaleUntil.Time().Equal(returned.Add(2*time.Minute)), "StaleUntil %v, want %v", e.StaleUntil, returned.Add(2*time.Minute))
 	})
 }
 

@@ -54,8 +54,8 @@ func TestKeepForKeepsAnEntryForRevalidationOnly(t *testing.T) {
 		assert.Equal(t, "full", v)
 		e, ok := store.entry("k")
 		require.True(t, ok)
-		assert.Equal(t, time.Now().Add(time.Minute), e.ServeUntil)
-		assert.Equal(t, time.Now().Add(time.Minute+time.Hour), e.ExpiresAt, "kept an hour past its windows")
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.ServeUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute+time.Hour)), e.ExpiresAt, "kept an hour past its windows")
 
 		time.Sleep(2 * time.Minute) // past FreshFor, inside KeepFor
 		fail := func(context.Context, string) (string, error) { return "", errBackend }
@@ -178,11 +178,11 @@ func TestRevalidatedEntryKeepsTheWindowsItsSourceGave(t *testing.T) {
 					e, ok := store.entry("k")
 					require.True(t, ok)
 					assert.Equal(t, "full", e.Value)
-					assert.Equal(t, now, e.LoadedAt)
-					assert.Equal(t, now.Add(fresh), e.FreshUntil, "the source's 5 s, re-based at now, not jittered again")
-					assert.Equal(t, now.Add(fresh+time.Minute), e.StaleUntil)
-					assert.Equal(t, now.Add(fresh+2*time.Minute), e.ServeUntil)
-					assert.Equal(t, now.Add(fresh+2*time.Minute+time.Hour), e.ExpiresAt)
+					assert.Equal(t, flightcache.DeadlineOf(now), e.LoadedAt)
+					assert.Equal(t, flightcache.DeadlineOf(now.Add(fresh)), e.FreshUntil, "the source's 5 s, re-based at now, not jittered again")
+					assert.Equal(t, flightcache.DeadlineOf(now.Add(fresh+time.Minute)), e.StaleUntil)
+					assert.Equal(t, flightcache.DeadlineOf(now.Add(fresh+2*time.Minute)), e.ServeUntil)
+					assert.Equal(t, flightcache.DeadlineOf(now.Add(fresh+2*time.Minute+time.Hour)), e.ExpiresAt)
 				})
 			})
 		}
@@ -205,7 +205,7 @@ func TestRevalidationThatSetsAPolicyTakesIt(t *testing.T) {
 		require.NoError(t, err)
 		e, ok := store.entry("k")
 		require.True(t, ok)
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
-		assert.Equal(t, time.Now().Add(time.Minute), e.ExpiresAt, "no KeepFor in the new policy")
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.ExpiresAt, "no KeepFor in the new policy")
 	})
 }

@@ -200,7 +200,7 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 		return nil
 	case verdictStale:
 		r.Served = ServedStale
-		l.refreshKey(ctx, key, load, win, time.Time{}, now)
+		l.refreshKey(ctx, key, load, win, 0, now)
 		return nil
 	}
 	return l.missOne(ctx, key, load, win, v == verdictFallback, r)
@@ -220,7 +220,7 @@ func (l *Loader[K, V]) judgeNow(e *Entry[V]) (verdict, int64) {
 
 // refreshKey refreshes key in the background, with load or in win's
 // batches; replacing is as for refresher.start.
-func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], replacing time.Time, now int64) {
+func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V], win *window[K, V], replacing Deadline, now int64) {
 	if win != nil {
 		win.refresh(ctx, key, replacing, now)
 		return

@@ -157,7 +157,7 @@ func TestNotFoundIsNotCachedWithoutMissingFor(t *testing.T) {
 	}
 	assert.Equal(t, 2, src.count("ghost"))
 	if e, ok := store.entry("ghost"); ok {
-		assert.False(t, e.ExpiresAt.After(time.Now()), "only an already expired entry may be written, to clear an old value")
+		assert.False(t, e.ExpiresAt.Time().After(time.Now()), "only an already expired entry may be written, to clear an old value")
 	}
 }
 
@@ -179,7 +179,7 @@ func TestValuesExpireAfterFreshFor(t *testing.T) {
 
 		e, ok := store.entry("k")
 		require.True(t, ok)
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.FreshUntil)
 		assert.Equal(t, e.FreshUntil, e.ExpiresAt, "with nothing served stale, a value expires when it goes stale")
 	})
 }
@@ -202,8 +202,8 @@ func TestJitterSpreadsExpiry(t *testing.T) {
 		for i := range keys {
 			e, ok := store.entry(fmt.Sprint(i))
 			require.True(t, ok)
-			require.False(t, e.FreshUntil.Before(lo) || e.FreshUntil.After(hi), "FreshUntil %v outside %v..%v", e.FreshUntil, lo, hi)
-			buckets[min(9, int(e.FreshUntil.Sub(lo)*10/hi.Sub(lo)))]++
+			require.False(t, e.FreshUntil.Time().Before(lo) || e.FreshUntil.Time().After(hi), "FreshUntil %v outside %v..%v", e.FreshUntil, lo, hi)
+			buckets[min(9, int(e.FreshUntil.Time().Sub(lo)*10/hi.Sub(lo)))]++
 		}
 		// Uniform spread: each tenth gets about 100 keys. A loader without
 		// jitter puts all 1000 in one bucket.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/flightcache/flightcache/stats"
 )
@@ -29,7 +28,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, time.Unix(0, l.clock.exactNow()), 0, rand.Float64())
+		e := valueEntry(&l.policy, &l.policy.def, value, notNever(Deadline(l.clock.exactNow())), 0, rand.Float64())
 		return l.view.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)
@@ -87,7 +86,7 @@ func (l *Loader[K, V]) Expire(ctx context.Context, key K) error {
 		if err != nil || !ok {
 			return err
 		}
-		stale, changed := staleFrom(e, time.Unix(0, l.clock.exactNow()))
+		stale, changed := staleFrom(e, notNever(Deadline(l.clock.exactNow())))
 		if !changed {
 			return nil
 		}

@@ -64,36 +64,25 @@ func newPolicy(o *Options) policy {
 func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
 	// The common case, a fresh value with no early refresh, is decided
 	// here, small enough to be inlined into the read paths.
-	if !e.Missing && p.beta == 0 && (e.FreshUntil.IsZero() || isBefore(now, e.FreshUntil)) &&
-		(e.ExpiresAt.IsZero() || isBefore(now, e.ExpiresAt)) {
+	if !e.Missing && p.beta == 0 && (e.FreshUntil == 0 || now < int64(e.FreshUntil)) &&
+		(e.ExpiresAt == 0 || now < int64(e.ExpiresAt)) {
 		return verdictFresh
 	}
 	return judgeRest(p, e, now, rnd)
 }
 
-// isBefore reports whether now (Unix nanoseconds) is before t, as
-// now < unixNanos(t) does, comparing seconds first so that the nanoseconds
-// are needed only within t's second. It never overflows.
-func isBefore(now int64, t time.Time) bool {
-	s, ns := t.Unix(), now/int64(time.Second)
-	if ns != s {
-		return ns < s
-	}
-	return now%int64(time.Second) < int64(t.Nanosecond())
-}
-
 // judgeRest is judge for every case but the common one.
 func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
-	if !e.ExpiresAt.IsZero() && now >= unixNanos(e.ExpiresAt) {
+	if e.ExpiresAt != 0 && now >= int64(e.ExpiresAt) {
 		return verdictMiss // never served after it, whatever FreshUntil says
 	}
-	if e.FreshUntil.IsZero() {
+	if e.FreshUntil == 0 {
 		if e.Missing {
 			return verdictMissing
 		}
 		return verdictFresh
 	}
-	freshUntil := unixNanos(e.FreshUntil)
+	freshUntil := int64(e.FreshUntil)
 	if now < freshUntil {
 		if e.Missing {
 			return verdictMissing
@@ -106,14 +95,14 @@ func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) ver
 	if e.Missing {
 		return verdictMiss
 	}
-	if !e.StaleUntil.IsZero() {
+	if e.StaleUntil != 0 {
 		// The entry carries its own windows: stale until StaleUntil, then
 		// a fallback until ServeUntil (or ExpiresAt, which has not
 		// passed), then kept for Previous only (KeepFor).
-		if now < unixNanos(e.StaleUntil) {
+		if now < int64(e.StaleUntil) {
 			return verdictStale
 		}
-		if e.ServeUntil.IsZero() || now < unixNanos(e.ServeUntil) {
+		if e.ServeUntil == 0 || now < int64(e.ServeUntil) {
 			return verdictFallback
 		}
 		return verdictMiss
@@ -166,15 +155,15 @@ func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) 
 // own windows: FreshUntil, StaleUntil (the end of StaleFor), ServeUntil (the
 // end of the longer of StaleFor and StaleIfError) and ExpiresAt (KeepFor
 // after ServeUntil).
-func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
+func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt Deadline, took time.Duration, r float64) Entry[V] {
 	e := Entry[V]{Value: v, LoadDuration: took, LoadedAt: loadedAt}
 	if ep.FreshFor == Forever {
 		return e // fresh until evicted or invalidated
 	}
-	e.FreshUntil = addTime(loadedAt, p.spread(ep, ep.FreshFor, r))
-	e.StaleUntil = addTime(e.FreshUntil, ep.StaleFor)
-	e.ServeUntil = addTime(e.FreshUntil, max(ep.StaleFor, ep.StaleIfError))
-	e.ExpiresAt = addTime(e.ServeUntil, ep.KeepFor)
+	e.FreshUntil = later(loadedAt, p.spread(ep, ep.FreshFor, r))
+	e.StaleUntil = later(e.FreshUntil, ep.StaleFor)
+	e.ServeUntil = later(e.FreshUntil, max(ep.StaleFor, ep.StaleIfError))
+	e.ExpiresAt = later(e.ServeUntil, ep.KeepFor)
 	return e
 }
 
@@ -182,14 +171,14 @@ func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt time.Time, took
 // from e.LoadedAt, and whether e says (an entry stored without LoadedAt
 // does not): a revalidated entry is re-based with it (rule 14).
 func windowsOf[V any](e *Entry[V]) (EntryPolicy, bool) {
-	if e.LoadedAt.IsZero() {
+	if e.LoadedAt == 0 {
 		return EntryPolicy{}, false
 	}
-	if e.FreshUntil.IsZero() {
+	if e.FreshUntil == 0 {
 		return EntryPolicy{FreshFor: Forever, MissingFor: Forever}, true
 	}
 	serve := e.ServeUntil
-	if serve.IsZero() {
+	if serve == 0 {
 		serve = e.ExpiresAt
 	}
 	fresh := span(e.LoadedAt, e.FreshUntil)
@@ -198,9 +187,9 @@ func windowsOf[V any](e *Entry[V]) (EntryPolicy, bool) {
 		MissingFor: fresh,
 		StaleFor:   span(e.FreshUntil, e.StaleUntil),
 	}
-	if !serve.IsZero() {
+	if serve != 0 {
 		ep.StaleIfError = span(e.FreshUntil, serve)
-		if !e.ExpiresAt.IsZero() {
+		if e.ExpiresAt != 0 {
 			ep.KeepFor = span(serve, e.ExpiresAt)
 		}
 	}
@@ -211,48 +200,48 @@ func windowsOf[V any](e *Entry[V]) (EntryPolicy, bool) {
 // ServeUntil, ExpiresAt) moved as much earlier as FreshUntil is, and
 // whether that changed e: an entry stale already is left as it is. An entry
 // fresh for ever has no later window: it is gone at now.
-func staleFrom[V any](e Entry[V], now time.Time) (Entry[V], bool) {
-	if !e.FreshUntil.IsZero() && !e.FreshUntil.After(now) {
+func staleFrom[V any](e Entry[V], now Deadline) (Entry[V], bool) {
+	if e.FreshUntil != 0 && e.FreshUntil <= now {
 		return e, false
 	}
-	if e.FreshUntil.IsZero() {
+	if e.FreshUntil == 0 {
 		e.FreshUntil, e.StaleUntil, e.ServeUntil, e.ExpiresAt = now, now, now, now
 		return e, true
 	}
 	from := e.FreshUntil
 	e.FreshUntil = now
-	for _, t := range []*time.Time{&e.StaleUntil, &e.ServeUntil, &e.ExpiresAt} {
-		if !t.IsZero() {
-			*t = addTime(now, span(from, *t))
+	for _, t := range []*Deadline{&e.StaleUntil, &e.ServeUntil, &e.ExpiresAt} {
+		if *t != 0 {
+			*t = later(now, span(from, *t))
 		}
 	}
 	return e, true
 }
 
-// span returns how long it is from a to b: 0 when b is not after a, and
-// Forever when it is too long for a Duration (saturated, rule 12).
-func span(a, b time.Time) time.Duration {
-	if !b.After(a) {
+// span returns how long it is from a to b, two instants (not never): 0 when
+// b is not after a, and Forever when b is within an hour of the end of the
+// Deadline range, where a saturated instant lies (rule 12).
+func span(a, b Deadline) time.Duration {
+	if b <= a {
 		return 0
 	}
-	d := b.Sub(a)
-	if d == math.MaxInt64 || b.After(farFuture.Add(-time.Hour)) {
+	if b > maxDeadline-Deadline(time.Hour) {
 		return Forever
 	}
-	return d
+	return b.Sub(a)
 }
 
 // missingEntry builds what a fill stores, under ep, for a key the source
 // does not have: a negative entry for MissingFor, or, without negative
 // caching, an entry that has already expired (see goneEntry).
-func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt time.Time, took time.Duration, r float64) Entry[V] {
+func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt Deadline, took time.Duration, r float64) Entry[V] {
 	if ep.MissingFor == 0 {
 		return goneEntry[V]()
 	}
-	until := addTime(loadedAt, p.spread(ep, ep.MissingFor, r))
+	until := later(loadedAt, p.spread(ep, ep.MissingFor, r))
 	return Entry[V]{
 		Missing: true, FreshUntil: until, StaleUntil: until, ServeUntil: until,
-		ExpiresAt: addTime(until, ep.KeepFor), LoadDuration: took, LoadedAt: loadedAt,
+		ExpiresAt: later(until, ep.KeepFor), LoadDuration: took, LoadedAt: loadedAt,
 	}
 }
 
@@ -274,9 +263,9 @@ func (p *policy) spread(ep *EntryPolicy, d time.Duration, r float64) time.Durati
 	return jittered(d, p.jitter, r/2) // between (1-jitter)·d and d
 }
 
-// longAgo is the time of entries that have expired already: long enough ago
-// that no clock, however coarse or skewed, sees it as the future.
-var longAgo = time.Unix(1, 0)
+// longAgo is the instant of entries that have expired already: long enough
+// ago that no clock, however coarse or skewed, sees it as the future.
+const longAgo = Deadline(time.Second) // 1970-01-01T00:00:01Z
 
 // jittered spreads d by up to ± the fraction j, placed by r in [0, 1), and
 // saturates at the longest Duration instead of overflowing.
@@ -294,24 +283,6 @@ func jittered(d time.Duration, j, r float64) time.Duration {
 // Saturating time arithmetic (rule 12): a duration as long as
 // math.MaxInt64 never wraps a time into the past.
 
-// Unix seconds bounding the times whose Unix nanoseconds fit an int64.
-const (
-	maxNanoSec = math.MaxInt64 / int64(time.Second)
-	minNanoSec = math.MinInt64 / int64(time.Second)
-)
-
-// unixNanos returns t as Unix nanoseconds, saturated at the int64 range.
-func unixNanos(t time.Time) int64 {
-	s := t.Unix()
-	if s > minNanoSec && s < maxNanoSec {
-		return s*int64(time.Second) + int64(t.Nanosecond())
-	}
-	if s > 0 {
-		return math.MaxInt64
-	}
-	return math.MinInt64
-}
-
 // addNanos returns n+d, saturated at math.MaxInt64. d is not negative.
 func addNanos(n int64, d time.Duration) int64 {
 	if n > math.MaxInt64-int64(d) {
@@ -320,16 +291,8 @@ func addNanos(n int64, d time.Duration) int64 {
 	return n + int64(d)
 }
 
-// farFuture is the latest time addTime returns: the last second that
-// encodings such as RFC 3339 can write, centuries past anything a Duration
-// reaches from now.
-var farFuture = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
-
-// addTime returns t+d, saturated at farFuture. d is not negative.
-func addTime(t time.Time, d time.Duration) time.Time {
-	u := t.Add(d)
-	if u.Before(t) || u.After(farFuture) {
-		return farFuture
-	}
-	return u
+// later returns d+x, an instant (not never) moved later by x, which is not
+// negative, saturated at the end of the Deadline range (rule 12).
+func later(d Deadline, x time.Duration) Deadline {
+	return notNever(addSat(d, x))
 }

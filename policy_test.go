@@ -24,28 +24,28 @@ func TestJudge(t *testing.T) {
 	}{
 		{"no FreshUntil is fresh for ever", policy{}, Entry[string]{}, never, verdictFresh},
 		{"no FreshUntil, missing", policy{}, Entry[string]{Missing: true}, never, verdictMissing},
-		{"before FreshUntil", swr, Entry[string]{FreshUntil: at(time.Second)}, never, verdictFresh},
-		{"at FreshUntil is not fresh", policy{}, Entry[string]{FreshUntil: at(0), ExpiresAt: at(0)}, never, verdictMiss},
-		{"fresh negative entry", swr, Entry[string]{Missing: true, FreshUntil: at(time.Second)}, never, verdictMissing},
-		{"stale negative entry is a miss", swr, Entry[string]{Missing: true, FreshUntil: at(-time.Second), ExpiresAt: at(time.Hour)}, never, verdictMiss},
-		{"inside StaleFor", swr, Entry[string]{FreshUntil: at(-30 * time.Second), ExpiresAt: at(time.Hour)}, never, verdictStale},
-		{"past StaleFor, inside StaleIfError", swr, Entry[string]{FreshUntil: at(-90 * time.Second), ExpiresAt: at(time.Hour)}, never, verdictFallback},
-		{"past both", swr, Entry[string]{FreshUntil: at(-3 * time.Minute), ExpiresAt: at(time.Hour)}, never, verdictMiss},
-		{"past ExpiresAt", swr, Entry[string]{FreshUntil: at(-time.Second), ExpiresAt: at(-time.Millisecond)}, never, verdictMiss},
-		{"own windows: inside StaleUntil", policy{}, Entry[string]{FreshUntil: at(-time.Second), StaleUntil: at(time.Second), ExpiresAt: at(time.Hour)}, never, verdictStale},
-		{"own windows: past StaleUntil, before ExpiresAt", swr, Entry[string]{FreshUntil: at(-time.Second), StaleUntil: at(-time.Millisecond), ExpiresAt: at(time.Hour)}, never, verdictFallback},
-		{"own windows win over the Options'", swr, Entry[string]{FreshUntil: at(-time.Second), StaleUntil: at(-time.Second), ExpiresAt: at(-time.Second)}, never, verdictMiss},
+		{"before FreshUntil", swr, Entry[string]{FreshUntil: DeadlineOf(at(time.Second))}, never, verdictFresh},
+		{"at FreshUntil is not fresh", policy{}, Entry[string]{FreshUntil: DeadlineOf(at(0)), ExpiresAt: DeadlineOf(at(0))}, never, verdictMiss},
+		{"fresh negative entry", swr, Entry[string]{Missing: true, FreshUntil: DeadlineOf(at(time.Second))}, never, verdictMissing},
+		{"stale negative entry is a miss", swr, Entry[string]{Missing: true, FreshUntil: DeadlineOf(at(-time.Second)), ExpiresAt: DeadlineOf(at(time.Hour))}, never, verdictMiss},
+		{"inside StaleFor", swr, Entry[string]{FreshUntil: DeadlineOf(at(-30 * time.Second)), ExpiresAt: DeadlineOf(at(time.Hour))}, never, verdictStale},
+		{"past StaleFor, inside StaleIfError", swr, Entry[string]{FreshUntil: DeadlineOf(at(-90 * time.Second)), ExpiresAt: DeadlineOf(at(time.Hour))}, never, verdictFallback},
+		{"past both", swr, Entry[string]{FreshUntil: DeadlineOf(at(-3 * time.Minute)), ExpiresAt: DeadlineOf(at(time.Hour))}, never, verdictMiss},
+		{"past ExpiresAt", swr, Entry[string]{FreshUntil: DeadlineOf(at(-time.Second)), ExpiresAt: DeadlineOf(at(-time.Millisecond))}, never, verdictMiss},
+		{"own windows: inside StaleUntil", policy{}, Entry[string]{FreshUntil: DeadlineOf(at(-time.Second)), StaleUntil: DeadlineOf(at(time.Second)), ExpiresAt: DeadlineOf(at(time.Hour))}, never, verdictStale},
+		{"own windows: past StaleUntil, before ExpiresAt", swr, Entry[string]{FreshUntil: DeadlineOf(at(-time.Second)), StaleUntil: DeadlineOf(at(-time.Millisecond)), ExpiresAt: DeadlineOf(at(time.Hour))}, never, verdictFallback},
+		{"own windows win over the Options'", swr, Entry[string]{FreshUntil: DeadlineOf(at(-time.Second)), StaleUntil: DeadlineOf(at(-time.Second)), ExpiresAt: DeadlineOf(at(-time.Second))}, never, verdictMiss},
 		{"StaleFor as long as it goes", pol(Options{FreshFor: time.Minute, StaleFor: math.MaxInt64}),
-			Entry[string]{FreshUntil: at(-100 * 365 * 24 * time.Hour)}, never, verdictStale},
-		{"FreshUntil past what UnixNano can hold", policy{}, Entry[string]{FreshUntil: farFuture}, never, verdictFresh},
+			Entry[string]{FreshUntil: DeadlineOf(at(-100 * 365 * 24 * time.Hour))}, never, verdictStale},
+		{"FreshUntil past what UnixNano can hold", policy{}, Entry[string]{FreshUntil: maxDeadline}, never, verdictFresh},
 		{"early refresh near the end", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: at(time.Second), LoadDuration: time.Second}, always, verdictRefreshEarly},
+			Entry[string]{FreshUntil: DeadlineOf(at(time.Second)), LoadDuration: time.Second}, always, verdictRefreshEarly},
 		{"early refresh not before the last tenth", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: at(7 * time.Second), LoadDuration: time.Second}, always, verdictFresh},
+			Entry[string]{FreshUntil: DeadlineOf(at(7 * time.Second)), LoadDuration: time.Second}, always, verdictFresh},
 		{"early refresh needs a load time", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: at(time.Second)}, always, verdictFresh},
+			Entry[string]{FreshUntil: DeadlineOf(at(time.Second))}, always, verdictFresh},
 		{"early refresh by chance only", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: at(time.Second), LoadDuration: time.Second}, func() float64 { return 0.5 }, verdictFresh},
+			Entry[string]{FreshUntil: DeadlineOf(at(time.Second)), LoadDuration: time.Second}, func() float64 { return 0.5 }, verdictFresh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.e
@@ -64,20 +64,20 @@ func TestEntriesSaturate(t *testing.T) {
 	} {
 		p := pol(o)
 		for _, r := range []float64{0, 0.5, 0.999999} {
-			e := valueEntry(&p, &p.def, "v", now, time.Millisecond, r)
-			assert.True(t, e.FreshUntil.After(now), "%+v r=%v: FreshUntil %v", p, r, e.FreshUntil)
+			e := valueEntry(&p, &p.def, "v", DeadlineOf(now), time.Millisecond, r)
+			assert.True(t, e.FreshUntil.Time().After(now), "%+v r=%v: FreshUntil %v", p, r, e.FreshUntil)
 			assert.False(t, e.ExpiresAt.Before(e.FreshUntil), "%+v: ExpiresAt %v", p, e.ExpiresAt)
 			assert.False(t, e.StaleUntil.Before(e.FreshUntil) || e.StaleUntil.After(e.ExpiresAt), "%+v: StaleUntil %v", p, e.StaleUntil)
-			assert.False(t, e.ExpiresAt.After(farFuture))
+			assert.True(t, e.ExpiresAt.After(DeadlineOf(now)), "saturated, never wrapped into the past: %v", e.ExpiresAt)
 			assert.Equal(t, verdictFresh, judge(&p, &e, now.UnixNano(), func() float64 { return 0 }))
 		}
 	}
 	mp := pol(Options{MissingFor: math.MaxInt64, Jitter: 1})
-	m := missingEntry[string](&mp, &mp.def, now, 0, 0.99)
-	assert.True(t, m.FreshUntil.After(now))
+	m := missingEntry[string](&mp, &mp.def, DeadlineOf(now), 0, 0.99)
+	assert.True(t, m.FreshUntil.Time().After(now))
 	var zero policy
-	gone := missingEntry[string](&zero, &zero.def, now, 0, 0)
-	assert.True(t, gone.ExpiresAt.Before(now), "without MissingFor, an entry that has expired already")
+	gone := missingEntry[string](&zero, &zero.def, DeadlineOf(now), 0, 0)
+	assert.True(t, gone.ExpiresAt.Time().Before(now), "without MissingFor, an entry that has expired already")
 }
 
 // pol is the policy of o.
@@ -94,25 +94,14 @@ func TestJitterSpreadsWithinItsFraction(t *testing.T) {
 func TestSaturatingArithmetic(t *testing.T) {
 	assert.Equal(t, int64(math.MaxInt64), addNanos(math.MaxInt64-5, 10))
 	assert.Equal(t, int64(15), addNanos(5, 10))
-	assert.Equal(t, int64(math.MaxInt64), unixNanos(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)))
-	assert.Equal(t, int64(math.MinInt64), unixNanos(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)))
-	assert.Equal(t, farFuture, addTime(farFuture, time.Hour))
-	assert.Equal(t, farFuture, addTime(farFuture.Add(-time.Hour), math.MaxInt64))
-	year2318 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(math.MaxInt64)
-	assert.True(t, addTime(year2318, math.MaxInt64).After(year2318), "never wraps into the past")
-}
-
-func TestIsBeforeAgreesWithUnixNanos(t *testing.T) {
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, d := range []time.Duration{0, 1, -1, time.Second - 1, time.Second, -time.Second, 1500 * time.Millisecond, time.Hour, math.MaxInt64} {
-		for _, now := range []int64{base.UnixNano(), base.UnixNano() + 1, base.UnixNano() + int64(time.Second) - 1} {
-			tt := addTime(base, max(d, 0))
-			if d < 0 {
-				tt = base.Add(d)
-			}
-			assert.Equal(t, now < unixNanos(tt), isBefore(now, tt), "now %d, t %v", now, tt)
-		}
-	}
+	assert.Equal(t, maxDeadline, DeadlineOf(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)))
+	assert.Equal(t, minDeadline, DeadlineOf(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)))
+	assert.Equal(t, maxDeadline, later(maxDeadline, time.Hour))
+	assert.Equal(t, maxDeadline, later(maxDeadline-Deadline(time.Hour), math.MaxInt64))
+	year2262 := later(DeadlineOf(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), math.MaxInt64)
+	assert.Equal(t, maxDeadline, year2262)
+	assert.False(t, later(year2262, math.MaxInt64).Before(year2262), "never wraps into the past")
+	assert.Equal(t, Deadline(1), later(minDeadline+1, math.MaxInt64), "an instant that would land on never lands 1 ns later")
 }
 
 func TestEntryPolicyBuildsEntriesWithTheirOwnWindows(t *testing.T) {
@@ -137,13 +126,13 @@ func TestEntryPolicyBuildsEntriesWithTheirOwnWindows(t *testing.T) {
 			atFresh: verdictFresh, atStale: verdictFresh, atLater: verdictFresh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := valueEntry(&p, &tc.ep, "v", now, 0, 0.5)
+			e := valueEntry(&p, &tc.ep, "v", DeadlineOf(now), 0, 0.5)
 			if tc.forever {
 				assert.True(t, e.FreshUntil.IsZero() && e.StaleUntil.IsZero() && e.ExpiresAt.IsZero(), "%+v", e)
 			} else {
-				assert.Equal(t, now.Add(tc.fresh), e.FreshUntil)
-				assert.Equal(t, now.Add(tc.stale), e.StaleUntil)
-				assert.Equal(t, now.Add(tc.expires), e.ExpiresAt)
+				assert.Equal(t, DeadlineOf(now.Add(tc.fresh)), e.FreshUntil)
+				assert.Equal(t, DeadlineOf(now.Add(tc.stale)), e.StaleUntil)
+				assert.Equal(t, DeadlineOf(now.Add(tc.expires)), e.ExpiresAt)
 			}
 			never := func() float64 { return 0 }
 			at := func(d time.Duration) int64 { return now.Add(d).UnixNano() }
@@ -152,7 +141,7 @@ func TestEntryPolicyBuildsEntriesWithTheirOwnWindows(t *testing.T) {
 			assert.Equal(t, tc.atLater, judge(&p, &e, at(5*time.Minute), never), "after 5m")
 		})
 	}
-	m := missingEntry[string](&p, &EntryPolicy{MissingFor: time.Minute}, now, 0, 0.5)
+	m := missingEntry[string](&p, &EntryPolicy{MissingFor: time.Minute}, DeadlineOf(now), 0, 0.5)
 	assert.Equal(t, verdictMissing, judge(&p, &m, now.UnixNano(), noRefresh))
 	assert.Equal(t, verdictMiss, judge(&p, &m, now.Add(time.Minute).UnixNano(), noRefresh))
 }
@@ -177,14 +166,14 @@ func TestJitterNeverLengthensAPolicyALoadSet(t *testing.T) {
 	p := pol(Options{FreshFor: time.Hour, Jitter: 0.5})
 	own := EntryPolicy{FreshFor: time.Minute, MissingFor: time.Minute}
 	for _, r := range []float64{0, 0.25, 0.5, 0.999999} {
-		e := valueEntry(&p, &own, "v", now, 0, r)
-		assert.False(t, e.FreshUntil.After(now.Add(time.Minute)), "r=%v: %v past the load's FreshFor", r, e.FreshUntil.Sub(now))
-		assert.False(t, e.FreshUntil.Before(now.Add(30*time.Second)), "r=%v: within Jitter below it", r)
+		e := valueEntry(&p, &own, "v", DeadlineOf(now), 0, r)
+		assert.False(t, e.FreshUntil.Time().After(now.Add(time.Minute)), "r=%v: %v past the load's FreshFor", r, e.FreshUntil.Time().Sub(now))
+		assert.False(t, e.FreshUntil.Time().Before(now.Add(30*time.Second)), "r=%v: within Jitter below it", r)
 		if r == 0 {
-			assert.Equal(t, now.Add(30*time.Second), e.FreshUntil, "the whole Jitter below it")
+			assert.Equal(t, DeadlineOf(now.Add(30*time.Second)), e.FreshUntil, "the whole Jitter below it")
 		}
-		m := missingEntry[string](&p, &own, now, 0, r)
-		assert.False(t, m.FreshUntil.After(now.Add(time.Minute)), "r=%v", r)
+		m := missingEntry[string](&p, &own, DeadlineOf(now), 0, r)
+		assert.False(t, m.FreshUntil.Time().After(now.Add(time.Minute)), "r=%v", r)
 	}
-	assert.Equal(t, now.Add(90*time.Minute), valueEntry(&p, &p.def, "v", now, 0, 0.999999999).FreshUntil.Round(time.Second), "the Options' own: ±")
+	assert.Equal(t, DeadlineOf(now.Add(90*time.Minute)), DeadlineOf(valueEntry(&p, &p.def, "v", DeadlineOf(now), 0, 0.999999999).FreshUntil.Time().Round(time.Second)), "the Options' own: ±")
 }

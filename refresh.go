@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
 
@@ -60,14 +59,14 @@ func (r *refresher[K, V]) due(key K, now int64) bool {
 // or backing off, every slot is taken, or the Loader is closed. It never
 // blocks and never queues: a refresh skipped now is tried again by a later
 // read. replacing is the FreshUntil of the entry an early refresh replaces,
-// and the zero time for a stale entry.
-func (r *refresher[K, V]) start(ctx context.Context, key K, load LoadFunc[K, V], replacing time.Time, now int64) {
+// and zero for a stale entry.
+func (r *refresher[K, V]) start(ctx context.Context, key K, load LoadFunc[K, V], replacing Deadline, now int64) {
 	if !r.due(key, now) {
 		return
 	}
-	var rep []time.Time
+	var rep []Deadline
 	if !replacing.IsZero() {
-		rep = []time.Time{replacing}
+		rep = []Deadline{replacing}
 	}
 	r.run(ctx, []K{key}, source[K, V]{one: load}, rep, now)
 }
@@ -75,7 +74,7 @@ func (r *refresher[K, V]) start(ctx context.Context, key K, load LoadFunc[K, V],
 // startMany refreshes keys with one fill of a batch source, which takes one
 // slot. replacing gives, for each key, what start's replacing does. Keys
 // refreshing or backing off are left out.
-func (r *refresher[K, V]) startMany(ctx context.Context, keys []K, replacing []time.Time, load BatchLoadFunc[K, V], now int64) {
+func (r *refresher[K, V]) startMany(ctx context.Context, keys []K, replacing []Deadline, load BatchLoadFunc[K, V], now int64) {
 	if r.slots.Load() >= r.max {
 		return
 	}
@@ -92,9 +91,9 @@ func (r *refresher[K, V]) startMany(ctx context.Context, keys []K, replacing []t
 
 // run claims keys and a slot, and submits the fill of the keys no other fill
 // is loading. keys is the refresher's own.
-func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], replacing []time.Time, now int64) {
+func (r *refresher[K, V]) run(ctx context.Context, keys []K, src source[K, V], replacing []Deadline, now int64) {
 	mine := keys[:0]
-	var rep []time.Time
+	var rep []Deadline
 	for i, k := range keys {
 		if r.claimKey(k, now) {
 			mine = append(mine, k)

@@ -46,7 +46,8 @@ type Result[V any] struct {
 	// Entry is the entry served: its Value, and the times until which it
 	// is fresh, may be served stale, and may stand in for a failed load.
 	// For a value whose load set EntryPolicy.NoStore, the times are those
-	// the entry would have had.
+	// the entry would have had. The times are Deadlines: r.FreshUntil.Time()
+	// is a time.Time (the zero time for never).
 	Entry[V]
 
 	// Served says where the value came from.

@@ -27,15 +27,15 @@ func TestGetOrLoadResultSaysHowEachValueWasServed(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, flightcache.ServedLoaded, r.Served)
 		assert.Equal(t, "v-k", r.Value)
-		assert.Equal(t, start.Add(time.Minute), r.FreshUntil)
-		assert.Equal(t, start.Add(2*time.Minute), r.StaleUntil)
-		assert.Equal(t, start.Add(61*time.Minute), r.ExpiresAt)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(time.Minute)), r.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(2*time.Minute)), r.StaleUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(61*time.Minute)), r.ExpiresAt)
 		assert.NoError(t, r.Err)
 
 		r, err = l.GetOrLoadResult(ctx, "k", src.load)
 		require.NoError(t, err)
 		assert.Equal(t, flightcache.ServedFresh, r.Served)
-		assert.Equal(t, start.Add(time.Minute), r.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(time.Minute)), r.FreshUntil)
 
 		time.Sleep(90 * time.Second)
 		src.down.Store(true)
@@ -117,8 +117,8 @@ func TestResultOfJoinersBatchersAndNoStoreLoads(t *testing.T) {
 		for _, r := range results {
 			assert.Equal(t, flightcache.ServedLoaded, r.Served)
 			assert.Equal(t, "v-j", r.Value)
-			assert.Equal(t, start.Add(time.Minute), r.FreshUntil)
-			assert.Equal(t, start.Add(2*time.Minute), r.StaleUntil)
+			assert.Equal(t, flightcache.DeadlineOf(start.Add(time.Minute)), r.FreshUntil)
+			assert.Equal(t, flightcache.DeadlineOf(start.Add(2*time.Minute)), r.StaleUntil)
 			assert.NoError(t, r.Err)
 		}
 
@@ -129,7 +129,7 @@ func TestResultOfJoinersBatchersAndNoStoreLoads(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, flightcache.ServedLoaded, r.Served)
 		assert.Equal(t, "v-x", r.Value)
-		assert.Equal(t, start.Add(time.Minute+time.Millisecond), r.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(start.Add(time.Minute+time.Millisecond)), r.FreshUntil)
 		r, err = b.GetOrLoadResult(ctx, "x")
 		require.NoError(t, err)
 		assert.Equal(t, flightcache.ServedFresh, r.Served)
@@ -143,7 +143,7 @@ func TestResultOfJoinersBatchersAndNoStoreLoads(t *testing.T) {
 		})
 		require.NoError(t, err)
 		assert.Equal(t, flightcache.ServedLoaded, r.Served)
-		assert.Equal(t, now.Add(10*time.Second), r.FreshUntil, "the times it would have had")
+		assert.Equal(t, flightcache.DeadlineOf(now.Add(10*time.Second)), r.FreshUntil, "the times it would have had")
 	})
 }
 

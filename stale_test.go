@@ -53,7 +53,7 @@ func TestStaleReadsReturnAtOnceAndStartOneRefresh(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "v2", v, "the refreshed value is served after the refresh")
 		e, _ := store.entry("k")
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.FreshUntil)
 
 		s := rec.Snapshot()
 		assert.Equal(t, uint64(100), s.StaleHits)
@@ -155,7 +155,7 @@ func TestRefreshJoinsAForegroundLoadInFlight(t *testing.T) {
 		// Another writer (another instance, say) leaves a stale entry while
 		// the load runs; a read now serves it and asks for a refresh.
 		store.Set(context.Background(), "k", flightcache.Entry[string]{
-			Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Minute),
+			Value: "old", FreshUntil: flightcache.DeadlineOf(time.Now().Add(-time.Second)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Minute)),
 		})
 		v, err := l.GetOrLoad(context.Background(), "k", src.load)
 		require.NoError(t, err)
@@ -212,7 +212,7 @@ func TestFailedRefreshKeepsTheOldValueAndBacksOff(t *testing.T) {
 		time.Sleep(8 * time.Second)
 		read()
 		e, _ := store.entry("user:7")
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil, "a successful refresh stores the new value")
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.FreshUntil, "a successful refresh stores the new value")
 	})
 }
 
@@ -432,8 +432,8 @@ func TestWaitWaitsForTheRefreshesRunning(t *testing.T) {
 func TestAnEntryPastItsExpiresAtIsNeverServed(t *testing.T) {
 	past := time.Now().Add(-time.Hour)
 	for name, e := range map[string]flightcache.Entry[string]{
-		"FreshUntil zero":         {Value: "old", ExpiresAt: past},
-		"FreshUntil after expiry": {Value: "old", FreshUntil: time.Now().Add(time.Hour), ExpiresAt: past},
+		"FreshUntil zero":         {Value: "old", ExpiresAt: flightcache.DeadlineOf(past)},
+		"FreshUntil after expiry": {Value: "old", FreshUntil: flightcache.DeadlineOf(time.Now().Add(time.Hour)), ExpiresAt: flightcache.DeadlineOf(past)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			l, err := flightcache.New[string, string](&fixedStore[string]{entry: e}, &flightcache.Options{FreshFor: time.Minute})

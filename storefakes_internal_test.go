@@ -55,7 +55,7 @@ func (fixedStore) Delete(context.Context, string) error             { return nil
 // past their freshness would, and keeps nothing.
 var staleStore = fixedStore{entry: func() Entry[string] {
 	now := time.Now()
-	return Entry[string]{Value: "old", FreshUntil: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}
+	return Entry[string]{Value: "old", FreshUntil: DeadlineOf(now.Add(-time.Second)), ExpiresAt: DeadlineOf(now.Add(time.Hour))}
 }}
 
 // hookRecorder is a Recorder that counts nothing: onRecordLoad, when set,

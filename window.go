@@ -102,7 +102,7 @@ type window[K comparable, V any] struct {
 type pending[K comparable, V any] struct {
 	keys      []K
 	tickets   []ticket[K, V]
-	replacing []time.Time
+	replacing []Deadline
 	seen      map[K]struct{} // refreshes only: keys already in the batch
 	ctx       context.Context
 	gen       uint64
@@ -124,7 +124,7 @@ func (w *window[K, V]) add(ctx context.Context, key K, t ticket[K, V]) {
 // refresh puts key, found stale at now (or due for an early refresh of the
 // entry fresh until replacing), into the batch of refreshes, unless a
 // refresh of it could not start now or it is in the batch already.
-func (w *window[K, V]) refresh(ctx context.Context, key K, replacing time.Time, now int64) {
+func (w *window[K, V]) refresh(ctx context.Context, key K, replacing Deadline, now int64) {
 	if !w.l.refresh.due(key, now) {
 		return
 	}

@@ -73,7 +73,7 @@ func TestSetDuringLoadWins(t *testing.T) {
 		e, ok := store.entry("k")
 		require.True(t, ok)
 		assert.Equal(t, "written", e.Value)
-		assert.Equal(t, time.Now().Add(time.Minute), e.FreshUntil)
+		assert.Equal(t, flightcache.DeadlineOf(time.Now().Add(time.Minute)), e.FreshUntil)
 		assert.Equal(t, 1, src.count("k"))
 	})
 }
@@ -293,7 +293,7 @@ func TestSetAndInvalidateWinOverARevalidationInFlight(t *testing.T) {
 					require.NoError(t, err)
 					assert.Equal(t, "v1", r.Value, "the load's callers get the value it kept")
 					assert.Equal(t, flightcache.ServedLoaded, r.Served)
-					assert.True(t, r.FreshUntil.After(time.Now()), "fresh again")
+					assert.True(t, r.FreshUntil.Time().After(time.Now()), "fresh again")
 					synctest.Wait()
 					e, ok := mem.entry("k")
 					switch op {
@@ -305,7 +305,7 @@ func TestSetAndInvalidateWinOverARevalidationInFlight(t *testing.T) {
 					default:
 						require.True(t, ok)
 						assert.Equal(t, "v1", e.Value)
-						assert.True(t, e.FreshUntil.After(time.Now()), "the kept entry is fresh again in the Store")
+						assert.True(t, e.FreshUntil.Time().After(time.Now()), "the kept entry is fresh again in the Store")
 					}
 				})
 			})

@@ -39,7 +39,7 @@ func StoreGets(name string, open func(b *testing.B) flightcache.Store[string, *P
 		ctx := context.Background()
 		s := open(b)
 		for k, v := range values {
-			if err := s.Set(ctx, k, flightcache.Entry[*Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			if err := s.Set(ctx, k, flightcache.Entry[*Payload]{Value: v, ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -60,7 +60,7 @@ func StoreRefGets(name string, open func(b *testing.B) flightcache.Store[string,
 			b.Fatal("the Store is not a flightcache.RefStore")
 		}
 		for k, v := range values {
-			if err := s.Set(ctx, k, flightcache.Entry[*Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			if err := s.Set(ctx, k, flightcache.Entry[*Payload]{Value: v, ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))}); err != nil {
 				b.Fatal(err)
 			}
 		}

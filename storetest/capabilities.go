@@ -147,7 +147,7 @@ func checkSetMany(t *testing.T, s *suite) {
 		t.Fatalf("SetMany over the first batch = %v, want nil", err)
 	}
 	for k, e := range over {
-		if !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(time.Now()) {
+		if !e.ExpiresAt.IsZero() && e.ExpiresAt.Time().Before(time.Now()) {
 			s.wantMiss(t, k, "after a SetMany over it of an entry whose ExpiresAt had passed")
 		} else {
 			s.wantEntry(t, k, e, "after a SetMany over the first")

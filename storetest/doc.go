@@ -6,7 +6,7 @@
 //
 // The suite checks what every Store must do whatever it is built on: a Get
 // returns exactly the Entry that the last Set stored, every field of it
-// (StaleUntil included, and zero times kept zero); a Delete removes it; a Set whose ExpiresAt has already passed is never read
+// (StaleUntil included, and zero Deadlines, never, kept zero); a Delete removes it; a Set whose ExpiresAt has already passed is never read
 // back and never leaves the Entry it replaced behind; a Get that follows a Set
 // sees that Set, even in a Store that applies writes asynchronously; a
 // cancelled context is either honoured with an error or ignored; and Entries

@@ -238,7 +238,7 @@ func writeOrder(t *testing.T, store flightcache.Store[string, string], opts flig
 }
 
 var errSource = fmt.Errorf("storetest: the source failed")
-var farPast = time.Unix(0, 0)
+var farPast = flightcache.DeadlineOf(time.Unix(0, 0))
 
 // BenchmarkLoader compares, with 16 goroutines reading one key, a Get from
 // the Store with a fresh hit through a Loader over it ("via=store",
@@ -271,7 +271,7 @@ func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[str
 		b.Fatal(err)
 	}
 	err = store.Set(ctx, "stale", flightcache.Entry[string]{
-		Value: "old", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+		Value: "old", FreshUntil: flightcache.DeadlineOf(time.Now().Add(-time.Second)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour)),
 	})
 	if err != nil {
 		b.Fatal(err)

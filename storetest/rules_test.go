@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flightcache/flightcache"
 )
 
 func TestEveryCheckQuotesARule(t *testing.T) {
@@ -21,8 +23,8 @@ func TestEveryCheckQuotesARule(t *testing.T) {
 func otherValue(typ reflect.Type, v reflect.Value) (reflect.Value, bool) {
 	o := reflect.New(typ).Elem()
 	switch {
-	case typ == reflect.TypeFor[time.Time]():
-		o.Set(reflect.ValueOf(v.Interface().(time.Time).Add(time.Nanosecond)))
+	case typ == reflect.TypeFor[flightcache.Deadline]():
+		o.Set(reflect.ValueOf(v.Interface().(flightcache.Deadline).Add(time.Nanosecond)))
 	case typ == reflect.TypeFor[time.Duration]():
 		o.SetInt(v.Int() + 1)
 	case typ.Kind() == reflect.Bool:
@@ -78,10 +80,10 @@ func TestEntriesSetEveryField(t *testing.T) {
 				t.Errorf("%s leaves %s zero", format(e), name)
 			}
 		}
-		times := map[time.Time]string{}
+		times := map[flightcache.Deadline]string{}
 		for _, f := range []struct {
 			name string
-			t    time.Time
+			t    flightcache.Deadline
 		}{{"FreshUntil", e.FreshUntil}, {"StaleUntil", e.StaleUntil}, {"ExpiresAt", e.ExpiresAt}} {
 			if other, ok := times[f.t]; ok {
 				t.Errorf("%s gives %s and %s the same time", format(e), other, f.name)

@@ -100,16 +100,15 @@ var cases = []struct {
 // suite holds one subtest's Store and the material its checks share.
 type suite struct {
 	store  flightcache.Store[string, string]
-	prefix string    // begins every key of this subtest
-	base   time.Time // a wall-clock time near now, with nanoseconds, no monotonic reading
+	prefix string               // begins every key of this subtest
+	base   flightcache.Deadline // an instant near now, with nanoseconds
 }
 
-// baseTime returns the current time with its monotonic reading stripped and
-// its nanoseconds set to a fixed value with every digit significant, so that a
-// Store that loses precision below a second (or below a nanosecond's worth of
-// a second) is caught.
-func baseTime() time.Time {
-	return time.Unix(time.Now().Unix(), 123456789)
+// baseTime returns the current second with its nanoseconds set to a fixed
+// value with every digit significant, so that a Store that loses precision
+// below a second (or below a nanosecond's worth of a second) is caught.
+func baseTime() flightcache.Deadline {
+	return flightcache.DeadlineOf(time.Unix(time.Now().Unix(), 123456789))
 }
 
 func (s *suite) key(name string) string { return s.prefix + name }
@@ -195,19 +194,19 @@ func diff(got, want entry) string {
 		d = append(d, fmt.Sprintf("Missing %t != %t", got.Missing, want.Missing))
 	}
 	if !got.FreshUntil.Equal(want.FreshUntil) {
-		d = append(d, fmt.Sprintf("FreshUntil %s != %s", formatTime(got.FreshUntil), formatTime(want.FreshUntil)))
+		d = append(d, fmt.Sprintf("FreshUntil %s != %s", got.FreshUntil, want.FreshUntil))
 	}
 	if !got.StaleUntil.Equal(want.StaleUntil) {
-		d = append(d, fmt.Sprintf("StaleUntil %s != %s", formatTime(got.StaleUntil), formatTime(want.StaleUntil)))
+		d = append(d, fmt.Sprintf("StaleUntil %s != %s", got.StaleUntil, want.StaleUntil))
 	}
 	if !got.ServeUntil.Equal(want.ServeUntil) {
-		d = append(d, fmt.Sprintf("ServeUntil %s != %s", formatTime(got.ServeUntil), formatTime(want.ServeUntil)))
+		d = append(d, fmt.Sprintf("ServeUntil %s != %s", got.ServeUntil, want.ServeUntil))
 	}
 	if !got.LoadedAt.Equal(want.LoadedAt) {
-		d = append(d, fmt.Sprintf("LoadedAt %s != %s", formatTime(got.LoadedAt), formatTime(want.LoadedAt)))
+		d = append(d, fmt.Sprintf("LoadedAt %s != %s", got.LoadedAt, want.LoadedAt))
 	}
 	if !got.ExpiresAt.Equal(want.ExpiresAt) {
-		d = append(d, fmt.Sprintf("ExpiresAt %s != %s", formatTime(got.ExpiresAt), formatTime(want.ExpiresAt)))
+		d = append(d, fmt.Sprintf("ExpiresAt %s != %s", got.ExpiresAt, want.ExpiresAt))
 	}
 	if got.LoadDuration != want.LoadDuration {
 		d = append(d, fmt.Sprintf("LoadDuration %s != %s", got.LoadDuration, want.LoadDuration))
@@ -217,15 +216,7 @@ func diff(got, want entry) string {
 
 func format(e entry) string {
 	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s StaleUntil:%s ServeUntil:%s ExpiresAt:%s LoadedAt:%s LoadDuration:%s}",
-		e.Value, e.Missing, formatTime(e.FreshUntil), formatTime(e.StaleUntil), formatTime(e.ServeUntil),
-		formatTime(e.ExpiresAt), formatTime(e.LoadedAt), e.LoadDuration)
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return "zero"
-	}
-	return t.Format(time.RFC3339Nano)
+		e.Value, e.Missing, e.FreshUntil, e.StaleUntil, e.ServeUntil, e.ExpiresAt, e.LoadedAt, e.LoadDuration)
 }
 
 func checkGetMissing(t *testing.T, s *suite) {
@@ -245,7 +236,7 @@ func checkGetAfterSet(t *testing.T, s *suite) {
 	// StaleUntil must keep it.
 	k = s.key("no-stale-until")
 	e = s.positive("no StaleUntil", 2)
-	e.StaleUntil = time.Time{}
+	e.StaleUntil = 0
 	s.set(t, k, e)
 	s.wantEntry(t, k, e, "after Set of an entry with a zero StaleUntil")
 
@@ -408,7 +399,7 @@ func checkStaleButNotExpired(t *testing.T, s *suite) {
 var expiredAges = []time.Duration{time.Hour, time.Second, time.Millisecond, time.Nanosecond}
 
 func expired(e entry, age time.Duration) entry {
-	e.ExpiresAt = time.Now().Round(0).Add(-age)
+	e.ExpiresAt = flightcache.DeadlineOf(time.Now().Add(-age))
 	if e.FreshUntil.After(e.ExpiresAt) {
 		e.FreshUntil = e.ExpiresAt
 	}

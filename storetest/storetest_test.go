@@ -48,7 +48,7 @@ func (s *mapStore) Get(ctx context.Context, key string) (entry, bool, error) {
 	switch {
 	case !ok:
 		return entry{}, false, nil
-	case s.flaw == "judgesFreshness" && time.Now().After(e.FreshUntil):
+	case s.flaw == "judgesFreshness" && time.Now().After(e.FreshUntil.Time()):
 		return entry{}, false, nil
 	case s.flaw == "emptyIsMissing" && e.Value == "" && !e.Missing:
 		return entry{}, false, nil
@@ -67,14 +67,14 @@ func (s *mapStore) Set(ctx context.Context, key string, e entry) error {
 	}
 	switch s.flaw {
 	case "millisecondTimes":
-		e.FreshUntil = e.FreshUntil.Truncate(time.Millisecond)
-		e.ExpiresAt = e.ExpiresAt.Truncate(time.Millisecond)
+		e.FreshUntil -= e.FreshUntil % flightcache.Deadline(time.Millisecond)
+		e.ExpiresAt -= e.ExpiresAt % flightcache.Deadline(time.Millisecond)
 	case "zeroTimeAsEpoch":
 		if e.ExpiresAt.IsZero() {
-			e.ExpiresAt = time.Unix(0, 0)
+			e.ExpiresAt = flightcache.DeadlineOf(time.Unix(0, 0))
 		}
 	case "dropsStaleUntil":
-		e.StaleUntil = time.Time{}
+		e.StaleUntil = 0
 	case "fillsStaleUntil":
 		if e.StaleUntil.IsZero() {
 			e.StaleUntil = e.ExpiresAt
@@ -86,7 +86,7 @@ func (s *mapStore) Set(ctx context.Context, key string, e entry) error {
 	case "shortKeys":
 		key = key[:min(len(key), 64)]
 	}
-	expired := !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt)
+	expired := !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt.Time())
 	apply := func() {
 		if expired && s.flaw != "storesExpired" {
 			if s.flaw != "keepsOnExpiredSet" {
@@ -267,7 +267,7 @@ func (s *fullStore) GetMany(ctx context.Context, keys []string) (map[string]entr
 
 func (s *fullStore) SetMany(ctx context.Context, entries map[string]entry) error {
 	for k, e := range entries {
-		if s.flaw == "setManySkipsExpired" && !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(time.Now()) {
+		if s.flaw == "setManySkipsExpired" && !e.ExpiresAt.IsZero() && e.ExpiresAt.Time().Before(time.Now()) {
 			continue
 		}
 		if err := s.Set(ctx, k, e); err != nil {

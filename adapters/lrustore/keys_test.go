@@ -98,11 +98,11 @@ func TestFarExpiresAtIsKeptNotExpired(t *testing.T) {
 		"max unix":       time.Unix(math.MaxInt64/2, 999_999_999),
 		"max unix nanos": time.Unix(0, math.MaxInt64),
 	} {
-		require.NoError(t, s.Set(ctx, name, flightcache.Entry[int]{Value: 1, ExpiresAt: at}))
+		require.NoError(t, s.Set(ctx, name, flightcache.Entry[int]{Value: 1, ExpiresAt: flightcache.DeadlineOf(at)}))
 		e, ok, err := s.Get(ctx, name)
 		require.NoError(t, err)
 		assert.True(t, ok, name)
-		assert.Equal(t, at, e.ExpiresAt, name)
+		assert.Equal(t, flightcache.DeadlineOf(at), e.ExpiresAt, name)
 	}
 }
 
@@ -110,9 +110,9 @@ func TestGetReturnsACopy(t *testing.T) {
 	ctx := context.Background()
 	s, err := lrustore.New[string, []int](10)
 	require.NoError(t, err)
-	in := flightcache.Entry[[]int]{Value: []int{1}, FreshUntil: time.Now()}
+	in := flightcache.Entry[[]int]{Value: []int{1}, FreshUntil: flightcache.DeadlineOf(time.Now())}
 	require.NoError(t, s.Set(ctx, "k", in))
-	in.FreshUntil = time.Time{} // the caller's copy changes; the stored one does not
+	in.FreshUntil = 0 // the caller's copy changes; the stored one does not
 	got, _, _ := s.Get(ctx, "k")
 	assert.False(t, got.FreshUntil.IsZero())
 	got.Missing = true

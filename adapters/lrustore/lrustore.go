@@ -97,7 +97,7 @@ func (s *Store[K, V]) GetRef(_ context.Context, key K) (*flightcache.Entry[V], b
 
 // Set stores e for key, replacing any entry there and making it the one used
 // most recently; in a full Store, a new key evicts the entry used least
-// recently. When e's ExpiresAt is not the zero time and is not after the
+// recently. When e's ExpiresAt is not zero (never) and is not after the
 // current time, Set removes key instead of storing e. The write is seen by
 // every Get that starts after Set returns. A key that does not equal itself
 // (a NaN, or a key holding one) is not stored, since no Get could find it.
@@ -120,7 +120,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 			return nil
 		}
 	}
-	if !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt) {
+	if !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt.Time()) {
 		s.cache.Remove(key)
 		return nil
 	}

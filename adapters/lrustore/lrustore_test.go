@@ -97,8 +97,8 @@ func entry(v int) flightcache.Entry[int] {
 	now := time.Now().Round(0)
 	return flightcache.Entry[int]{
 		Value:        v,
-		FreshUntil:   now.Add(time.Minute),
-		ExpiresAt:    now.Add(time.Hour),
+		FreshUntil:   flightcache.DeadlineOf(now.Add(time.Minute)),
+		ExpiresAt:    flightcache.DeadlineOf(now.Add(time.Hour)),
 		LoadDuration: time.Duration(v) * time.Millisecond,
 	}
 }
@@ -163,7 +163,7 @@ func TestEvictCallbackOnDeleteExpiredSetAndPurge(t *testing.T) {
 	assert.Empty(t, r.take(), "deleting a missing key removes nothing")
 
 	old := entry(20)
-	old.ExpiresAt = time.Now().Add(-time.Second)
+	old.ExpiresAt = flightcache.DeadlineOf(time.Now().Add(-time.Second))
 	require.NoError(t, s.Set(ctx, "b", old))
 	assert.Equal(t, []evicted{{"b", b}}, r.take(), "an expired Set removes the entry it replaces")
 	require.NoError(t, s.Set(ctx, "b", old))
@@ -203,7 +203,7 @@ func TestExpiredEntryStaysUntilOverwritten(t *testing.T) {
 		e := entry(1)
 		require.NoError(t, s.Set(ctx, "k", e))
 		time.Sleep(2 * time.Hour) // on synctest's fake clock: returns at once
-		require.True(t, time.Now().After(e.ExpiresAt))
+		require.True(t, time.Now().After(e.ExpiresAt.Time()))
 
 		got, ok, err := s.Get(ctx, "k")
 		require.NoError(t, err)
@@ -274,7 +274,7 @@ func BenchmarkGet(b *testing.B) {
 			c, err := lru.New[string, flightcache.Entry[*storetest.Payload]](10_000)
 			require.NoError(b, err)
 			for k, v := range values {
-				c.Add(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
+				c.Add(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))})
 			}
 			return func(k string) bool {
 				e, ok := c.Get(k)

@@ -94,20 +94,20 @@ func TestFarExpiresAtIsKeptNotExpired(t *testing.T) {
 		"year 2200":      time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC),
 		"in 290 years":   time.Now().Add(time.Duration(math.MaxInt64)),
 	} {
-		require.NoError(t, s.Set(ctx, name, flightcache.Entry[int]{Value: 1, ExpiresAt: at}))
+		require.NoError(t, s.Set(ctx, name, flightcache.Entry[int]{Value: 1, ExpiresAt: flightcache.DeadlineOf(at)}))
 		e, ok, err := s.Get(ctx, name)
 		require.NoError(t, err)
 		assert.True(t, ok, name)
-		assert.Equal(t, at, e.ExpiresAt, name)
+		assert.Equal(t, flightcache.DeadlineOf(at), e.ExpiresAt, name)
 	}
 }
 
 func TestGetReturnsACopy(t *testing.T) {
 	ctx := context.Background()
 	s := newStore[string, []int](t, 10)
-	in := flightcache.Entry[[]int]{Value: []int{1}, FreshUntil: time.Now()}
+	in := flightcache.Entry[[]int]{Value: []int{1}, FreshUntil: flightcache.DeadlineOf(time.Now())}
 	require.NoError(t, s.Set(ctx, "k", in))
-	in.FreshUntil = time.Time{} // the caller's copy changes; the stored one does not
+	in.FreshUntil = 0 // the caller's copy changes; the stored one does not
 	got, _, _ := s.Get(ctx, "k")
 	assert.False(t, got.FreshUntil.IsZero())
 	got.Missing = true

@@ -39,15 +39,6 @@ var errNoCache = errors.New("otterstore: Store not created with New")
 // never is the lifetime otter reads as "does not expire".
 const never = time.Duration(math.MaxInt64)
 
-// firstNano and lastNano are the earliest and latest times that
-// time.Time.UnixNano can represent. An ExpiresAt at or after lastNano is
-// treated as never, and one before firstNano as already passed, so that no
-// lifetime wraps around.
-var (
-	firstNano = time.Unix(0, math.MinInt64)
-	lastNano  = time.Unix(0, math.MaxInt64)
-)
-
 // New returns an empty Store that holds at most maximumSize entries. It returns
 // an error naming maximumSize if maximumSize is less than 1. The Store runs a
 // goroutine, otter's periodic clean-up of expired entries, until Close.
@@ -69,19 +60,21 @@ func New[K comparable, V any](maximumSize int) (*Store[K, V], error) {
 // ExpiresAt. otter calls it on every write, with SnapshotAtNano set to the time
 // of the write on otter's own clock, so it reads no clock itself.
 func lifetime[K comparable, V any](oe otter.Entry[K, *flightcache.Entry[V]]) time.Duration {
-	at := oe.Value.ExpiresAt
+	at := int64(oe.Value.ExpiresAt)
 	switch {
-	case at.IsZero() || !at.Before(lastNano):
+	case at == 0 || at == math.MaxInt64:
+		// Never, or as late as a Deadline goes: saturated (rule 12).
 		return never
-	case at.Before(firstNano):
+	case at <= oe.SnapshotAtNano:
+		// otter ignores a lifetime of 0 or less on an update and keeps
+		// the old deadline, so an entry whose ExpiresAt passed since Set
+		// looked at it gets the shortest lifetime there is instead.
 		return 1
 	}
-	// otter ignores a lifetime of 0 or less on an update and keeps the
-	// old deadline, so an entry whose ExpiresAt passed since Set looked at
-	// it gets the shortest lifetime there is instead. Both terms are in
-	// int64's range and the second is not negative, so the difference does
-	// not overflow; otter saturates the deadline it adds it to.
-	return max(time.Duration(at.UnixNano()-oe.SnapshotAtNano), 1)
+	// at is after the snapshot, which is not negative: the difference is
+	// positive and does not overflow; otter saturates the deadline it adds
+	// it to.
+	return time.Duration(at - oe.SnapshotAtNano)
 }
 
 // Get returns the entry stored for key. The bool is false when there is none,
@@ -117,7 +110,7 @@ func (s *Store[K, V]) GetRef(_ context.Context, key K) (*flightcache.Entry[V], b
 
 // Set stores e for key, replacing any entry there, to be dropped at e's
 // ExpiresAt; in a full Store, otter evicts an entry to make room. When e's
-// ExpiresAt is not the zero time and is not after the current time, Set
+// ExpiresAt is not zero (never) and is not after the current time, Set
 // removes key instead of storing e. The write is seen by every Get that
 // starts after Set returns. A key that does not equal itself (a NaN, or a key
 // holding one) is not stored, since no Get could find it. An ExpiresAt too far
@@ -138,7 +131,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 			return nil
 		}
 	}
-	if !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt) {
+	if !e.ExpiresAt.IsZero() && !time.Now().Before(e.ExpiresAt.Time()) {
 		s.cache.Invalidate(key)
 		return nil
 	}

@@ -66,8 +66,8 @@ func entry(v int, expiresIn time.Duration) flightcache.Entry[int] {
 	now := time.Now()
 	return flightcache.Entry[int]{
 		Value:      v,
-		FreshUntil: now.Add(expiresIn / 2),
-		ExpiresAt:  now.Add(expiresIn),
+		FreshUntil: flightcache.DeadlineOf(now.Add(expiresIn / 2)),
+		ExpiresAt:  flightcache.DeadlineOf(now.Add(expiresIn)),
 	}
 }
 
@@ -78,7 +78,7 @@ func TestEntryExpiresAtItsExpiresAt(t *testing.T) {
 	require.NoError(t, s.Set(ctx, "short", entry(1, 50*time.Millisecond)))
 	require.NoError(t, s.Set(ctx, "long", entry(2, time.Hour)))
 	require.NoError(t, s.Set(ctx, "never", flightcache.Entry[int]{Value: 3}))
-	far := flightcache.Entry[int]{Value: 4, ExpiresAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
+	far := flightcache.Entry[int]{Value: 4, ExpiresAt: flightcache.DeadlineOf(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))}
 	require.NoError(t, s.Set(ctx, "far", far))
 
 	_, ok, err := s.Get(ctx, "short")
@@ -201,12 +201,12 @@ func BenchmarkGet(b *testing.B) {
 			c := otter.Must(&otter.Options[string, flightcache.Entry[*storetest.Payload]]{
 				MaximumSize: 10_000,
 				ExpiryCalculator: otter.ExpiryWritingFunc(func(oe otter.Entry[string, flightcache.Entry[*storetest.Payload]]) time.Duration {
-					return time.Duration(oe.Value.ExpiresAt.UnixNano() - oe.SnapshotAtNano)
+					return time.Duration(oe.Value.ExpiresAt.Time().UnixNano() - oe.SnapshotAtNano)
 				}),
 			})
 			b.Cleanup(func() { c.StopAllGoroutines() })
 			for k, v := range values {
-				c.Set(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)})
+				c.Set(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))})
 			}
 			return func(k string) bool {
 				e, ok := c.GetIfPresent(k)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -49,9 +48,9 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 //
 //	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | StaleUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | ServeUntil (8) | LoadedAt (8) | codec bytes
 //
-// Times are Unix nanoseconds, big-endian, saturated at the int64 range (see
-// unixNanos); a flag says whether each is set, so that the zero time survives
-// the trip; another says whether the entry has a fingerprint of its value
+// Times are Unix nanoseconds, big-endian: an Entry's Deadlines as they are,
+// saturated at the int64 range already (DESIGN rule 12); a flag says whether
+// each is set, so that a zero Deadline (never) survives the trip; another says whether the entry has a fingerprint of its value
 // type. A field whose flag is clear is written as zeros.
 //
 // Version 2 added the fingerprint (issue 13): bytes written for
@@ -128,23 +127,28 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 	return append(b, payload...), nil
 }
 
-// putTime writes t into the header b at off and sets its flag, unless t is
-// the zero time.
-func putTime(b []byte, off int, flag byte, t time.Time) {
-	if t.IsZero() {
+// putTime writes d into the header b at off and sets its flag, unless d is
+// zero (never).
+func putTime(b []byte, off int, flag byte, d flightcache.Deadline) {
+	if d.IsZero() {
 		return
 	}
 	b[2] |= flag
-	binary.BigEndian.PutUint64(b[off:], uint64(unixNanos(t)))
+	binary.BigEndian.PutUint64(b[off:], uint64(d))
 }
 
-// getTime reads the time at off in the header b: the zero time unless its
-// flag is set.
-func getTime(b []byte, off int, flag byte) time.Time {
+// getTime reads the Deadline at off in the header b: zero (never) unless its
+// flag is set. A set time of 0 nanoseconds, the Unix epoch, which the
+// time.Time of an earlier release could write, is 1 ns later, as
+// flightcache.DeadlineOf makes it, so that it does not read as never.
+func getTime(b []byte, off int, flag byte) flightcache.Deadline {
 	if b[2]&flag == 0 {
-		return time.Time{}
+		return 0
 	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(b[off:])))
+	if d := flightcache.Deadline(binary.BigEndian.Uint64(b[off:])); d != 0 {
+		return d
+	}
+	return 1
 }
 
 func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.Entry[V], error) {
@@ -269,17 +273,4 @@ func shape(b *strings.Builder, t reflect.Type, seen map[reflect.Type]int) {
 	default:
 		b.WriteString(t.Kind().String())
 	}
-}
-
-// unixNanos returns t as Unix nanoseconds, saturated at the int64 range: a
-// time past 2262 (a FreshFor of 250 years, say) is stored as the latest time
-// the envelope can hold, never wrapped into the past (DESIGN rule 12).
-func unixNanos(t time.Time) int64 {
-	switch s := t.Unix(); {
-	case s >= math.MaxInt64/int64(time.Second):
-		return math.MaxInt64
-	case s <= math.MinInt64/int64(time.Second):
-		return math.MinInt64
-	}
-	return t.UnixNano()
 }

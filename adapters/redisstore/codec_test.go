@@ -17,12 +17,12 @@ import (
 func TestEnvelopeLayout(t *testing.T) {
 	e := flightcache.Entry[string]{
 		Value:        "v",
-		FreshUntil:   time.Unix(0, 0x0102030405060708),
-		StaleUntil:   time.Unix(0, 0x1112131415161718),
-		ExpiresAt:    time.Unix(0, 0x2122232425262728),
+		FreshUntil:   flightcache.Deadline(0x0102030405060708),
+		StaleUntil:   flightcache.Deadline(0x1112131415161718),
+		ExpiresAt:    flightcache.Deadline(0x2122232425262728),
 		LoadDuration: 0x3132333435363738,
-		ServeUntil:   time.Unix(0, 0x5152535455565758),
-		LoadedAt:     time.Unix(0, 0x6162636465666768),
+		ServeUntil:   flightcache.Deadline(0x5152535455565758),
+		LoadedAt:     flightcache.Deadline(0x6162636465666768),
 	}
 	b, err := encodeEntry(JSON[string]{}, fingerprint{0x4142434445464748, true}, e)
 	require.NoError(t, err)
@@ -49,13 +49,13 @@ func TestEnvelopeKeepsEveryTimeApart(t *testing.T) {
 		var e flightcache.Entry[string]
 		e.Value, e.LoadDuration = "v", 42
 		if mask&1 != 0 {
-			e.FreshUntil = base.Add(time.Minute + 1)
+			e.FreshUntil = flightcache.DeadlineOf(base.Add(time.Minute + 1))
 		}
 		if mask&2 != 0 {
-			e.StaleUntil = base.Add(10*time.Minute + 3)
+			e.StaleUntil = flightcache.DeadlineOf(base.Add(10*time.Minute + 3))
 		}
 		if mask&4 != 0 {
-			e.ExpiresAt = base.Add(time.Hour + 5)
+			e.ExpiresAt = flightcache.DeadlineOf(base.Add(time.Hour + 5))
 		}
 		for _, missing := range []bool{false, true} {
 			in := e
@@ -88,12 +88,12 @@ func TestStaleUntilSaturates(t *testing.T) {
 		{time.Now().Add(math.MaxInt64).Add(math.MaxInt64), math.MaxInt64},
 		{time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC), math.MinInt64},
 	} {
-		b, err := encodeEntry(JSON[string]{}, fingerprint{}, flightcache.Entry[string]{StaleUntil: c.in})
+		b, err := encodeEntry(JSON[string]{}, fingerprint{}, flightcache.Entry[string]{StaleUntil: flightcache.DeadlineOf(c.in)})
 		require.NoError(t, err)
 		assert.Equal(t, c.want, int64(binary.BigEndian.Uint64(b[offStaleUntil:])), "StaleUntil %v", c.in)
 		e, err := decodeEntry(JSON[string]{}, fingerprint{}, b)
 		require.NoError(t, err)
-		assert.Equal(t, c.want, e.StaleUntil.UnixNano())
+		assert.Equal(t, c.want, int64(e.StaleUntil))
 	}
 }
 
@@ -110,4 +110,18 @@ func TestOtherEnvelopeVersionsAreBadEnvelopes(t *testing.T) {
 		require.ErrorIs(t, err, errBadEnvelope, "version %d", v)
 		assert.Contains(t, err.Error(), "envelope version", "version %d", v)
 	}
+}
+
+// TestASetTimeAtTheEpochIsNotNever: a time set to 0 Unix nanoseconds (the
+// epoch, which a time.Time could be) decodes as the Deadline 1 ns later, as
+// flightcache.DeadlineOf makes it, not as never; a clear flag is never.
+func TestASetTimeAtTheEpochIsNotNever(t *testing.T) {
+	b, err := encodeEntry(JSON[string]{}, fingerprint{}, flightcache.Entry[string]{Value: "v", FreshUntil: 5})
+	require.NoError(t, err)
+	binary.BigEndian.PutUint64(b[offFreshUntil:], 0)
+	e, err := decodeEntry(JSON[string]{}, fingerprint{}, b)
+	require.NoError(t, err)
+	assert.Equal(t, flightcache.DeadlineOf(time.Unix(0, 0)), e.FreshUntil)
+	assert.Equal(t, flightcache.Deadline(1), e.FreshUntil)
+	assert.True(t, e.ExpiresAt.IsZero(), "a clear flag is never")
 }

@@ -51,8 +51,8 @@
 //
 // Entries are encoded by a Codec (JSON unless another is given) inside a
 // small versioned envelope that carries the rest of the Entry exactly:
-// Missing, FreshUntil, StaleUntil, ServeUntil, ExpiresAt, LoadedAt (each as Unix nanoseconds,
-// saturated past the year 2262, a zero time kept zero), LoadDuration, and a
+// Missing, FreshUntil, StaleUntil, ServeUntil, ExpiresAt, LoadedAt (each a
+// Deadline, Unix nanoseconds as they are, zero kept zero), LoadDuration, and a
 // fingerprint of the value type. The Redis TTL comes from ExpiresAt. An
 // entry longer than Options.MaxEntryBytes (1 MiB by default) is neither
 // written (ErrTooLarge) nor decoded when read (a counted, logged miss), so

@@ -69,11 +69,11 @@ func TestVersionsLiveAsLongAsTheirEntriesAndAtLeastFenceTTL(t *testing.T) {
 	ctx := context.Background()
 	c := redistest.Client(t)
 	s := newStore[string, string](t, c, &redisstore.Options[string, string]{FenceTTL: 30 * time.Second})
-	require.NoError(t, s.Set(ctx, "short", flightcache.Entry[string]{Value: "v", ExpiresAt: time.Now().Add(time.Second)}))
+	require.NoError(t, s.Set(ctx, "short", flightcache.Entry[string]{Value: "v", ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Second))}))
 	d, err := c.PTTL(ctx, s.VersionKey("short")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 20*time.Second, "a short-lived entry's version stays FenceTTL")
-	require.NoError(t, s.Set(ctx, "long", flightcache.Entry[string]{Value: "v", ExpiresAt: time.Now().Add(time.Hour)}))
+	require.NoError(t, s.Set(ctx, "long", flightcache.Entry[string]{Value: "v", ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))}))
 	d, err = c.PTTL(ctx, s.VersionKey("long")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 59*time.Minute, "a long-lived entry's version as long as it")
@@ -92,7 +92,7 @@ func BenchmarkWrites(b *testing.B) {
 	c := redistest.Client(b)
 	s, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(b), TripAfter: -1})
 	require.NoError(b, err)
-	e := flightcache.Entry[string]{Value: "value", FreshUntil: time.Now().Add(time.Hour), ExpiresAt: time.Now().Add(2 * time.Hour)}
+	e := flightcache.Entry[string]{Value: "value", FreshUntil: flightcache.DeadlineOf(time.Now().Add(time.Hour)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(2 * time.Hour))}
 	b.Run("go-redis SET", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if err := c.Set(ctx, "bench:raw:"+strconv.Itoa(i%100), "value", time.Hour).Err(); err != nil {

@@ -49,7 +49,7 @@ func TestASetOnOneInstanceWinsOverASlowLoaderFillOnAnother(t *testing.T) {
 				}
 				if kind == "refresh" {
 					require.NoError(t, aStore.Set(ctx, "k", flightcache.Entry[string]{
-						Value: "v0", FreshUntil: time.Now().Add(-time.Second), ExpiresAt: time.Now().Add(time.Hour),
+						Value: "v0", FreshUntil: flightcache.DeadlineOf(time.Now().Add(-time.Second)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour)),
 					}))
 				}
 				done := make(chan struct{})

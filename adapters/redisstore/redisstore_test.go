@@ -191,7 +191,7 @@ func TestRedisTTLComesFromExpiresAt(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
 
-	require.NoError(t, s.Set(ctx, "timed", flightcache.Entry[string]{Value: "v", ExpiresAt: time.Now().Add(time.Hour)}))
+	require.NoError(t, s.Set(ctx, "timed", flightcache.Entry[string]{Value: "v", ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))}))
 	d, err := c.PTTL(ctx, s.RedisKey("timed")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, d, 59*time.Minute)
@@ -203,8 +203,8 @@ func TestRedisTTLComesFromExpiresAt(t *testing.T) {
 	assert.Equal(t, time.Duration(-1), d, "no ExpiresAt, no TTL")
 
 	require.NoError(t, s.SetMany(ctx, map[string]flightcache.Entry[string]{
-		"a": {Value: "a", ExpiresAt: time.Now().Add(time.Minute)},
-		"b": {Value: "b", ExpiresAt: time.Now().Add(-time.Second)},
+		"a": {Value: "a", ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Minute))},
+		"b": {Value: "b", ExpiresAt: flightcache.DeadlineOf(time.Now().Add(-time.Second))},
 	}))
 	d, err = c.PTTL(ctx, s.RedisKey("a")).Result()
 	require.NoError(t, err)

@@ -291,7 +291,7 @@ func ttl[V any](e flightcache.Entry[V]) (d time.Duration, ok bool) {
 	if e.ExpiresAt.IsZero() {
 		return 0, true
 	}
-	d = time.Until(e.ExpiresAt) // saturates at the longest Duration
+	d = time.Until(e.ExpiresAt.Time()) // saturates at the longest Duration
 	if d <= 0 {
 		return 0, false
 	}

@@ -180,9 +180,9 @@ func (s *Store[K, V]) GetRef(_ context.Context, key K) (*flightcache.Entry[V], b
 // Set stores e for key, replacing any entry there, with e's ExpiresAt as its
 // time to live, and returns once a Get would see it. ristretto may refuse to
 // keep a new key, as Store describes; Set still returns nil, and a Get reports
-// a miss. When e's ExpiresAt is not the zero time and is not after the
-// current time, Set removes key instead of storing e; an ExpiresAt too far
-// ahead for a time.Duration is a time to live of about 292 years, never one
+// a miss. When e's ExpiresAt is not zero (never) and is not after the
+// current time, Set removes key instead of storing e; the latest ExpiresAt a
+// Deadline holds (2262) is a time to live that fits a time.Duration, never one
 // that wraps into the past. Set keeps a copy of e, which it allocates. After
 // Close, Set returns ErrClosed.
 func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) error {
@@ -191,7 +191,7 @@ func (s *Store[K, V]) Set(_ context.Context, key K, e flightcache.Entry[V]) erro
 		// time.Until saturates at the largest and smallest Duration,
 		// and ristretto's time.Now().Add(ttl) stays within the range of
 		// a time.Time.
-		ttl = time.Until(e.ExpiresAt)
+		ttl = time.Until(e.ExpiresAt.Time())
 		if ttl <= 0 {
 			return s.del(key)
 		}

@@ -40,8 +40,8 @@ func entry(v int) flightcache.Entry[int] {
 	now := time.Now().Round(0)
 	return flightcache.Entry[int]{
 		Value:        v,
-		FreshUntil:   now.Add(time.Minute),
-		ExpiresAt:    now.Add(time.Hour),
+		FreshUntil:   flightcache.DeadlineOf(now.Add(time.Minute)),
+		ExpiresAt:    flightcache.DeadlineOf(now.Add(time.Hour)),
 		LoadDuration: time.Duration(v) * time.Microsecond,
 	}
 }
@@ -280,7 +280,7 @@ func TestExpiredSetRemovesTheKey(t *testing.T) {
 	require.NoError(t, s.Set(ctx, "k", entry(1)))
 
 	old := entry(2)
-	old.ExpiresAt = time.Now().Add(-time.Nanosecond)
+	old.ExpiresAt = flightcache.DeadlineOf(time.Now().Add(-time.Nanosecond))
 	require.NoError(t, s.Set(ctx, "k", old))
 	_, ok, err := s.Get(ctx, "k")
 	require.NoError(t, err)
@@ -294,7 +294,7 @@ func TestExpiredSetRemovesTheKey(t *testing.T) {
 		defer s.Close()
 		require.NoError(t, s.Set(ctx, "k", entry(1)))
 		now := entry(3)
-		now.ExpiresAt = time.Now() // synctest's clock does not move here
+		now.ExpiresAt = flightcache.DeadlineOf(time.Now()) // synctest's clock does not move here
 		require.NoError(t, s.Set(ctx, "k", now))
 		_, ok, err := s.Get(ctx, "k")
 		require.NoError(t, err)
@@ -333,7 +333,7 @@ func TestAfterClose(t *testing.T) {
 	assert.False(t, ok)
 	assert.ErrorIs(t, s.Set(ctx, "k", entry(2)), ristrettostore.ErrClosed)
 	expired := entry(3)
-	expired.ExpiresAt = time.Now().Add(-time.Hour)
+	expired.ExpiresAt = flightcache.DeadlineOf(time.Now().Add(-time.Hour))
 	assert.ErrorIs(t, s.Set(ctx, "k", expired), ristrettostore.ErrClosed)
 	assert.ErrorIs(t, s.Delete(ctx, "k"), ristrettostore.ErrClosed)
 	assert.NoError(t, s.Close(), "a second Close")
@@ -490,7 +490,7 @@ func BenchmarkGet(b *testing.B) {
 			require.NoError(b, err)
 			b.Cleanup(c.Close)
 			for k, v := range values {
-				c.SetWithTTL(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: time.Now().Add(time.Hour)}, 1, time.Hour)
+				c.SetWithTTL(k, flightcache.Entry[*storetest.Payload]{Value: v, ExpiresAt: flightcache.DeadlineOf(time.Now().Add(time.Hour))}, 1, time.Hour)
 				c.Wait()
 			}
 			return func(k string) bool {

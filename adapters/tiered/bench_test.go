@@ -31,7 +31,7 @@ func BenchmarkTieredHit(b *testing.B) {
 	s := tiered.New[string, string](local, shared)
 	s.Set(ctx, "forever", flightcache.Entry[string]{Value: "v"})
 	// A copy with a FreshUntil costs tiered a clock reading: is it fresh?
-	s.Set(ctx, "fresh", flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(time.Hour)})
+	s.Set(ctx, "fresh", flightcache.Entry[string]{Value: "v", FreshUntil: flightcache.DeadlineOf(time.Now().Add(time.Hour))})
 	for _, key := range []string{"forever", "fresh"} {
 		for _, via := range []struct {
 			name  string

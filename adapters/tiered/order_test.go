@@ -135,8 +135,8 @@ func (leasingHeld) Lease(context.Context, string) (func(), error) { return func(
 func TestAStaleLocalCopyDoesNotHideANewerSharedOneFromAFill(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
-	old := flightcache.Entry[string]{Value: "old", FreshUntil: now.Add(-time.Second), ExpiresAt: now.Add(time.Hour)}
-	fresh := flightcache.Entry[string]{Value: "new", FreshUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+	old := flightcache.Entry[string]{Value: "old", FreshUntil: flightcache.DeadlineOf(now.Add(-time.Second)), ExpiresAt: flightcache.DeadlineOf(now.Add(time.Hour))}
+	fresh := flightcache.Entry[string]{Value: "new", FreshUntil: flightcache.DeadlineOf(now.Add(time.Minute)), ExpiresAt: flightcache.DeadlineOf(now.Add(time.Hour))}
 	local, shared := newLRU[string](t), newHeldShared(t)
 	close(shared.release)
 	s := tiered.New[string, string](local, leasingHeld{shared})

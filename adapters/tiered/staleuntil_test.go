@@ -32,11 +32,11 @@ func (leasingLRU) Lease(context.Context, string) (func(), error) { return func()
 func TestAStaleLocalCopyGivesWayToALongerStaleWindow(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().Round(0)
-	short := flightcache.Entry[string]{Value: "short window", FreshUntil: now.Add(-time.Second), StaleUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+	short := flightcache.Entry[string]{Value: "short window", FreshUntil: flightcache.DeadlineOf(now.Add(-time.Second)), StaleUntil: flightcache.DeadlineOf(now.Add(time.Minute)), ExpiresAt: flightcache.DeadlineOf(now.Add(time.Hour))}
 	long := short
-	long.Value, long.StaleUntil = "long window", now.Add(10*time.Minute)
+	long.Value, long.StaleUntil = "long window", flightcache.DeadlineOf(now.Add(10*time.Minute))
 	none := short
-	none.Value, none.StaleUntil = "no window", time.Time{}
+	none.Value, none.StaleUntil = "no window", 0
 
 	for _, c := range []struct {
 		name          string
@@ -89,9 +89,9 @@ func TestEveryCopyFromTheSharedTierKeepsStaleUntil(t *testing.T) {
 		now := time.Unix(time.Now().Unix(), 123456789)
 		e := flightcache.Entry[string]{
 			Value:        "shared",
-			FreshUntil:   now.Add(time.Minute + 1),
-			StaleUntil:   now.Add(10*time.Minute + 3),
-			ExpiresAt:    now.Add(time.Hour + 5),
+			FreshUntil:   flightcache.DeadlineOf(now.Add(time.Minute + 1)),
+			StaleUntil:   flightcache.DeadlineOf(now.Add(10*time.Minute + 3)),
+			ExpiresAt:    flightcache.DeadlineOf(now.Add(time.Hour + 5)),
 			LoadDuration: 7 * time.Millisecond,
 		}
 		require.NoError(t, writer.Set(ctx, "k", e))
@@ -126,7 +126,7 @@ func TestEveryCopyFromTheSharedTierKeepsStaleUntil(t *testing.T) {
 			if name == "Lease" {
 				// Lease reads the shared tier only past a stale local copy.
 				stale := e
-				stale.Value, stale.FreshUntil, stale.StaleUntil = "stale", now.Add(-time.Hour), now.Add(-time.Minute)
+				stale.Value, stale.FreshUntil, stale.StaleUntil = "stale", flightcache.DeadlineOf(now.Add(-time.Hour)), flightcache.DeadlineOf(now.Add(-time.Minute))
 				require.NoError(t, local.Set(ctx, "k", stale))
 			}
 			shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: timeout})

@@ -230,7 +230,7 @@ func (s *leasingStore[K, V]) Lease(ctx context.Context, key K) (func(), error) {
 // freshAt reports whether e may still be served as fresh at now: its
 // FreshUntil has not passed (a zero FreshUntil never goes stale).
 func freshAt[V any](e flightcache.Entry[V], now time.Time) bool {
-	return e.FreshUntil.IsZero() || now.Before(e.FreshUntil)
+	return e.FreshUntil.IsZero() || now.Before(e.FreshUntil.Time())
 }
 
 // newer reports whether a is a later copy than b: fresh for longer (a zero
@@ -249,9 +249,9 @@ func newer[V any](a, b flightcache.Entry[V]) bool {
 	return later(a.ExpiresAt, b.ExpiresAt) > 0
 }
 
-// later compares two deadlines, where the zero time means never: 1 when a
+// later compares two deadlines, where zero means never: 1 when a
 // is the later, -1 when b is, 0 when they are equal.
-func later(a, b time.Time) int {
+func later(a, b flightcache.Deadline) int {
 	switch {
 	case a.IsZero() != b.IsZero():
 		if a.IsZero() {

@@ -58,7 +58,7 @@ func TestReadsCopySharedHitsIntoTheLocalTierWithoutExtendingThem(t *testing.T) {
 	local, shared, n := newLRU[string](t), newLRU[string](t), &notes{}
 	s := tiered.NewWithNotifier[string, string](local, shared, n)
 
-	e := flightcache.Entry[string]{Value: "v", FreshUntil: time.Now().Add(time.Minute).Round(0), ExpiresAt: time.Now().Add(2 * time.Minute).Round(0)}
+	e := flightcache.Entry[string]{Value: "v", FreshUntil: flightcache.DeadlineOf(time.Now().Add(time.Minute).Round(0)), ExpiresAt: flightcache.DeadlineOf(time.Now().Add(2 * time.Minute).Round(0))}
 	require.NoError(t, shared.Set(ctx, "k", e))
 	got, ok, err := s.Get(ctx, "k")
 	require.NoError(t, err)
