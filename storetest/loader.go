@@ -121,119 +121,146 @@ func burst(t *testing.T, store flightcache.Store[string, string]) {
 // lock does, so the writes of a key complete in the order of their versions.
 // A load returns the version it reads.
 func writeOrder(t *testing.T, store flightcache.Store[string, string], opts flightcache.Options, seed uint64) {
-	const (
-		keys    = 6
-		workers = 8
-		ops     = 1500
-	)
-	l := newLoader(t, store, &opts)
-
-	var db, written [keys]atomic.Int64 // the source's versions; versions whose write returned
-	var writing [keys]sync.Mutex
-	name := func(k int) string { return "storetest:k" + strconv.Itoa(k) }
-	index := func(key string) int {
-		k, _ := strconv.Atoi(strings.TrimPrefix(key, "storetest:k"))
-		return k
-	}
-	version := func(v string) int64 {
-		n, _ := strconv.ParseInt(strings.TrimPrefix(v, "v"), 10, 64)
-		return n
-	}
-	raise := func(a *atomic.Int64, v int64) {
-		for old := a.Load(); v > old && !a.CompareAndSwap(old, v); old = a.Load() {
-		}
-	}
-	// behave makes a load fail, panic or dawdle now and then, as r in
-	// [0, 20) says.
-	behave := func(r int) error {
-		switch {
-		case r == 0:
-			return errSource
-		case r == 1:
-			panic("storetest: a load that panics")
-		case r < 5:
-			for range r * 4 {
-				time.Sleep(0)
-			}
-		}
-		return nil
-	}
-	var mu sync.Mutex
-	var failures []string
-	fail := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(failures) < 10 {
-			failures = append(failures, fmt.Sprintf(format, args...))
-		}
-	}
-
+	const workers = 8
+	m := &writeMix{l: newLoader(t, store, &opts)}
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(seed, uint64(w)))
-			var rmu sync.Mutex // loads run on the Loader's goroutines
-			draw := func(n int) int {
-				rmu.Lock()
-				defer rmu.Unlock()
-				return rng.IntN(n)
-			}
-			load := func(_ context.Context, key string) (string, error) {
-				v := db[index(key)].Load()
-				return "v" + strconv.FormatInt(v, 10), behave(draw(20))
-			}
-			loadMany := func(_ context.Context, ks []string) (map[string]string, error) {
-				out := make(map[string]string, len(ks))
-				for _, k := range ks {
-					out[k] = "v" + strconv.FormatInt(db[index(k)].Load(), 10)
-				}
-				return out, behave(draw(20))
-			}
-			for range ops {
-				op, k, k2, k3 := draw(10), draw(keys), draw(keys), draw(keys)
-				ctx, cancel := context.Background(), context.CancelFunc(func() {})
-				if draw(8) == 0 {
-					ctx, cancel = context.WithTimeout(ctx, time.Duration(draw(50))*time.Microsecond)
-				}
-				switch {
-				case op == 0:
-					writing[k].Lock()
-					v := db[k].Add(1)
-					if l.Set(context.Background(), name(k), "v"+strconv.FormatInt(v, 10)) == nil {
-						raise(&written[k], v)
-					}
-					writing[k].Unlock()
-				case op == 1:
-					writing[k].Lock()
-					v := db[k].Add(1)
-					if l.Invalidate(context.Background(), name(k)) == nil {
-						raise(&written[k], v)
-					}
-					writing[k].Unlock()
-				case op < 7:
-					floor := written[k].Load()
-					v, err := l.GetOrLoad(ctx, name(k), load)
-					if err == nil && version(v) < floor {
-						fail("GetOrLoad(%s) = %s after a write of v%d returned", name(k), v, floor)
-					}
-				default:
-					ks := []string{name(k), name(k2), name(k3)}
-					floors := []int64{written[k].Load(), written[k2].Load(), written[k3].Load()}
-					got, _ := l.GetOrLoadMany(ctx, ks, loadMany)
-					for i, key := range ks {
-						if v, ok := got[key]; ok && version(v) < floors[i] {
-							fail("GetOrLoadMany: %s = %s after a write of v%d returned", key, v, floors[i])
-						}
-					}
-				}
-				cancel()
-			}
-		})
+		wg.Go(func() { m.work(rand.New(rand.NewPCG(seed, uint64(w)))) })
 	}
 	wg.Wait()
-	if len(failures) > 0 {
+	if len(m.failures) > 0 {
 		t.Errorf("seed %d: rule 8: once Set or Invalidate has returned, no call that starts afterwards gets an older value:\n%s",
-			seed, strings.Join(failures, "\n"))
+			seed, strings.Join(m.failures, "\n"))
+	}
+}
+
+// mixKeys and mixOps are the keys of writeOrder's mix and the operations
+// of each of its workers.
+const (
+	mixKeys = 6
+	mixOps  = 1500
+)
+
+// writeMix is the state of writeOrder's mix.
+type writeMix struct {
+	l *flightcache.Loader[string, string]
+
+	db, written [mixKeys]atomic.Int64 // the source's versions; versions whose write returned
+	writing     [mixKeys]sync.Mutex
+
+	mu       sync.Mutex // guards failures
+	failures []string
+}
+
+func mixName(k int) string { return "storetest:k" + strconv.Itoa(k) }
+
+func mixIndex(key string) int {
+	k, _ := strconv.Atoi(strings.TrimPrefix(key, "storetest:k"))
+	return k
+}
+
+func mixVersion(v string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimPrefix(v, "v"), 10, 64)
+	return n
+}
+
+// raise sets a to v unless it holds more already.
+func raise(a *atomic.Int64, v int64) {
+	for old := a.Load(); v > old && !a.CompareAndSwap(old, v); old = a.Load() {
+	}
+}
+
+// behave makes a load fail, panic or dawdle now and then, as r in [0, 20)
+// says.
+func behave(r int) error {
+	switch {
+	case r == 0:
+		return errSource
+	case r == 1:
+		panic("storetest: a load that panics")
+	case r < 5:
+		for range r * 4 {
+			time.Sleep(0)
+		}
+	}
+	return nil
+}
+
+func (m *writeMix) fail(format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.failures) < 10 {
+		m.failures = append(m.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+// work runs one worker's operations, drawn from rng.
+func (m *writeMix) work(rng *rand.Rand) {
+	var rmu sync.Mutex // loads run on the Loader's goroutines
+	draw := func(n int) int {
+		rmu.Lock()
+		defer rmu.Unlock()
+		return rng.IntN(n)
+	}
+	load := func(_ context.Context, key string) (string, error) {
+		v := m.db[mixIndex(key)].Load()
+		return "v" + strconv.FormatInt(v, 10), behave(draw(20))
+	}
+	loadMany := func(_ context.Context, ks []string) (map[string]string, error) {
+		out := make(map[string]string, len(ks))
+		for _, k := range ks {
+			out[k] = "v" + strconv.FormatInt(m.db[mixIndex(k)].Load(), 10)
+		}
+		return out, behave(draw(20))
+	}
+	for range mixOps {
+		op, k, k2, k3 := draw(10), draw(mixKeys), draw(mixKeys), draw(mixKeys)
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if draw(8) == 0 {
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(draw(50))*time.Microsecond)
+		}
+		switch {
+		case op == 0:
+			m.write(k, func() error { return m.l.Set(context.Background(), mixName(k), "v"+strconv.FormatInt(m.db[k].Load(), 10)) })
+		case op == 1:
+			m.write(k, func() error { return m.l.Invalidate(context.Background(), mixName(k)) })
+		case op < 7:
+			floor := m.written[k].Load()
+			v, err := m.l.GetOrLoad(ctx, mixName(k), load)
+			if err == nil && mixVersion(v) < floor {
+				m.fail("GetOrLoad(%s) = %s after a write of v%d returned", mixName(k), v, floor)
+			}
+		default:
+			m.readMany(ctx, []int{k, k2, k3}, loadMany)
+		}
+		cancel()
+	}
+}
+
+// write advances key k's version and then writes with op, holding k's
+// lock; a write that returned nil raises k's written version.
+func (m *writeMix) write(k int, op func() error) {
+	m.writing[k].Lock()
+	defer m.writing[k].Unlock()
+	v := m.db[k].Add(1)
+	if op() == nil {
+		raise(&m.written[k], v)
+	}
+}
+
+// readMany reads the keys ks in one GetOrLoadMany and checks each value
+// against the writes that had returned before it.
+func (m *writeMix) readMany(ctx context.Context, ks []int, loadMany flightcache.BatchLoadFunc[string, string]) {
+	names := make([]string, len(ks))
+	floors := make([]int64, len(ks))
+	for i, k := range ks {
+		names[i], floors[i] = mixName(k), m.written[k].Load()
+	}
+	got, _ := m.l.GetOrLoadMany(ctx, names, loadMany)
+	for i, key := range names {
+		if v, ok := got[key]; ok && mixVersion(v) < floors[i] {
+			m.fail("GetOrLoadMany: %s = %s after a write of v%d returned", key, v, floors[i])
+		}
 	}
 }
 

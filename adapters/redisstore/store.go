@@ -104,20 +104,8 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	if opts != nil {
 		o = *opts
 	}
-	if o.Timeout < 0 {
-		return nil, fmt.Errorf("redisstore: Options.Timeout is negative (%v)", o.Timeout)
-	}
-	if o.LeaseTTL < 0 {
-		return nil, fmt.Errorf("redisstore: Options.LeaseTTL is negative (%v)", o.LeaseTTL)
-	}
-	if o.FenceTTL < 0 {
-		return nil, fmt.Errorf("redisstore: Options.FenceTTL is negative (%v)", o.FenceTTL)
-	}
-	if o.Heartbeat < 0 {
-		return nil, fmt.Errorf("redisstore: Options.Heartbeat is negative (%v)", o.Heartbeat)
-	}
-	if o.OpenFor < 0 {
-		return nil, fmt.Errorf("redisstore: Options.OpenFor is negative (%v)", o.OpenFor)
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	if err := checkClient(client); err != nil {
 		return nil, err
@@ -149,30 +137,14 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	}
 	s.fp = codecFingerprint(s.codec)
 	s.direct = honoursContext(client)
-	s.fenceTTL = o.FenceTTL
-	if s.fenceTTL == 0 {
-		s.fenceTTL = DefaultFenceTTL
-	}
+	s.fenceTTL = orDefault(o.FenceTTL, DefaultFenceTTL)
 	s.notifyRetry = notifyRetry
 	s.waitReplicas = o.WaitReplicas
-	s.heartbeat = o.Heartbeat
-	if s.heartbeat == 0 {
-		s.heartbeat = DefaultHeartbeat
-	}
-	s.maxBytes = o.MaxEntryBytes
-	if s.maxBytes == 0 {
-		s.maxBytes = DefaultMaxEntryBytes
-	}
-	s.openFor = o.OpenFor
-	if s.openFor == 0 {
-		s.openFor = DefaultOpenFor
-	}
-	if s.timeout == 0 {
-		s.timeout = DefaultTimeout
-	}
-	if s.leaseTTL == 0 {
-		s.leaseTTL = DefaultLeaseTTL
-	}
+	s.heartbeat = orDefault(o.Heartbeat, DefaultHeartbeat)
+	s.maxBytes = orDefault(o.MaxEntryBytes, DefaultMaxEntryBytes)
+	s.openFor = orDefault(o.OpenFor, DefaultOpenFor)
+	s.timeout = orDefault(s.timeout, DefaultTimeout)
+	s.leaseTTL = orDefault(s.leaseTTL, DefaultLeaseTTL)
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -186,6 +158,33 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 		s.breaker = s.newBreaker(o.TripAfter)
 	}
 	return s, nil
+}
+
+// validate returns an error naming the first duration of o that is
+// negative.
+func (o *Options[K, V]) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Timeout", o.Timeout}, {"LeaseTTL", o.LeaseTTL}, {"FenceTTL", o.FenceTTL},
+		{"Heartbeat", o.Heartbeat}, {"OpenFor", o.OpenFor},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("redisstore: Options.%s is negative (%v)", d.name, d.v)
+		}
+	}
+	return nil
+}
+
+// orDefault returns v, or def when v is the zero value (an option left
+// unset).
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }
 
 func (s *Store[K, V]) redisKey(key K) string { return redisKeyOf(s.escPrefix, s.key(key), kindEntry) }
