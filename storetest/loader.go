@@ -221,7 +221,9 @@ func (m *writeMix) work(rng *rand.Rand) {
 		}
 		switch {
 		case op == 0:
-			m.write(k, func() error { return m.l.Set(context.Background(), mixName(k), "v"+strconv.FormatInt(m.db[k].Load(), 10)) })
+			m.write(k, func() error {
+				return m.l.Set(context.Background(), mixName(k), "v"+strconv.FormatInt(m.db[k].Load(), 10))
+			})
 		case op == 1:
 			m.write(k, func() error { return m.l.Invalidate(context.Background(), mixName(k)) })
 		case op < 7:
