@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,17 +269,25 @@ func TestUnregisterStopsTheCounters(t *testing.T) {
 	assert.Equal(t, uint64(1), histogramPoint(t, metrics, "users").Count, "the histogram keeps its data")
 }
 
+// meterSetBefore is whether a test set the global meter provider already in
+// this process: OpenTelemetry's global delegates to the first provider set
+// only, so "made before the provider is set" can be tried once per process.
+var meterSetBefore atomic.Bool
+
 // TestNilProviderMeansTheGlobalOne makes a Recorder with no provider before
-// the application sets its global one: its measurements reach the provider
-// set afterwards.
+// the application sets its global one (the first run in a process; later
+// runs, with -count, set it first): its measurements reach the provider.
 func TestNilProviderMeansTheGlobalOne(t *testing.T) {
 	before := otel.GetMeterProvider()
 	t.Cleanup(func() { otel.SetMeterProvider(before) })
 
+	provider, reader := newProvider(t)
+	if meterSetBefore.Swap(true) {
+		otel.SetMeterProvider(provider)
+	}
 	r, err := flightotel.New(nil, "users", nil)
 	require.NoError(t, err)
 	defer r.Unregister()
-	provider, reader := newProvider(t)
 	otel.SetMeterProvider(provider)
 
 	r.Record(stats.Hit, 2)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -242,12 +243,22 @@ func TestASpanTheSamplerDropsCostsNoLinksAndLeavesLoadsAlone(t *testing.T) {
 	assert.Empty(t, rec.Ended())
 }
 
+// tracerSetBefore is whether a test set the global tracer provider already
+// in this process.
+var tracerSetBefore atomic.Bool
+
 func TestNewTracerWithANilProviderUsesTheGlobalOne(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer func() { assert.NoError(t, tp.Shutdown(context.Background())) }()
-	tracer := flightotel.NewTracer(nil, "users") // before the provider is set
-	otel.SetTracerProvider(tp)                   // the only test that sets it
+	// Before the provider is set, the first time in a process: the global
+	// delegates to the first provider set only, so later runs (-count)
+	// set it first.
+	if tracerSetBefore.Swap(true) {
+		otel.SetTracerProvider(tp)
+	}
+	tracer := flightotel.NewTracer(nil, "users")
+	otel.SetTracerProvider(tp) // the only test that sets it
 
 	store, err := lrustore.New[string, string](10)
 	require.NoError(t, err)
