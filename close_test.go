@@ -89,75 +89,55 @@ func TestCloseWaitsForAnInlineFillThatRuns(t *testing.T) {
 
 // Close waits for the fills running "to finish and store their results", and
 // the README says to close the Store after the Loader. A lease's release is
-// part of the fill: Close waits for it after an inline fill (Background
-// caller), whose caller has its value already, so that no release uses a
-// Store the user has closed and no goroutine is left behind.
-func TestCloseWaitsForTheLeaseReleaseOfAnInlineFill(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		gate := make(chan struct{})
-		var released atomic.Bool
-		s := releasing(func() {
-			<-gate
-			released.Store(true)
+// part of the fill: Close waits for it, after an inline fill (a Background
+// caller, which has its value already) as after a fill handed off to a
+// goroutine of the Loader's (a caller that can leave; up to the fill's
+// deadline: TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks), so
+// that no release uses a Store the user has closed and no goroutine is left
+// behind.
+func TestCloseWaitsForTheLeaseReleaseOfAFill(t *testing.T) {
+	for name, caller := range map[string]func() (context.Context, context.CancelFunc){
+		"inline":     func() (context.Context, context.CancelFunc) { return context.Background(), func() {} },
+		"handed off": func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gate := make(chan struct{})
+				var released atomic.Bool
+				s := releasing(func() {
+					<-gate
+					released.Store(true)
+				})
+				l, err := flightcache.New[string, string](s, &flightcache.Options{LoadTimeout: time.Second})
+				require.NoError(t, err)
+				ctx, cancel := caller()
+				defer cancel()
+				loaded := make(chan struct{})
+				go func() {
+					defer close(loaded)
+					v, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "v", nil })
+					assert.NoError(t, err)
+					assert.Equal(t, "v", v)
+				}()
+				synctest.Wait()
+				closed := make(chan struct{})
+				go func() {
+					_ = l.Close()
+					close(closed)
+				}()
+				synctest.Wait()
+				select {
+				case <-closed:
+					t.Fatal("Close returned while the lease's release still ran")
+				default:
+				}
+				close(gate)
+				<-closed
+				<-loaded
+				assert.True(t, released.Load())
+			})
 		})
-		l, err := flightcache.New[string, string](s, &flightcache.Options{LoadTimeout: time.Second})
-		require.NoError(t, err)
-		v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "v", nil })
-		require.NoError(t, err)
-		assert.Equal(t, "v", v)
-		closed := make(chan struct{})
-		go func() {
-			_ = l.Close()
-			close(closed)
-		}()
-		synctest.Wait()
-		select {
-		case <-closed:
-			assert.True(t, released.Load(), "Close returned while the lease's release still ran")
-		default:
-		}
-		close(gate)
-		<-closed
-	})
-}
-
-// The same with a caller that can leave, whose fill runs on a goroutine of
-// the Loader's: Close waits for the release (up to the fill's deadline:
-// TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks).
-func TestCloseWaitsForTheLeaseReleaseOfAHandedOffFill(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		gate := make(chan struct{})
-		var released atomic.Bool
-		s := releasing(func() {
-			<-gate
-			released.Store(true)
-		})
-		l, err := flightcache.New[string, string](s, &flightcache.Options{LoadTimeout: time.Second})
-		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		loaded := make(chan struct{})
-		go func() {
-			defer close(loaded)
-			_, _ = l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "v", nil })
-		}()
-		synctest.Wait()
-		closed := make(chan struct{})
-		go func() {
-			_ = l.Close()
-			close(closed)
-		}()
-		synctest.Wait()
-		select {
-		case <-closed:
-			t.Fatal("Close returned while the lease's release still ran")
-		default:
-		}
-		close(gate)
-		<-closed
-		<-loaded
-		assert.True(t, released.Load())
-	})
+	}
 }
 
 // TestCloseReturnsWithinLoadTimeoutOfALeaseReleaseThatBlocks: Close waits
