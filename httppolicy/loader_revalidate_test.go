@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -40,12 +39,10 @@ func asUser(ctx context.Context, user string) context.Context {
 // cc304 as its Cache-Control (none when empty). A request waits for gate,
 // when it is set.
 type exchangeOrigin struct {
-	mu       sync.Mutex
-	cc       string
-	cc304    string
-	gate     chan struct{}
-	requests int
-	notMod   int
+	originCounts
+	cc    string
+	cc304 string
+	gate  chan struct{}
 }
 
 func (o *exchangeOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -72,12 +69,6 @@ func (o *exchangeOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.Header().Set("Cache-Control", o.cc)
 	_, _ = fmt.Fprintf(w, "for %s", req.Header.Get("Authorization"))
 	return w.Result(), nil
-}
-
-func (o *exchangeOrigin) counts() (requests, notModified int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.requests, o.notMod
 }
 
 // exchangeFetcher is the LoadFunc a user of httppolicy writes: a GET with

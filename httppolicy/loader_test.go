@@ -29,12 +29,24 @@ type page struct {
 // clock can run): each path answers with its Cache-Control and an ETag,
 // and 304 to a matching If-None-Match.
 type origin struct {
+	originCounts
+	cc      map[string]string // path → Cache-Control; absent: 404
+	version map[string]int    // path → version, in the body and the ETag
+	fail    bool              // answer 500
+}
+
+// originCounts is what a fake origin counts, under its lock: the requests
+// it was sent and the 304s it answered.
+type originCounts struct {
 	mu       sync.Mutex
-	cc       map[string]string // path → Cache-Control; absent: 404
-	version  map[string]int    // path → version, in the body and the ETag
-	fail     bool              // answer 500
 	requests int
 	notMod   int
+}
+
+func (o *originCounts) counts() (requests, notModified int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.requests, o.notMod
 }
 
 func (o *origin) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -61,12 +73,6 @@ func (o *origin) RoundTrip(req *http.Request) (*http.Response, error) {
 		_, _ = io.WriteString(w, etag)
 	}
 	return w.Result(), nil
-}
-
-func (o *origin) counts() (requests, notModified int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.requests, o.notMod
 }
 
 // fetcher is the LoadFunc of the tests: a conditional GET whose headers set
