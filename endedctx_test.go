@@ -319,7 +319,7 @@ func TestSourceIsNotCalledAfterTheFillsDeadline(t *testing.T) {
 // source: it counts no load, no load error and no load time (rule 15).
 func TestFillWaitingOnALeaseCountsNoLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &heldLeaseStore{memStore: newMemStore[string]()}
+		store := heldLease()
 		src := newSource()
 		var rec stats.Counter
 		l := newLoader(t, store, &flightcache.Options{LoadTimeout: 30 * time.Second, Recorder: &rec})
@@ -336,13 +336,13 @@ func TestFillWaitingOnALeaseCountsNoLoad(t *testing.T) {
 	})
 }
 
-// heldLeaseStore is a Leaser whose leases another instance always holds:
-// Lease waits for the holder as long as ctx allows.
-type heldLeaseStore struct{ *memStore[string] }
-
-func (s *heldLeaseStore) Lease(ctx context.Context, _ string) (func(), error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
+// heldLease is a Leaser whose leases another instance always holds: Lease
+// waits for the holder as long as ctx allows.
+func heldLease() *leasingStore {
+	return &leasingStore{memStore: newMemStore[string](), lease: func(ctx context.Context, _ string) (func(), error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
 }
 
 // A load that times out counts as one failed load, its time LoadTimeout.
@@ -367,23 +367,14 @@ func TestLoadThatTimesOutCountsAsAFailedLoad(t *testing.T) {
 	})
 }
 
-// blockingRecorder blocks in RecordLoad until release is closed.
-type blockingRecorder struct {
-	stats.Counter
-	release chan struct{}
-}
-
-func (r *blockingRecorder) RecordLoad(d time.Duration, err error) {
-	<-r.release
-	r.Counter.RecordLoad(d, err)
-}
 
 // At a fill's deadline the callers are answered before the timeout is
 // recorded: a Recorder that blocks there holds none of them, and later
 // callers of the key start a load of their own (issue 24).
 func TestRecorderBlockingAtTheDeadlineHoldsNoCaller(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &blockingRecorder{release: make(chan struct{})}
+		release := make(chan struct{})
+		rec := &recorder{onRecordLoad: func(time.Duration, error) { <-release }} // blocks until released
 		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Second, Recorder: rec})
 		hang := make(chan struct{})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -404,7 +395,7 @@ func TestRecorderBlockingAtTheDeadlineHoldsNoCaller(t *testing.T) {
 			got <- err
 		}()
 		<-started // the key was freed: a later caller loads, the Recorder still blocked
-		close(rec.release)
+		close(release)
 		require.NoError(t, <-got)
 		close(hang)
 		require.NoError(t, l.Wait(context.Background()))

@@ -275,7 +275,7 @@ func TestNoSpanForAFillThatOnlyWaitedOnALease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &fakeTracer{}
 		src := newSource()
-		l := newLoader(t, &heldLeaseStore{newMemStore[string]()}, &flightcache.Options{Tracer: tr, LoadTimeout: time.Second})
+		l := newLoader(t, heldLease(), &flightcache.Options{Tracer: tr, LoadTimeout: time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		_, err := l.GetOrLoad(ctx, "k", src.load)
