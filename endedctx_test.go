@@ -367,7 +367,6 @@ func TestLoadThatTimesOutCountsAsAFailedLoad(t *testing.T) {
 	})
 }
 
-
 // At a fill's deadline the callers are answered before the timeout is
 // recorded: a Recorder that blocks there holds none of them, and later
 // callers of the key start a load of their own (issue 24).
