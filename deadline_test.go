@@ -139,20 +139,22 @@ func TestDeadlineString(t *testing.T) {
 	assert.Equal(t, "1970-01-01T00:00:00.000000001Z", flightcache.DeadlineOf(time.Unix(0, 0)).String())
 }
 
-// TestEntryIsCompact pins Entry's layout: 64 bytes for a pointer value, and
-// no pointer but Value for the garbage collector to scan. It is 8 (Value)
-// + 5×8 (FreshUntil, StaleUntil, ServeUntil, ExpiresAt, LoadedAt) + 8
-// (LoadDuration) + 8 (Missing, one byte padded to the struct's alignment):
-// 64, not the 48 that three instants would take, because ServeUntil (KeepFor)
-// and LoadedAt (rule 14) are needed as well. With time.Time instants it was
-// 8 + 5×24 + 8 + 8 = 144 bytes, with five *Location pointers.
+// TestEntryIsCompact pins Entry's layout: 72 bytes for a pointer value, and
+// no pointer but Value and Tags (nil when untagged) for the garbage
+// collector to scan. It is 8 (Value) + 5×8 (FreshUntil, StaleUntil,
+// ServeUntil, ExpiresAt, LoadedAt) + 8 (LoadDuration) + 8 (Tags) + 8
+// (Missing, one byte padded to the struct's alignment): 72, not the 48 that
+// three instants would take, because ServeUntil (KeepFor), LoadedAt (rule
+// 14, and what InvalidateTag and Clear judge) and Tags are needed as well.
+// With time.Time instants it was 8 + 5×24 + 8 + 8 = 144 bytes, with five
+// *Location pointers.
 func TestEntryIsCompact(t *testing.T) {
-	assert.Equal(t, uintptr(64), unsafe.Sizeof(flightcache.Entry[*int]{}))
+	assert.Equal(t, uintptr(72), unsafe.Sizeof(flightcache.Entry[*int]{}))
 	assert.Equal(t, uintptr(8), unsafe.Sizeof(flightcache.Deadline(0)))
 	typ := reflect.TypeFor[flightcache.Entry[*int]]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		if f.Name == "Value" {
+		if f.Name == "Value" || f.Name == "Tags" {
 			continue
 		}
 		assert.False(t, hasPointers(f.Type), "Entry.%s (%s) holds a pointer", f.Name, f.Type)

@@ -14,15 +14,15 @@ import (
 // collector need not scan, where a time.Time is 24 bytes with a *Location
 // pointer in it.
 //
-// Entry[*T] is 64 bytes, and holds no pointer but Value: 8 for Value, 40 for
-// the five instants, 8 for LoadDuration and 8 for Missing (one byte, padded
-// to the alignment of the struct). It would be 48 with FreshUntil, StaleUntil
-// and ExpiresAt only, but ServeUntil (the end of the serving windows, past
-// which KeepFor keeps the entry for Previous only) and LoadedAt (from which a
-// revalidation re-bases the windows, rule 14) cannot be derived from the
-// others. The one pointer-sized field that the tags issue leaves room for
-// (tag generations, nil when untagged) would go before Missing and make it
-// 72: Missing's padding cannot hold it.
+// Entry[*T] is 72 bytes, and holds no pointer but Value and Tags: 8 for
+// Value, 40 for the five instants, 8 for LoadDuration, 8 for Tags and 8 for
+// Missing (one byte, padded to the alignment of the struct). It would be 48
+// with FreshUntil, StaleUntil and ExpiresAt only, but ServeUntil (the end of
+// the serving windows, past which KeepFor keeps the entry for Previous only)
+// and LoadedAt (from which a revalidation re-bases the windows, rule 14,
+// and which tag invalidations and Clear are judged against) cannot be
+// derived from the others. An untagged entry's Tags is nil, and costs
+// nothing but its 8 bytes.
 type Entry[V any] struct {
 	// Value is the loaded value. It is the zero value when Missing is true.
 	Value V
@@ -54,12 +54,20 @@ type Entry[V any] struct {
 	// Loader.Set stored it). A revalidation that the source answers with
 	// ErrNotModified re-bases the entry's windows at the time of that
 	// answer, each as long as it was from LoadedAt (rule 14). Zero means
-	// unknown: such an entry is re-based with the Options' windows.
+	// unknown: such an entry is re-based with the Options' windows, and
+	// any [Loader.Clear] makes it a miss.
 	LoadedAt Deadline
 
 	// LoadDuration is how long the load that produced Value took. The Loader
 	// uses it to refresh hot keys early.
 	LoadDuration time.Duration
+
+	// Tags are the tags the load gave the entry (EntryPolicy.Tags), nil for
+	// none. [Loader.InvalidateTag] of any of them, and [Loader.Clear], make
+	// the entry a miss when it was loaded (LoadedAt) at or before them,
+	// wherever it is stored. A Store keeps them as it keeps the rest of the
+	// Entry: in memory, the pointer; in bytes, the names (see [NewTags]).
+	Tags *Tags
 
 	// Missing marks a negative entry: the source said the key does not exist.
 	Missing bool

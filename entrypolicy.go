@@ -65,17 +65,37 @@ type EntryPolicy struct {
 	// implies NoStore. It is for answers meant for one user, such as an
 	// HTTP response marked private.
 	Private bool
+
+	// Tags are the entry's tags: [Loader.InvalidateTag] of any of them
+	// makes the entry a miss, on every instance of a fleet whose Store
+	// carries invalidations ([InvalidationLog]). A tag is 1 to MaxTagLen
+	// bytes, and an entry has at most MaxTags of them (ErrInvalidTag);
+	// repeats count once. A revalidated entry (ErrNotModified) keeps its
+	// previous tags unless its load sets a policy.
+	Tags []string
+
+	// tags is Tags as a set, made by validate.
+	tags *Tags
 }
 
-// validate returns an error naming the first duration that is negative.
+// validate returns an error naming the first duration that is negative,
+// or the first tag that cannot be used, and makes the set of p's tags.
 func (p *EntryPolicy) validate() error {
-	return firstNegative("EntryPolicy", []namedDuration{
+	if err := firstNegative("EntryPolicy", []namedDuration{
 		{"FreshFor", p.FreshFor},
 		{"StaleFor", p.StaleFor},
 		{"StaleIfError", p.StaleIfError},
 		{"MissingFor", p.MissingFor},
 		{"KeepFor", p.KeepFor},
-	})
+	}); err != nil {
+		return err
+	}
+	tags, err := NewTags(p.Tags...)
+	if err != nil {
+		return fmt.Errorf("flightcache: EntryPolicy.Tags: %w", err)
+	}
+	p.tags = tags
+	return nil
 }
 
 // ErrNotModified is what a LoadFunc returns, wrapped or not, to say that the

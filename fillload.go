@@ -72,6 +72,14 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return
 	}
 	sc := j.scopeOf(idx)
+	// Stamped when the source is called: the value may be read at any
+	// moment of the call, so its age is counted from the call's start, as
+	// RFC 9111 (section 4.2.3) counts a response's age from its request;
+	// windows counted from its return would serve a value past them by as
+	// long as the call took, or the pipeline was held since. An
+	// InvalidateTag or Clear made from now on covers the entry (see
+	// invalTable.stamp).
+	loadedAt := j.f.policy.inv.stamp(j.f.clock.exactNow())
 	start := time.Now()
 	var outs []outcome[V]
 	var err error
@@ -102,12 +110,6 @@ func (j *job[K, V]) loadChunk(idx []int) {
 		return
 	}
 
-	// Stamped when the source was called: the value may have been read at
-	// any moment of the call, so its age is counted from the call's start,
-	// as RFC 9111 (section 4.2.3) counts a response's age from its
-	// request. Windows counted from its return would serve a value past
-	// them by as long as the call took, or the pipeline was held since.
-	loadedAt := DeadlineOf(start)
 	entries, write := j.one.entry[:], j.one.write[:]
 	if len(j.keys) > 1 {
 		entries, write = make([]Entry[V], len(idx)), make([]bool, len(idx))
@@ -155,10 +157,11 @@ func (j *job[K, V]) sharing(i int, p *EntryPolicy, err *error) {
 // build returns the entry for key i under ep, whose load answered o at
 // loadedAt after took, the error its callers get, and whether the entry is to be
 // stored. A "not modified" answer keeps the previous entry's value (or its
-// "not found") under the new policy.
+// "not found") and tags under the new policy.
 func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt Deadline, took time.Duration) (e Entry[V], err error, store bool) {
 	p := j.f.policy
 	r := rand.Float64()
+	var kept *Entry[V] // the entry revalidated, whose tags the new one keeps
 	if o.err != nil && errors.Is(o.err, ErrNotModified) {
 		prev, ok := j.previousOf(i)
 		switch {
@@ -170,19 +173,27 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt Deadlin
 			o = outcome[V]{v: prev.Value}
 		}
 		// The entry keeps the windows its source gave it, re-based at
-		// now, unless this load set new ones (rule 14), and no jitter
-		// shortens them again.
-		if w, ok := windowsOf(&prev); ok && ep == &p.def {
-			ep, r = &w, 1
+		// now, and its tags, unless this load set a policy (rule 14),
+		// and no jitter shortens the windows again.
+		if ep == &p.def {
+			kept = &prev
+			if w, ok := windowsOf(&prev); ok {
+				ep, r = &w, 1
+			}
 		}
 	}
 	switch {
 	case o.err == nil:
-		return valueEntry(p, ep, o.v, loadedAt, took, r), nil, true
+		e = valueEntry(p, ep, o.v, loadedAt, took, r)
 	case isNotFound(o.err):
-		return missingEntry[V](p, ep, loadedAt, took, r), o.err, true
+		e, err = missingEntry[V](p, ep, loadedAt, took, r), o.err
+	default:
+		return Entry[V]{}, o.err, false
 	}
-	return Entry[V]{}, o.err, false
+	if kept != nil {
+		e.Tags = kept.Tags
+	}
+	return e, err, true
 }
 
 // callCounted is call, with the keys at idx counted in j.calling while the

@@ -31,9 +31,10 @@ func (j *job[K, V]) lookAgain(idx []int) []int {
 			// nothing written since (rule 9).
 			j.versions[i] = found[n].v
 		}
-		if ok && e.ExpiresAt != 0 && now >= int64(e.ExpiresAt) {
+		if ok && (e.ExpiresAt != 0 && now >= int64(e.ExpiresAt) || gone(j.f.policy, &e)) {
 			// Past its ExpiresAt, an entry is never served, nor kept for
 			// Previous: a Store may return one it has not dropped yet.
+			// Nor is one that an InvalidateTag or Clear covers.
 			ok = false
 			found[n].ok = false
 		}

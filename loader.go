@@ -3,6 +3,7 @@ package flightcache
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,11 @@ type Loader[K comparable, V any] struct {
 	writes  *writeOrder[K]
 	fill    *filler[K, V]
 	refresh *refresher[K, V]
+
+	// unwatch stops the InvalidationLog's calls of applyInvalidation; nil
+	// without a log.
+	unwatch     func()
+	unwatchOnce sync.Once
 }
 
 // New returns a Loader that keeps its entries in store. A nil opts means the
@@ -78,6 +84,9 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		keysMayFail: l.keysMayFail,
 	}
 	l.refresh = newRefresher(l.fill, l.rep, l.clock, o.MaxRefreshes)
+	if err := l.watchInvalidations(); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -211,7 +220,7 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 // neither go stale nor expire, with no early refresh, is fresh whatever the
 // time: it costs no clock read (rule 1).
 func (l *Loader[K, V]) judgeNow(e *Entry[V]) (verdict, int64) {
-	if l.policy.beta == 0 && !e.Missing && e.FreshUntil.IsZero() && e.ExpiresAt.IsZero() {
+	if l.policy.beta == 0 && !e.Missing && e.FreshUntil.IsZero() && e.ExpiresAt.IsZero() && !gone(&l.policy, e) {
 		return verdictFresh, 0
 	}
 	now := l.clock.exactNow()
@@ -288,6 +297,7 @@ func (l *Loader[K, V]) Wait(ctx context.Context) error {
 // context.
 func (l *Loader[K, V]) Close() error {
 	l.closed.Store(true)
+	l.stopWatching()
 	_ = l.fill.close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), l.loadTimeout)
 	defer cancel()
@@ -304,6 +314,7 @@ func (l *Loader[K, V]) Shutdown(ctx context.Context) error {
 		return errNilContext
 	}
 	l.closed.Store(true)
+	l.stopWatching()
 	if err := l.fill.close(ctx); err != nil {
 		return err
 	}

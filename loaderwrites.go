@@ -28,7 +28,7 @@ func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, notNever(Deadline(l.clock.exactNow())), 0, rand.Float64())
+		e := valueEntry(&l.policy, &l.policy.def, value, l.policy.inv.stamp(l.clock.exactNow()), 0, rand.Float64())
 		return l.view.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)
@@ -87,10 +87,14 @@ func (l *Loader[K, V]) Expire(ctx context.Context, key K) error {
 			return err
 		}
 		stale, changed := staleFrom(e, notNever(Deadline(l.clock.exactNow())))
-		if !changed {
+		if !changed || gone(&l.policy, &e) {
 			return nil
 		}
-		return l.view.store.Set(ctx, key, stale)
+		if err := l.view.store.Set(ctx, key, stale); err != nil {
+			return err
+		}
+		l.rep.record(stats.Expire)
+		return nil
 	})
 	return l.wrote(ctx, "expire", key, err)
 }

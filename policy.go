@@ -43,6 +43,9 @@ type policy struct {
 	freshFor time.Duration // Options.FreshFor; bounds how early a refresh may start
 	jitter   float64
 	beta     float64 // XFetch's beta; 0: no early refresh
+	// inv is the Loader's record of InvalidateTag and Clear, against
+	// which every entry is judged first; nil covers nothing.
+	inv *invalTable
 }
 
 func newPolicy(o *Options) policy {
@@ -55,7 +58,7 @@ func newPolicy(o *Options) policy {
 	if def.FreshFor == 0 {
 		def.FreshFor = Forever
 	}
-	return policy{def: def, freshFor: o.FreshFor, jitter: o.Jitter, beta: o.EarlyRefresh}
+	return policy{def: def, freshFor: o.FreshFor, jitter: o.Jitter, beta: o.EarlyRefresh, inv: newInvalTable()}
 }
 
 // judge says what e is good for at now (Unix nanoseconds). rnd returns a
@@ -65,15 +68,21 @@ func judge[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict
 	// The common case, a fresh value with no early refresh, is decided
 	// here, small enough to be inlined into the read paths.
 	if !e.Missing && p.beta == 0 && (e.FreshUntil == 0 || now < int64(e.FreshUntil)) &&
-		(e.ExpiresAt == 0 || now < int64(e.ExpiresAt)) {
+		(e.ExpiresAt == 0 || now < int64(e.ExpiresAt)) && !gone(p, e) {
 		return verdictFresh
 	}
 	return judgeRest(p, e, now, rnd)
 }
 
+// gone reports whether an InvalidateTag or a Clear covers e: it is of no
+// use, not even to Previous or as a fallback.
+func gone[V any](p *policy, e *Entry[V]) bool {
+	return p.inv.covers(e.LoadedAt, e.Tags)
+}
+
 // judgeRest is judge for every case but the common one.
 func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) verdict {
-	if e.ExpiresAt != 0 && now >= int64(e.ExpiresAt) {
+	if e.ExpiresAt != 0 && now >= int64(e.ExpiresAt) || gone(p, e) {
 		return verdictMiss // never served after it, whatever FreshUntil says
 	}
 	if e.FreshUntil == 0 {
@@ -149,14 +158,14 @@ func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) 
 	return -math.Log(1-rnd())*scale >= g
 }
 
-// valueEntry builds the entry for v under ep, loaded at loadedAt by a load
+// valueEntry builds the entry for v under ep (its tags included), loaded at loadedAt by a load
 // that took took. r is uniform in [0, 1) and places the entry in the jitter
 // range (1 places it at the policy's full length). The entry carries its
 // own windows: FreshUntil, StaleUntil (the end of StaleFor), ServeUntil (the
 // end of the longer of StaleFor and StaleIfError) and ExpiresAt (KeepFor
 // after ServeUntil).
 func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt Deadline, took time.Duration, r float64) Entry[V] {
-	e := Entry[V]{Value: v, LoadDuration: took, LoadedAt: loadedAt}
+	e := Entry[V]{Value: v, LoadDuration: took, LoadedAt: loadedAt, Tags: ep.tags}
 	if ep.FreshFor == Forever {
 		return e // fresh until evicted or invalidated
 	}
@@ -241,7 +250,7 @@ func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt Deadline, took tim
 	until := later(loadedAt, p.spread(ep, ep.MissingFor, r))
 	return Entry[V]{
 		Missing: true, FreshUntil: until, StaleUntil: until, ServeUntil: until,
-		ExpiresAt: later(until, ep.KeepFor), LoadDuration: took, LoadedAt: loadedAt,
+		ExpiresAt: later(until, ep.KeepFor), LoadDuration: took, LoadedAt: loadedAt, Tags: ep.tags,
 	}
 }
 

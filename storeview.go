@@ -7,7 +7,7 @@ import (
 
 // This file is the Loader's one view of its Store: the optional
 // capabilities a Store may have (RefStore, BatchStore, Leaser, BatchLeaser,
-// Fencer, BatchFencer) are found once, in New, as database/sql finds a
+// Fencer, BatchFencer, InvalidationLog) are found once, in New, as database/sql finds a
 // driver's optional interfaces, and the fill calls the view, never asking
 // which of them the Store has.
 
@@ -21,6 +21,7 @@ type storeView[K comparable, V any] struct {
 	bleaser BatchLeaser[K, V] // store, when it is one
 	fencer  Fencer[K, V]      // store, when it is one
 	bfencer BatchFencer[K, V] // store, when it is one
+	log     InvalidationLog   // store, when it is one
 }
 
 func newStoreView[K comparable, V any](store Store[K, V]) storeView[K, V] {
@@ -31,6 +32,7 @@ func newStoreView[K comparable, V any](store Store[K, V]) storeView[K, V] {
 	v.bleaser, _ = store.(BatchLeaser[K, V])
 	v.fencer, _ = store.(Fencer[K, V])
 	v.bfencer, _ = store.(BatchFencer[K, V])
+	v.log, _ = store.(InvalidationLog)
 	return v
 }
 

@@ -132,3 +132,33 @@ func TestForgetOfOneOfManyKeysInFlight(t *testing.T) {
 	claim("a", true).Finish(0, nil)
 	assert.Zero(t, singleflight.InFlight(&g))
 }
+
+func TestForgetAllStartsEveryKeyAfresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		release := make(chan struct{})
+		var oldCalls, newCalls atomic.Int32
+		keys := []string{"a", "b", "c"} // one in the Group's first slot, two in its map
+		var old []<-chan singleflight.Result[string]
+		for _, k := range keys {
+			old = append(old, g.DoChan(context.Background(), k, blockingFn(&oldCalls, release, "old "+k, nil)))
+		}
+		synctest.Wait()
+		g.ForgetAll()
+		assert.Zero(t, singleflight.InFlight(&g), "nothing is listed after ForgetAll")
+		var fresh []<-chan singleflight.Result[string]
+		for _, k := range keys {
+			fresh = append(fresh, g.DoChan(context.Background(), k, blockingFn(&newCalls, release, "new "+k, nil)))
+		}
+		synctest.Wait()
+		assert.Equal(t, int32(3), newCalls.Load(), "every key's next call started afresh")
+		close(release)
+		for i, k := range keys {
+			assert.Equal(t, "old "+k, (<-old[i]).Val, "a waiter from before ForgetAll keeps the old call's result")
+			assert.Equal(t, "new "+k, (<-fresh[i]).Val)
+		}
+		synctest.Wait()
+		assert.Zero(t, singleflight.InFlight(&g))
+		g.ForgetAll() // with nothing in flight: nothing to do
+	})
+}

@@ -597,6 +597,19 @@ func (g *Group[K, V]) Forget(key K) {
 	g.mu.Unlock()
 }
 
+// ForgetAll is Forget of every key in flight: the next call for any key
+// starts afresh. The calls in flight go on as Forget leaves them.
+func (g *Group[K, V]) ForgetAll() {
+	g.mu.Lock()
+	if g.one != nil {
+		g.remove(g.oneKey, g.one)
+	}
+	for key, c := range g.calls {
+		g.remove(key, c)
+	}
+	g.mu.Unlock()
+}
+
 // Wrap returns fn with duplicate suppression: concurrent calls with the same
 // key run fn once and share its result, as with [Group.Do], whose contract,
 // errors included, it keeps. It is the decorator form of Do.

@@ -39,6 +39,17 @@ const (
 	// failure (Options.FailureBackoff) and had no old value to fall back
 	// on: it got the last load's error without a load.
 	Throttled
+	// Expire is a Loader.Expire that made an entry stale.
+	Expire
+	// TagInvalidation is a Loader.InvalidateTag that took effect.
+	TagInvalidation
+	// Clear is a Loader.Clear that took effect.
+	Clear
+	// Peek is a Loader.Peek.
+	Peek
+	// PeekHit is a Loader.Peek that found a value (or a cached "not
+	// found") a read would serve.
+	PeekHit
 
 	numEvents
 )
@@ -73,6 +84,12 @@ type Stats struct {
 	StoreErrors   uint64
 	Panics        uint64
 	Throttled     uint64 // calls refused a load by the failure throttle
+
+	Expires          uint64 // Expire calls that made an entry stale
+	TagInvalidations uint64 // InvalidateTag calls that took effect
+	Clears           uint64 // Clear calls that took effect
+	Peeks            uint64 // Peek calls
+	PeekHits         uint64 // Peek calls that found what a read would serve
 
 	// LoadBuckets is the histogram of load latencies: one [Bucket] for each
 	// of [LoadBucketBounds], in increasing order, each counting the loads that
@@ -159,6 +176,12 @@ func (s Stats) Sub(old Stats) Stats {
 		StoreErrors:   sub(s.StoreErrors, old.StoreErrors),
 		Panics:        sub(s.Panics, old.Panics),
 		Throttled:     sub(s.Throttled, old.Throttled),
+
+		Expires:          sub(s.Expires, old.Expires),
+		TagInvalidations: sub(s.TagInvalidations, old.TagInvalidations),
+		Clears:           sub(s.Clears, old.Clears),
+		Peeks:            sub(s.Peeks, old.Peeks),
+		PeekHits:         sub(s.PeekHits, old.PeekHits),
 	}
 	if s.LoadBuckets != nil {
 		d.LoadBuckets = make([]Bucket, len(s.LoadBuckets))
@@ -310,6 +333,11 @@ func (c *Counter) Snapshot() Stats {
 	st.Panics = ev[Panic]
 	st.KeysLoaded = ev[KeysLoaded]
 	st.Throttled = ev[Throttled]
+	st.Expires = ev[Expire]
+	st.TagInvalidations = ev[TagInvalidation]
+	st.Clears = ev[Clear]
+	st.Peeks = ev[Peek]
+	st.PeekHits = ev[PeekHit]
 
 	st.LoadBuckets = make([]Bucket, len(loadBounds))
 	var cumulative uint64

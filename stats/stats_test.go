@@ -44,6 +44,8 @@ func TestCounterZeroValueCountsEveryEvent(t *testing.T) {
 	events := map[stats.Event]int{
 		stats.Hit: 1, stats.Miss: 2, stats.MissingHit: 3, stats.StaleHit: 4, stats.Coalesced: 5,
 		stats.Refresh: 6, stats.RefreshError: 7, stats.StoreError: 8, stats.Panic: 9, stats.KeysLoaded: 10,
+		stats.Throttled: 11, stats.Expire: 12, stats.TagInvalidation: 13, stats.Clear: 14, stats.Peek: 15,
+		stats.PeekHit: 16,
 	}
 	for e, n := range events {
 		c.Record(e, n)
@@ -55,6 +57,7 @@ func TestCounterZeroValueCountsEveryEvent(t *testing.T) {
 	assert.Equal(t, stats.Stats{
 		Hits: 1, Misses: 2, MissingHits: 3, StaleHits: 4, Coalesced: 5,
 		Refreshes: 6, RefreshErrors: 7, StoreErrors: 8, Panics: 9, KeysLoaded: 10,
+		Throttled: 11, Expires: 12, TagInvalidations: 13, Clears: 14, Peeks: 15, PeekHits: 16,
 		Loads: 2, LoadErrors: 1, LoadTime: 5 * time.Millisecond,
 	}, withoutBuckets(s))
 	assert.Zero(t, bucketCount(t, s, time.Millisecond))
