@@ -114,7 +114,7 @@ func (l *Loader[K, V]) admitAll(ctx context.Context) error {
 // invalidate makes inv, stamped now, over the log when there is one, and
 // counts ev.
 func (l *Loader[K, V]) invalidate(ctx context.Context, op string, inv Invalidation, ev stats.Event) error {
-	inv.At = l.policy.inv.stamp(l.clock.exactNow())
+	inv.At = l.policy.inv.instant(l.clock.exactNow())
 	if l.view.log != nil {
 		logged, err := l.logInvalidation(ctx, inv)
 		if err != nil {

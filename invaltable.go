@@ -32,6 +32,7 @@ type invalTable struct {
 	cleared atomic.Int64 // the latest Clear; math.MinInt64 for none
 	tagged  atomic.Int64 // tagged entries loaded at or before it are gone (pruned records); math.MinInt64 for none
 	floor   atomic.Int64 // the latest instant of any invalidation; math.MinInt64 for none
+	issued  atomic.Int64 // the latest stamp given; math.MinInt64 for none
 	records atomic.Int64 // how many tags have a record
 
 	mu   sync.Mutex // guards writes of tags
@@ -43,6 +44,7 @@ func newInvalTable() *invalTable {
 	t.cleared.Store(math.MinInt64)
 	t.tagged.Store(math.MinInt64)
 	t.floor.Store(math.MinInt64)
+	t.issued.Store(math.MinInt64)
 	return t
 }
 
@@ -70,12 +72,23 @@ func (t *invalTable) coversTags(loadedAt int64, tags *Tags) bool {
 }
 
 // stamp returns the instant to stamp a load (or a Set) that starts at now
-// with, and the instant of an invalidation made at now: now, or just past
-// the latest invalidation when the clock has not passed it yet. So no
-// invalidation that returned before a load began covers its entry, and
-// every invalidation covers the loads stamped before it.
+// with: now, or just past the latest invalidation when the clock has not
+// passed it yet, so that no invalidation that returned before the load
+// began covers its entry.
 func (t *invalTable) stamp(now int64) Deadline {
-	return notNever(Deadline(max(now, t.floor.Load()+1)))
+	s := max(now, t.floor.Load()+1)
+	raise(&t.issued, s)
+	return notNever(Deadline(s))
+}
+
+// instant returns the instant of an invalidation made at now: now, or
+// the latest stamp or invalidation when the clock reads less. So an
+// invalidation covers every load stamped before it began, whatever the
+// clock did in between: exactNow's readings are not ordered across the
+// goroutines that read it (each extrapolates a base of its own age), nor
+// across a step of the system's wall clock.
+func (t *invalTable) instant(now int64) Deadline {
+	return notNever(Deadline(max(now, t.floor.Load()+1, t.issued.Load())))
 }
 
 // apply records inv: entries loaded at or before inv.At, all of them for a
@@ -88,10 +101,12 @@ func (t *invalTable) apply(inv Invalidation) {
 		raise(&t.cleared, at)
 	} else {
 		t.mu.Lock()
-		_, loaded := t.tags.Compute(inv.Tag, func(old int64, loaded bool) (int64, xsync.ComputeOp) {
+		added := false
+		t.tags.Compute(inv.Tag, func(old int64, loaded bool) (int64, xsync.ComputeOp) {
+			added = !loaded
 			return max(old, at), xsync.UpdateOp
 		})
-		if !loaded && t.records.Add(1) > maxTagRecords {
+		if added && t.records.Add(1) > maxTagRecords {
 			t.prune()
 		}
 		t.mu.Unlock()

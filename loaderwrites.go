@@ -24,11 +24,33 @@ import (
 // only waiting: a Set that need not wait is made whatever ctx says, with ctx
 // passed to the Store, which may refuse it (a remote one) or not.
 func (l *Loader[K, V]) Set(ctx context.Context, key K, value V) error {
+	return l.set(ctx, key, value, &l.policy.def)
+}
+
+// SetWithPolicy is Set with the policy of the entry, as a load gives its
+// own with [SetPolicy]: its windows, in place of the Options' (Jitter only
+// shortens them), and its tags ([EntryPolicy.Tags]), which
+// [Loader.InvalidateTag] then covers. Set's entry has no tags. It returns
+// an error, and changes nothing, for a policy with a negative duration or a
+// tag that cannot be used, and for one with NoStore or Private, which
+// would store nothing.
+func (l *Loader[K, V]) SetWithPolicy(ctx context.Context, key K, value V, p EntryPolicy) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	if p.NoStore || p.Private {
+		return fmt.Errorf("flightcache: SetWithPolicy of key %v: a policy with NoStore or Private stores nothing", key)
+	}
+	return l.set(ctx, key, value, &p)
+}
+
+// set is Set under the policy ep.
+func (l *Loader[K, V]) set(ctx context.Context, key K, value V, ep *EntryPolicy) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, &l.policy.def, value, l.policy.inv.stamp(l.clock.exactNow()), 0, rand.Float64())
+		e := valueEntry(&l.policy, ep, value, l.policy.inv.stamp(l.clock.exactNow()), 0, rand.Float64())
 		return l.view.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)

@@ -26,6 +26,11 @@ import (
 //     dawdle, and with background refreshes, no call that starts after a
 //     Set or Invalidate of a key returned gets an older value of it (rule
 //     8). It prints its seed; FLIGHTCACHE_STRESS_SEED=<seed> replays it.
+//   - "Invalidations": the same with tagged entries, InvalidateTag,
+//     Clear, Expire, Peek, SetWithPolicy, Refresh and Batcher reads in the
+//     mix: no read that starts after an InvalidateTag or Clear returned
+//     gets a value it covers (rules 8, 13). It prints its seed and how
+//     many operations ran.
 //
 // newStore is called once per check; RunLoader closes no Store, so register
 // any Close with t.Cleanup.
@@ -49,6 +54,11 @@ func RunLoader(t *testing.T, newStore func(t *testing.T) flightcache.Store[strin
 		t.Run(mode.name, func(t *testing.T) {
 			t.Logf("seed %d (replay with FLIGHTCACHE_STRESS_SEED=%d)", seed, seed)
 			writeOrder(t, newStore(t), mode.opts, seed)
+		})
+		inval := strings.Replace(mode.name, "WriteOrder", "Invalidations", 1)
+		t.Run(inval, func(t *testing.T) {
+			ops := invalidationOrder(t, newStore(t), mode.opts, seed)
+			t.Logf("seed %d (replay with FLIGHTCACHE_STRESS_SEED=%d): %d operations", seed, seed, ops)
 		})
 	}
 }
