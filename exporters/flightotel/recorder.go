@@ -168,6 +168,16 @@ var counterInstruments = []counterInstrument{
 		func(s stats.Stats) uint64 { return s.StoreErrors }},
 	{"flightcache.throttled", "{call}", "Calls refused a load by the failure throttle.",
 		func(s stats.Stats) uint64 { return s.Throttled }},
+	{"flightcache.expires", "{call}", "Expire calls that made an entry stale.",
+		func(s stats.Stats) uint64 { return s.Expires }},
+	{"flightcache.tag_invalidations", "{call}", "InvalidateTag calls that took effect.",
+		func(s stats.Stats) uint64 { return s.TagInvalidations }},
+	{"flightcache.clears", "{call}", "Clear calls that took effect.",
+		func(s stats.Stats) uint64 { return s.Clears }},
+	{"flightcache.peeks", "{call}", "Peek calls.",
+		func(s stats.Stats) uint64 { return s.Peeks }},
+	{"flightcache.peek_hits", "{call}", "Peek calls that found what a read would serve.",
+		func(s stats.Stats) uint64 { return s.PeekHits }},
 }
 
 // Recorder is a [stats.Recorder] that counts a Loader's events in a

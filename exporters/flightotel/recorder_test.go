@@ -128,7 +128,8 @@ func TestRecorderReportsEveryCount(t *testing.T) {
 	for e, n := range map[stats.Event]int{
 		stats.Hit: 1, stats.Miss: 2, stats.MissingHit: 3, stats.StaleHit: 4, stats.Coalesced: 5,
 		stats.KeysLoaded: 7, stats.Refresh: 9, stats.RefreshError: 10, stats.StoreError: 11, stats.Panic: 12,
-		stats.Throttled: 13,
+		stats.Throttled: 13, stats.Expire: 14, stats.TagInvalidation: 15, stats.Clear: 16, stats.Peek: 17,
+		stats.PeekHit: 18,
 	} {
 		r.Record(e, n)
 	}
@@ -145,14 +146,15 @@ func TestRecorderReportsEveryCount(t *testing.T) {
 		"flightcache.hits": 1, "flightcache.misses": 2, "flightcache.missing_hits": 3,
 		"flightcache.stale_hits": 4, "flightcache.coalesced": 5, "flightcache.loads": 4,
 		"flightcache.keys_loaded": 7, "flightcache.refreshes": 9, "flightcache.store_errors": 11,
-		"flightcache.throttled": 13,
+		"flightcache.throttled": 13, "flightcache.expires": 14, "flightcache.tag_invalidations": 15,
+		"flightcache.clears": 16, "flightcache.peeks": 17, "flightcache.peek_hits": 18,
 	}
 	for name, v := range want {
 		assert.Equal(t, v, counterValue(t, metrics, name, "users"), name)
 		assert.NotEmpty(t, metrics[name].Description, name)
 		assert.Regexp(t, `^\{[a-z]+\}$`, metrics[name].Unit, name)
 	}
-	assert.Len(t, metrics, len(want)+1, "ten counters and a histogram; no instrument of errors but store_errors")
+	assert.Len(t, metrics, len(want)+1, "the counters and a histogram; no instrument of errors but store_errors")
 	assert.Equal(t, int64(2), counterValueOf(t, metrics, "flightcache.loads", "users", flightotel.ErrorTypeOther))
 	assert.Equal(t, uint64(4), histogramPoint(t, metrics, "users").Count)
 	assert.Equal(t, uint64(2), histogramPointOf(t, metrics, "users", flightotel.ErrorTypeOther).Count)

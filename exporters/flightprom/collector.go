@@ -107,6 +107,16 @@ var counterMetrics = []counterMetric{
 		func(s stats.Stats) uint64 { return s.Panics }},
 	{"throttled_total", "Calls refused a load by the failure throttle.",
 		func(s stats.Stats) uint64 { return s.Throttled }},
+	{"expires_total", "Expire calls that made an entry stale.",
+		func(s stats.Stats) uint64 { return s.Expires }},
+	{"tag_invalidations_total", "InvalidateTag calls that took effect.",
+		func(s stats.Stats) uint64 { return s.TagInvalidations }},
+	{"clears_total", "Clear calls that took effect.",
+		func(s stats.Stats) uint64 { return s.Clears }},
+	{"peeks_total", "Peek calls.",
+		func(s stats.Stats) uint64 { return s.Peeks }},
+	{"peek_hits_total", "Peek calls that found what a read would serve.",
+		func(s stats.Stats) uint64 { return s.PeekHits }},
 }
 
 // namespace prefixes every metric name.

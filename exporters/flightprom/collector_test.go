@@ -38,6 +38,11 @@ var counterNames = []string{
 	"flightcache_store_errors_total",
 	"flightcache_panics_total",
 	"flightcache_throttled_total",
+	"flightcache_expires_total",
+	"flightcache_tag_invalidations_total",
+	"flightcache_clears_total",
+	"flightcache_peeks_total",
+	"flightcache_peek_hits_total",
 }
 
 // fixed returns a snapshot function that always returns s.
@@ -52,6 +57,7 @@ func TestCollectorReportsEveryField(t *testing.T) {
 		Hits: 1, Misses: 2, MissingHits: 3, StaleHits: 4, Coalesced: 5,
 		Loads: 6, KeysLoaded: 7, LoadErrors: 8, LoadTime: 1500 * time.Millisecond,
 		Refreshes: 9, RefreshErrors: 10, StoreErrors: 11, Panics: 12, Throttled: 13,
+		Expires: 14, TagInvalidations: 15, Clears: 16, Peeks: 17, PeekHits: 18,
 		LoadBuckets: []stats.Bucket{
 			{UpperBound: 250 * time.Microsecond, Count: 1},
 			{UpperBound: 500 * time.Millisecond, Count: 4},
@@ -99,6 +105,21 @@ flightcache_panics_total{name="users"} 12
 # HELP flightcache_throttled_total Calls refused a load by the failure throttle.
 # TYPE flightcache_throttled_total counter
 flightcache_throttled_total{name="users"} 13
+# HELP flightcache_expires_total Expire calls that made an entry stale.
+# TYPE flightcache_expires_total counter
+flightcache_expires_total{name="users"} 14
+# HELP flightcache_tag_invalidations_total InvalidateTag calls that took effect.
+# TYPE flightcache_tag_invalidations_total counter
+flightcache_tag_invalidations_total{name="users"} 15
+# HELP flightcache_clears_total Clear calls that took effect.
+# TYPE flightcache_clears_total counter
+flightcache_clears_total{name="users"} 16
+# HELP flightcache_peeks_total Peek calls.
+# TYPE flightcache_peeks_total counter
+flightcache_peeks_total{name="users"} 17
+# HELP flightcache_peek_hits_total Peek calls that found what a read would serve.
+# TYPE flightcache_peek_hits_total counter
+flightcache_peek_hits_total{name="users"} 18
 # HELP flightcache_load_duration_seconds Time calls of the source took, failed ones included.
 # TYPE flightcache_load_duration_seconds histogram
 flightcache_load_duration_seconds_bucket{name="users",le="0.00025"} 1
@@ -109,7 +130,7 @@ flightcache_load_duration_seconds_sum{name="users"} 1.5
 flightcache_load_duration_seconds_count{name="users"} 6
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want)))
-	assert.Equal(t, 14, testutil.CollectAndCount(c), "thirteen counters and a histogram")
+	assert.Equal(t, len(counterNames)+1, testutil.CollectAndCount(c), "the counters and a histogram")
 }
 
 // TestHistogramFromCounter checks the histogram built from a real Counter:
@@ -183,7 +204,7 @@ flightcache_loads_total{name="users"} 0
 
 	count, err := testutil.GatherAndCount(reg)
 	require.NoError(t, err)
-	assert.Equal(t, 28, count, "fourteen metrics for each Loader")
+	assert.Equal(t, 2*(len(counterNames)+1), count, "every metric for each Loader")
 }
 
 func TestSameNameTwiceIsRejected(t *testing.T) {
