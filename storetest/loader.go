@@ -283,7 +283,9 @@ var farPast = flightcache.DeadlineOf(time.Unix(0, 0))
 // the Store with a fresh hit through a Loader over it ("via=store",
 // "via=loader"), a fresh hit of an entry whose load set its own
 // EntryPolicy ("via=policy"), the same through GetOrLoadResult
-// ("via=result"), and a stale hit whose refresh is running ("via=stale").
+// ("via=result"), a stale hit whose refresh is running ("via=stale"), and
+// a hit on a tagged entry after tag invalidations and a Clear
+// ("via=tagged").
 // The Loader adds a clock read and a few comparisons to a Get: the rows
 // should be within a few percent, with no allocation.
 func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[string, string]) {
@@ -366,6 +368,32 @@ func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[str
 		}
 		parallel(b, func() error {
 			_, err := fresh.GetOrLoad(ctx, "stale", load)
+			return err
+		})
+	})
+	tagged := func(ctx context.Context, key string) (string, error) {
+		err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: 2 * time.Hour, Tags: []string{"a", "b"}})
+		return "v", err
+	}
+	b.Run("via=tagged", func(b *testing.B) {
+		// A tagged entry, read after invalidations of other tags and a
+		// Clear: a lookup per tag, and Clear's atomic load.
+		for _, tag := range []string{"c", "d"} {
+			if err := fresh.InvalidateTag(ctx, tag); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := fresh.Clear(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := fresh.GetOrLoad(ctx, "tagged", tagged); err != nil {
+			b.Fatal(err)
+		}
+		parallel(b, func() error {
+			v, err := fresh.GetOrLoad(ctx, "tagged", tagged)
+			if err == nil && len(v) == 0 {
+				return fmt.Errorf("GetOrLoad: an empty value")
+			}
 			return err
 		})
 	})
