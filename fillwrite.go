@@ -10,25 +10,36 @@ import (
 
 // write stores the entries of the keys at idx whose write is set, leaving
 // out each key that a Set or Invalidate reached since the fill began (rule
-// 8), in one call when the Store is a BatchStore. A Store error is counted
-// and logged, not returned: the callers still get the loaded values.
+// 8), in one call when the Store is a BatchStore. A key superseded already
+// is left out before the fill asks for its write token, and one superseded
+// while the fill waits for it is left out then (see keyWrites.lockAt): a
+// fill a Set has superseded gives up its place at once. A Store error is
+// counted and logged, not returned: the callers still get the loaded values.
 func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
-	var kws []*keyWrites
-	for n, i := range idx {
-		if write[n] {
-			kws = append(kws, j.kws[i])
+	last, n := 0, 0
+	for m, i := range idx {
+		if write[m] && j.kws[i].current(j.gens[i]) {
+			last, n = i, n+1
 		}
 	}
-	if len(kws) == 0 {
+	switch {
+	case n == 0:
 		return
-	}
-	if len(kws) == 1 {
-		if kws[0].lock(j.ctx) != nil {
-			return // the deadline passed; the key has its timeout
+	case n == 1:
+		// One key, the common case, takes no slices.
+		held, err := j.kws[last].lockAt(j.ctx, j.gens[last])
+		if err != nil || !held {
+			return // the deadline passed (the key has its timeout), or a Set came
 		}
-		defer kws[0].unlock()
-	} else {
-		unlock, err := lockAll(j.ctx, kws)
+		defer j.kws[last].unlock()
+	default:
+		kws, gens := make([]*keyWrites, 0, n), make([]uint64, 0, n)
+		for m, i := range idx {
+			if write[m] && j.kws[i].current(j.gens[i]) {
+				kws, gens = append(kws, j.kws[i]), append(gens, j.gens[i])
+			}
+		}
+		unlock, err := lockAll(j.ctx, kws, gens)
 		if err != nil {
 			return // the deadline passed; the keys have their timeout
 		}
@@ -37,8 +48,13 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 	if j.expired.Load() {
 		return // the result is dropped: a newer fill may have begun
 	}
+	j.writeHeld(idx, entries, write, n)
+}
 
-	if !j.f.view.writesMany() || len(kws) == 1 {
+// writeHeld is write's Store call, for the n keys at idx whose tokens write
+// holds: those whose write is set and that are still current.
+func (j *job[K, V]) writeHeld(idx []int, entries []Entry[V], write []bool, n int) {
+	if !j.f.view.writesMany() || n == 1 {
 		for n, i := range idx {
 			if write[n] && j.kws[i].current(j.gens[i]) {
 				j.storeWrite(idx[n:n+1], func() error { return j.f.view.set(j.ctx, j.keys[i], entries[n], j.version(i)) })
@@ -46,10 +62,10 @@ func (j *job[K, V]) write(idx []int, entries []Entry[V], write []bool) {
 		}
 		return
 	}
-	many := make(map[K]Entry[V], len(kws))
+	many := make(map[K]Entry[V], n)
 	var versions map[K]Version
 	if j.f.view.fenced() {
-		versions = make(map[K]Version, len(kws))
+		versions = make(map[K]Version, n)
 	}
 	for n, i := range idx {
 		if write[n] && j.kws[i].current(j.gens[i]) {

@@ -72,15 +72,38 @@ func (w *writeOrder[K]) end(key K) {
 // lock takes the write token, waiting as long as ctx allows. A ctx that
 // has ended never takes it, free or not.
 func (kw *keyWrites) lock(ctx context.Context) error {
+	_, err := kw.acquire(ctx, 0, false)
+	return err
+}
+
+// lockAt takes the write token for a fill that began at generation gen,
+// waiting as long as ctx allows, and reports whether it did. A fill that a
+// Set, Invalidate or Expire has superseded, before it asked or while it
+// waited, never writes: it gives up its place at once, holding nothing
+// (false, nil), rather than wait for a token it has no use for.
+func (kw *keyWrites) lockAt(ctx context.Context, gen uint64) (held bool, err error) {
+	return kw.acquire(ctx, gen, true)
+}
+
+// acquire is lock, and with fill, lockAt of generation gen. A waiter is
+// woken when the token is given back and when the generation advances
+// (see advance), and tries again.
+func (kw *keyWrites) acquire(ctx context.Context, gen uint64, fill bool) (bool, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
 		}
 		kw.mu.Lock()
+		// Read under mu: an advance that this misses wakes the waiter
+		// (advance takes mu after it has moved the generation on).
+		if fill && !kw.current(gen) {
+			kw.mu.Unlock()
+			return false, nil
+		}
 		if !kw.busy {
 			kw.busy = true
 			kw.mu.Unlock()
-			return nil // a free token: ctx's Done channel is not even made
+			return true, nil // a free token: ctx's Done channel is not even made
 		}
 		if kw.wake == nil {
 			kw.wake = make(chan struct{})
@@ -88,9 +111,9 @@ func (kw *keyWrites) lock(ctx context.Context) error {
 		wake := kw.wake
 		kw.mu.Unlock()
 		select {
-		case <-wake: // given back: try again, with the other waiters
+		case <-wake: // given back, or superseded: try again, with the other waiters
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 }
@@ -111,6 +134,13 @@ func (kw *keyWrites) tryLock() bool {
 func (kw *keyWrites) unlock() {
 	kw.mu.Lock()
 	kw.busy = false
+	kw.mu.Unlock()
+	kw.wakeAll()
+}
+
+// wakeAll wakes every waiter for the token, to look at it again.
+func (kw *keyWrites) wakeAll() {
+	kw.mu.Lock()
 	wake := kw.wake
 	kw.wake = nil
 	kw.mu.Unlock()
@@ -123,16 +153,33 @@ func (kw *keyWrites) unlock() {
 // holding the token, so that none can come before the write it guards.
 func (kw *keyWrites) current(gen uint64) bool { return kw.gen.Load() == gen }
 
-// advance makes every fill that began before it leave the Store alone.
-func (kw *keyWrites) advance() { kw.gen.Add(1) }
+// advance makes every fill that began before it leave the Store alone, and
+// those of them waiting for the token leave at once (see lockAt): a waiter
+// is woken, sees the new generation and gives up its place, so that the
+// fills a storm of Sets supersedes never queue for the token.
+func (kw *keyWrites) advance() {
+	kw.gen.Add(1)
+	kw.wakeAll()
+}
 
-// lockAll takes the tokens of kws in one global order (by address), so that
-// two batches that share keys never wait on each other, and returns the
-// function that gives them back. It gives up, holding nothing, when ctx ends.
-func lockAll(ctx context.Context, kws []*keyWrites) (unlock func(), err error) {
-	order := slices.Clone(kws)
-	slices.SortFunc(order, func(a, b *keyWrites) int {
-		pa, pb := uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(b))
+// lockAll takes, for a fill whose keys have the write orders kws and began
+// at the generations gens, the tokens of those keys that no Set,
+// Invalidate or Expire has superseded (see lockAt), in one global order (by
+// address), so that two batches that share keys never wait on each other.
+// It returns the function that gives them back; a superseded key's token is
+// not held, and its write must be left out (its generation tells). It gives
+// up, holding nothing, when ctx ends.
+func lockAll(ctx context.Context, kws []*keyWrites, gens []uint64) (unlock func(), err error) {
+	type place struct {
+		kw  *keyWrites
+		gen uint64
+	}
+	order := make([]place, len(kws))
+	for i, kw := range kws {
+		order[i] = place{kw, gens[i]}
+	}
+	slices.SortFunc(order, func(a, b place) int {
+		pa, pb := uintptr(unsafe.Pointer(a.kw)), uintptr(unsafe.Pointer(b.kw))
 		switch {
 		case pa < pb:
 			return -1
@@ -141,20 +188,24 @@ func lockAll(ctx context.Context, kws []*keyWrites) (unlock func(), err error) {
 		}
 		return 0
 	})
-	order = slices.Compact(order)
-	for i, kw := range order {
-		if err := kw.lock(ctx); err != nil {
-			for _, held := range order[:i] {
-				held.unlock()
-			}
-			return nil, err
+	order = slices.CompactFunc(order, func(a, b place) bool { return a.kw == b.kw })
+	held := order[:0] // filtered in place
+	unlock = func() {
+		for _, p := range held {
+			p.kw.unlock()
 		}
 	}
-	return func() {
-		for _, kw := range order {
-			kw.unlock()
+	for _, p := range order {
+		ok, err := p.kw.lockAt(ctx, p.gen)
+		if err != nil {
+			unlock()
+			return nil, err
 		}
-	}, nil
+		if ok {
+			held = append(held, p)
+		}
+	}
+	return unlock, nil
 }
 
 // overwrite runs op, a Set or a Delete of key in the Store, so that it wins

@@ -107,3 +107,62 @@ func TestWriteTokenUnderContention(t *testing.T) {
 	assert.Positive(t, took)
 	assert.False(t, kw.busy)
 }
+
+// A fill waiting for the token leaves as soon as a Set, Invalidate or Expire
+// supersedes it (keyWrites.lockAt), while the token is still held: it would
+// never write. One that is not superseded still takes the token when it is
+// given back.
+func TestWriteTokenSupersededWaiterLeavesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var kw keyWrites
+		ctx := context.Background()
+		require.NoError(t, kw.lock(ctx))
+		gen := kw.gen.Load()
+		left := make(chan bool)
+		go func() {
+			held, err := kw.lockAt(ctx, gen)
+			assert.NoError(t, err)
+			left <- held
+		}()
+		synctest.Wait()
+		kw.advance() // as expire does, without the token
+		assert.False(t, <-left, "a superseded waiter took the token")
+		assert.True(t, kw.busy, "the holder still holds the token")
+
+		now := kw.gen.Load()
+		took := make(chan bool)
+		go func() {
+			held, err := kw.lockAt(ctx, now)
+			assert.NoError(t, err)
+			took <- held
+		}()
+		synctest.Wait()
+		kw.unlock()
+		assert.True(t, <-took, "a current waiter takes the token once it is given back")
+		kw.unlock()
+
+		held, err := kw.lockAt(ctx, gen)
+		assert.NoError(t, err)
+		assert.False(t, held, "a fill superseded before it asks never takes the token")
+		assert.False(t, kw.busy)
+	})
+}
+
+// lockAll takes the tokens of a fill's current keys only: a superseded key's
+// token, held by another writer, holds the batch back not at all.
+func TestLockAllLeavesSupersededKeysOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var a, b keyWrites
+		ctx := context.Background()
+		gens := []uint64{a.gen.Load(), b.gen.Load()}
+		require.NoError(t, a.lock(ctx)) // a newer writer of a
+		a.advance()                     // which superseded the fill's a
+		unlock, err := lockAll(ctx, []*keyWrites{&a, &b}, gens)
+		require.NoError(t, err)
+		assert.True(t, b.busy, "the current key's token is held")
+		unlock()
+		assert.False(t, b.busy)
+		assert.True(t, a.busy, "the superseded key's token is its holder's still")
+		a.unlock()
+	})
+}
