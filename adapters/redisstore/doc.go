@@ -52,7 +52,8 @@
 // Entries are encoded by a Codec (JSON unless another is given) inside a
 // small versioned envelope that carries the rest of the Entry exactly:
 // Missing, FreshUntil, StaleUntil, ServeUntil, ExpiresAt, LoadedAt (each a
-// Deadline, Unix nanoseconds as they are, zero kept zero), LoadDuration, and a
+// Deadline, Unix nanoseconds as they are, zero kept zero), LoadDuration,
+// the tags by name (an untagged entry pays one flag bit), and a
 // fingerprint of the value type. The Redis TTL comes from ExpiresAt. An
 // entry longer than Options.MaxEntryBytes (1 MiB by default) is neither
 // written (ErrTooLarge) nor decoded when read (a counted, logged miss), so
@@ -60,8 +61,8 @@
 // them into gigabytes. Bytes that do not decode are a miss, counted and
 // logged, never a wrong value;
 // so is an entry written in another version of the envelope (version 3
-// added StaleUntil), so that during a rolling upgrade each version loads
-// the keys the other wrote rather than misread them.
+// added StaleUntil, version 5 the tags), so that during a rolling upgrade
+// each version loads the keys the other wrote rather than misread them.
 //
 // # Topologies
 //
