@@ -88,10 +88,12 @@ func (t *invalTable) apply(inv Invalidation) {
 		raise(&t.cleared, at)
 	} else {
 		t.mu.Lock()
-		_, loaded := t.tags.Compute(inv.Tag, func(old int64, loaded bool) (int64, xsync.ComputeOp) {
+		added := false
+		t.tags.Compute(inv.Tag, func(old int64, loaded bool) (int64, xsync.ComputeOp) {
+			added = !loaded
 			return max(old, at), xsync.UpdateOp
 		})
-		if !loaded && t.records.Add(1) > maxTagRecords {
+		if added && t.records.Add(1) > maxTagRecords {
 			t.prune()
 		}
 		t.mu.Unlock()
