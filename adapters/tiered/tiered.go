@@ -42,6 +42,15 @@
 // until ResumeLocal every read goes to the shared tier and nothing is
 // copied into the local one (a hit then costs one atomic load more).
 //
+// # Tags and Clear
+//
+// Over a shared tier that is a flightcache.InvalidationLog (redisstore), a
+// Store is one too, forwarding to it (see log.go): the Loader's
+// InvalidateTag and Clear reach the fleet, and the Loader judges the local
+// tier's entries, which keep their LoadedAt and Tags, as it judges the
+// shared tier's. While the shared tier replays the fleet's invalidations
+// (a Replayer), the local tier serves nothing.
+//
 // # Writes the shared tier refused
 //
 // A Set, Delete or SetMany whose shared write failed is repaired in the
