@@ -331,3 +331,44 @@ func TestLoadersOverRedisInvalidateTagsAndClearAcrossInstances(t *testing.T) {
 	assert.Equal(t, before, []int{loads["x1"], loads["y1"]}, "entries loaded after the Clear are served to a new instance")
 	mu.Unlock()
 }
+
+// TestAnInvalidationGivenUpOnIsNeverRecordedNorTold is rule 13 for the
+// log: during a write stall longer than Options.Timeout, LogInvalidation
+// times out and returns its error; its script, queued in Redis, runs once
+// Redis resumes, past its deadline, and records nothing. The Store checks
+// the log in the background and, finding nothing, tells no one: an
+// instance started afterwards and a watcher of another instance never see
+// it, and nothing waits to be sent.
+func TestAnInvalidationGivenUpOnIsNeverRecordedNorTold(t *testing.T) {
+	for name, client := range clientKinds {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.Start(t)
+			prefix := redistest.Prefix(t)
+			a := newStore[string, string](t, client(t, srv.Addr), &redisstore.Options[string, string]{
+				Prefix: prefix, Timeout: abandonTimeout, TripAfter: -1})
+			admin := plainClient(t, srv.Addr)
+			b := newStore[string, string](t, admin, &redisstore.Options[string, string]{Prefix: prefix})
+			other := watch(t, b)
+			require.NoError(t, a.Set(ctx, "warm", flightcache.Entry[string]{Value: "v"}), "A's connection is made")
+
+			require.NoError(t, admin.Do(ctx, "CLIENT", "PAUSE", 700, "WRITE").Err())
+			_, err := a.LogInvalidation(ctx, flightcache.Invalidation{Tag: "t", At: at(time.Now())})
+			require.ErrorIs(t, err, redisstore.ErrTimeout)
+			pending, _ := a.PendingInvalidations()
+			assert.Equal(t, 1, pending, "kept to check: its reply was lost, not its script")
+			require.NoError(t, admin.Set(ctx, prefix+"probe", 1, 0).Err(), "a write waits out the pause; the queued script runs then")
+			require.Eventually(t, func() bool { n, _ := a.PendingInvalidations(); return n == 0 }, 5*time.Second, 5*time.Millisecond,
+				"the background check ends")
+			n, err := admin.HExists(ctx, a.InvalidationLogKey(), "tt").Result()
+			require.NoError(t, err)
+			assert.False(t, n, "nothing recorded")
+			late := newStore[string, string](t, admin, &redisstore.Options[string, string]{Prefix: prefix})
+			w := watch(t, late)
+			_, found := w.latest("t")
+			assert.False(t, found, "a new instance is given nothing")
+			_, found = other.latest("t")
+			assert.False(t, found, "nor is a running one")
+		})
+	}
+}
