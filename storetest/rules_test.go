@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func otherValue(typ reflect.Type, v reflect.Value) (reflect.Value, bool) {
 		o.SetBool(!v.Bool())
 	case typ.Kind() == reflect.String:
 		o.SetString(v.String() + "x")
+	case typ == reflect.TypeFor[*flightcache.Tags]():
+		names := slices.Collect(v.Interface().(*flightcache.Tags).All())
+		o.Set(reflect.ValueOf(mustTags(append(names, "other")...)))
 	default:
 		return o, false
 	}
@@ -94,4 +98,35 @@ func TestEntriesSetEveryField(t *testing.T) {
 			t.Errorf("%s: want FreshUntil < StaleUntil < ExpiresAt, as the Loader builds them", format(e))
 		}
 	}
+}
+
+// TestDiffComparesTagsByName: a Store that keeps entries as bytes returns
+// another *Tags with the same names, which is the same entry; a nil *Tags
+// and an empty set are the same too; any other difference is one.
+func TestDiffComparesTagsByName(t *testing.T) {
+	s := &suite{base: baseTime()}
+	e := s.positive("value", 1)
+	same := e
+	same.Tags = mustTags(slices.Collect(e.Tags.All())...)
+	if d := diff(same, e); d != "" {
+		t.Errorf("diff of entries whose tags are equal sets in different pointers = %q, want none", d)
+	}
+	untagged := s.positive("value", 2)
+	empty := untagged
+	empty.Tags = new(flightcache.Tags)
+	if d := diff(empty, untagged); d != "" {
+		t.Errorf("diff of an entry with an empty *Tags and one with nil = %q, want none", d)
+	}
+	fewer := e
+	fewer.Tags = mustTags("storetest")
+	for _, c := range []struct{ got, want entry }{{fewer, e}, {untagged, withTags(untagged, e.Tags)}, {withTags(untagged, e.Tags), untagged}} {
+		if d := diff(c.got, c.want); !strings.Contains(d, "Tags") {
+			t.Errorf("diff of %s and %s = %q, want a difference of Tags", format(c.got), format(c.want), d)
+		}
+	}
+}
+
+func withTags(e entry, tags *flightcache.Tags) entry {
+	e.Tags = tags
+	return e
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +18,9 @@ import (
 // time. The Store that newStore returns must keep that many entries, each
 // with an ExpiresAt an hour or more away, without evicting or rejecting any
 // of them. Their values are strings of under 100 bytes, but for a few of
-// about 1,100 bytes, which a Store that weighs entries by size must allow
-// for.
+// about 1,100 bytes, and one entry carries flightcache.MaxTags tags of
+// about 1,500 bytes in all, which a Store that weighs entries by size must
+// allow for.
 const MaxEntries = 1000
 
 // Run checks that the Stores made by newStore keep the flightcache.Store
@@ -118,9 +120,11 @@ func (s *suite) key(name string) string { return s.prefix + name }
 // a minute or more, served stale while it refreshes for ten minutes or more,
 // and expires in an hour or more. Its times differ from one another in
 // their nanoseconds too, so a Store that stores one time in another's place
-// is caught.
+// is caught. Entries of odd n carry tags that depend on n (see tagsFor),
+// those of even n none.
 func (s *suite) positive(value string, n int) entry {
 	return entry{
+		Tags:         tagsFor(n),
 		Value:        value,
 		FreshUntil:   s.base.Add(time.Minute + time.Duration(n)*time.Millisecond),
 		StaleUntil:   s.base.Add(10*time.Minute + time.Duration(n)*time.Millisecond + 3),
@@ -129,6 +133,37 @@ func (s *suite) positive(value string, n int) entry {
 		LoadedAt:     s.base.Add(-time.Second + time.Duration(n)*time.Millisecond + 6),
 		LoadDuration: time.Duration(n+1)*time.Microsecond + 7,
 	}
+}
+
+// tagsFor returns the tags of the entries of n: none for an even n, and
+// for an odd one two or three tags that depend on n, one of them with a
+// space in it, so that a Store that keeps entries as bytes must keep each
+// name whole.
+func tagsFor(n int) *flightcache.Tags {
+	if n%2 == 0 {
+		return nil
+	}
+	names := []string{"storetest", "tag " + strconv.Itoa(n%7)}
+	if n%3 == 0 {
+		names = append(names, "third:"+strconv.Itoa(n))
+	}
+	return mustTags(names...)
+}
+
+// mustTags returns the set of names, which must be valid tags.
+func mustTags(names ...string) *flightcache.Tags {
+	tags, err := flightcache.NewTags(names...)
+	if err != nil {
+		panic(err)
+	}
+	return tags
+}
+
+// sameTags reports whether a and b hold the same names: a nil *Tags and an
+// empty set are the same, since a Store that keeps names makes the set
+// again (flightcache.NewTags returns nil for none).
+func sameTags(a, b *flightcache.Tags) bool {
+	return slices.Equal(slices.Collect(a.All()), slices.Collect(b.All()))
 }
 
 // negative returns a negative entry whose fields depend on n as positive's do.
@@ -211,12 +246,28 @@ func diff(got, want entry) string {
 	if got.LoadDuration != want.LoadDuration {
 		d = append(d, fmt.Sprintf("LoadDuration %s != %s", got.LoadDuration, want.LoadDuration))
 	}
+	if !sameTags(got.Tags, want.Tags) {
+		d = append(d, fmt.Sprintf("Tags %s != %s", got.Tags, want.Tags))
+	}
 	return strings.Join(d, "; ")
 }
 
 func format(e entry) string {
-	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s StaleUntil:%s ServeUntil:%s ExpiresAt:%s LoadedAt:%s LoadDuration:%s}",
-		e.Value, e.Missing, e.FreshUntil, e.StaleUntil, e.ServeUntil, e.ExpiresAt, e.LoadedAt, e.LoadDuration)
+	return fmt.Sprintf("{Value:%q Missing:%t FreshUntil:%s StaleUntil:%s ServeUntil:%s ExpiresAt:%s LoadedAt:%s LoadDuration:%s Tags:%s}",
+		e.Value, e.Missing, e.FreshUntil, e.StaleUntil, e.ServeUntil, e.ExpiresAt, e.LoadedAt, e.LoadDuration, formatTags(e.Tags))
+}
+
+// formatTags shows tags as Tags.String does, but a long name by its length
+// and first bytes.
+func formatTags(tags *flightcache.Tags) string {
+	var names []string
+	for n := range tags.All() {
+		if len(n) > 40 {
+			n = fmt.Sprintf("%q…(%d bytes)", n[:20], len(n))
+		}
+		names = append(names, n)
+	}
+	return "{" + strings.Join(names, " ") + "}"
 }
 
 func checkGetMissing(t *testing.T, s *suite) {
@@ -245,6 +296,25 @@ func checkGetAfterSet(t *testing.T, s *suite) {
 	s.set(t, k, e)
 	s.wantEntry(t, k, e, "after Set of an entry whose only time is StaleUntil")
 	s.delete(t, k) // it never expires, so remove it from a shared backend
+
+	// Tags are kept by name, every one of them, whatever bytes they hold:
+	// the most an entry may have, one of the longest length.
+	k = s.key("most-tags")
+	e = s.positive("most tags", 3)
+	e.Tags = mostTags()
+	s.set(t, k, e)
+	s.wantEntry(t, k, e, fmt.Sprintf("after Set of an entry with %d tags, one of %d bytes", flightcache.MaxTags, flightcache.MaxTagLen))
+}
+
+// mostTags returns flightcache.MaxTags tags, one flightcache.MaxTagLen
+// bytes long, others with spaces, a NUL, a brace, non-ASCII and invalid
+// UTF-8 in them.
+func mostTags() *flightcache.Tags {
+	names := []string{strings.Repeat("t", flightcache.MaxTagLen), " ", "a b", "a\x00b", "{x}", "ключ", "\xff\xfe"}
+	for i := len(names); i < flightcache.MaxTags; i++ {
+		names = append(names, "tag-"+strconv.Itoa(i))
+	}
+	return mustTags(names...)
 }
 
 func checkZeroEntry(t *testing.T, s *suite) {

@@ -46,12 +46,19 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 
 // The envelope around a value:
 //
-//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | StaleUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | ServeUntil (8) | LoadedAt (8) | codec bytes
+//	magic (1 byte) | version (1) | flags (1) | FreshUntil (8) | StaleUntil (8) | ExpiresAt (8) | LoadDuration (8) | fingerprint (8) | ServeUntil (8) | LoadedAt (8) | [tags] | codec bytes
 //
 // Times are Unix nanoseconds, big-endian: an Entry's Deadlines as they are,
 // saturated at the int64 range already (DESIGN rule 12); a flag says whether
 // each is set, so that a zero Deadline (never) survives the trip; another says whether the entry has a fingerprint of its value
 // type. A field whose flag is clear is written as zeros.
+//
+// The tags section is there only when the entry has tags (flagTags): their
+// count, then each name's length and bytes, count and lengths as unsigned
+// varints (encoding/binary's Uvarint), the names in the increasing order
+// of flightcache.Tags. An untagged entry costs no byte more than in
+// version 4. Decoded names go through flightcache.NewTags: a list it
+// refuses (too many, an empty or too long name) is undecodable.
 //
 // Version 2 added the fingerprint (issue 13): bytes written for
 // struct{ID, Name string} decoded as struct{ID, DisplayName string;
@@ -60,12 +67,15 @@ func (JSON[V]) Unmarshal(data []byte, v *V) error { return json.Unmarshal(data, 
 // window (issue 14). Version 4 added ServeUntil, the end of the entry's
 // serving windows (EntryPolicy.KeepFor keeps it longer, for Previous only),
 // and LoadedAt, from which a revalidation re-bases its windows (issue 22).
+// Version 5 added the tags (issue 26), which InvalidateTag judges entries
+// by: a version 4 reader would drop them, and its entries would survive
+// the invalidation of their tags.
 // An entry of any other version is a miss, counted and
 // logged as undecodable: during a rolling upgrade, instances of either
 // version load the keys the other wrote, never misread them.
 const (
 	envelopeMagic   = 0xFC
-	envelopeVersion = 4
+	envelopeVersion = 5
 	envelopeHeader  = 3 + 7*8
 
 	// The offsets of the header's fields.
@@ -84,7 +94,8 @@ const (
 	flagStaleUntil  = 1 << 4
 	flagServeUntil  = 1 << 5
 	flagLoadedAt    = 1 << 6
-	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint | flagStaleUntil | flagServeUntil | flagLoadedAt
+	flagTags        = 1 << 7
+	knownFlags      = flagMissing | flagFreshUntil | flagExpiresAt | flagFingerprint | flagStaleUntil | flagServeUntil | flagLoadedAt | flagTags
 )
 
 var (
@@ -109,7 +120,7 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 			return nil, fmt.Errorf("redisstore: encode value: %w", err)
 		}
 	}
-	b := make([]byte, envelopeHeader, envelopeHeader+len(payload))
+	b := make([]byte, envelopeHeader, envelopeHeader+tagsLen(e.Tags)+len(payload))
 	b[0], b[1] = envelopeMagic, envelopeVersion
 	if e.Missing {
 		b[2] |= flagMissing
@@ -124,7 +135,55 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 		b[2] |= flagFingerprint
 		binary.BigEndian.PutUint64(b[offFingerprint:], fp.fp)
 	}
+	if e.Tags.Len() > 0 {
+		b[2] |= flagTags
+		b = binary.AppendUvarint(b, uint64(e.Tags.Len()))
+		for n := range e.Tags.All() {
+			b = binary.AppendUvarint(b, uint64(len(n)))
+			b = append(b, n...)
+		}
+	}
 	return append(b, payload...), nil
+}
+
+// tagsLen is the length of the tags section of an entry with tags.
+func tagsLen(tags *flightcache.Tags) int {
+	if tags.Len() == 0 {
+		return 0
+	}
+	n := binary.MaxVarintLen64
+	for name := range tags.All() {
+		n += binary.MaxVarintLen64 + len(name)
+	}
+	return n
+}
+
+// errBadTags is the decode error of a tags section that is cut short or
+// that flightcache.NewTags refuses.
+var errBadTags = errors.New("redisstore: bad tags in the envelope")
+
+// decodeTags reads the tags section at the start of b and returns the tags
+// and the bytes after it.
+func decodeTags(b []byte) (*flightcache.Tags, []byte, error) {
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count == 0 || count > flightcache.MaxTags {
+		return nil, nil, fmt.Errorf("%w: count", errBadTags)
+	}
+	b = b[n:]
+	names := make([]string, count)
+	for i := range names {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, nil, fmt.Errorf("%w: name %d cut short", errBadTags, i)
+		}
+		names[i] = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
+	tags, err := flightcache.NewTags(names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errBadTags, err)
+	}
+	return tags, b, nil
 }
 
 // putTime writes d into the header b at off and sets its flag, unless d is
@@ -180,14 +239,21 @@ func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.E
 	e.ServeUntil = getTime(b, offServeUntil, flagServeUntil)
 	e.LoadedAt = getTime(b, offLoadedAt, flagLoadedAt)
 	e.LoadDuration = time.Duration(binary.BigEndian.Uint64(b[offLoadDuration:]))
+	rest := b[envelopeHeader:]
+	if flags&flagTags != 0 {
+		var err error
+		if e.Tags, rest, err = decodeTags(rest); err != nil {
+			return flightcache.Entry[V]{}, err
+		}
+	}
 	if flags&flagMissing != 0 {
-		if len(b) != envelopeHeader {
-			return e, errBadEnvelope
+		if len(rest) != 0 {
+			return flightcache.Entry[V]{}, errBadEnvelope
 		}
 		e.Missing = true
 		return e, nil
 	}
-	if err := codec.Unmarshal(b[envelopeHeader:], &e.Value); err != nil {
+	if err := codec.Unmarshal(rest, &e.Value); err != nil {
 		return flightcache.Entry[V]{}, fmt.Errorf("redisstore: decode value: %w", err)
 	}
 	return e, nil

@@ -153,7 +153,9 @@ func (s *Store[K, V]) runWrite(ctx context.Context, keys []string, args []any) (
 
 // GetVersioned returns the entry stored for key, as Get does, and key's
 // version, in one round trip (MGET of two keys in one hash slot). See
-// flightcache.Fencer.
+// flightcache.Fencer. While a watcher of invalidations waits for the log
+// to be replayed (see Replaying), it returns the version alone, so that a
+// fill still writes, fenced.
 func (s *Store[K, V]) GetVersioned(ctx context.Context, key K) (flightcache.Entry[V], bool, flightcache.Version, error) {
 	k, vk := s.redisKey(key), s.versionKey(key)
 	raw, err := run(s, ctx, func(ctx context.Context) ([]any, error) {
@@ -164,7 +166,7 @@ func (s *Store[K, V]) GetVersioned(ctx context.Context, key K) (flightcache.Entr
 	}
 	v := parseVersion(raw[1])
 	str, ok := raw[0].(string)
-	if !ok {
+	if !ok || s.blind() {
 		return flightcache.Entry[V]{}, false, v, nil
 	}
 	e, ok := s.decode(k, []byte(str))
@@ -186,7 +188,9 @@ func (s *Store[K, V]) SetIfVersion(ctx context.Context, key K, e flightcache.Ent
 }
 
 // GetManyVersioned returns the entries and versions of keys in one round
-// trip per Redis node. See flightcache.BatchFencer.
+// trip per Redis node. See flightcache.BatchFencer. While a watcher of
+// invalidations waits for the log to be replayed (see Replaying), it
+// returns the versions alone.
 func (s *Store[K, V]) GetManyVersioned(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], map[K]flightcache.Version, error) {
 	if err := s.hashable(keys); err != nil {
 		return nil, nil, err
@@ -224,11 +228,12 @@ func (s *Store[K, V]) GetManyVersioned(ctx context.Context, keys []K) (map[K]fli
 	if err != nil {
 		return nil, nil, fmt.Errorf("redisstore: get %d keys with their versions: %w", len(keys), err)
 	}
+	blind := s.blind()
 	for i, k := range keys {
 		if v := parseVersion(raw[2*i+1]); v != 0 {
 			versions[k] = v
 		}
-		if str, ok := raw[2*i].(string); ok {
+		if str, ok := raw[2*i].(string); ok && !blind {
 			if e, ok := s.decode(rkeys[2*i], []byte(str)); ok {
 				entries[k] = e
 			}

@@ -23,8 +23,11 @@ var notifyRetry = 50 * time.Millisecond
 var maxPending = 10_000
 
 // Messages on the channel are "<instance id> k <key>" (drop key),
-// "<instance id> r" (drop everything) or "<instance id> l <key>" (key's
-// lease was released: its waiters may look again; see lease.go).
+// "<instance id> r" (drop everything), "<instance id> l <key>" (key's
+// lease was released: its waiters may look again; see lease.go), and the
+// invalidations of tags and Clears: "<instance id> t <at> <tag>",
+// "<instance id> c <at>" and "<instance id> s" (replay the log; see
+// invallog.go).
 
 // Notify tells every other instance subscribed with the same prefix that key
 // changed, so that they drop it from their local tier. The instance that
@@ -116,7 +119,7 @@ func (s *Store[K, V]) retryPending() {
 		}
 		s.flushPending(context.Background())
 		s.pendingMu.Lock()
-		if len(s.pending) == 0 && !s.pendingReset {
+		if len(s.pending) == 0 && !s.pendingReset && len(s.pendingInv) == 0 && !s.pendingReplay {
 			s.retrying = false
 			s.pendingMu.Unlock()
 			return
@@ -134,8 +137,22 @@ func (s *Store[K, V]) PendingNotifications() (keys int, reset bool) {
 	return len(s.pending), s.pendingReset
 }
 
-// flushPending sends the notifications that failed before.
+// PendingInvalidations reports how many invalidations of tags and Clears
+// (see LogInvalidation) wait to be told to the other instances again, and
+// whether a request that every instance replay the log waits instead. It
+// is safe for concurrent use.
+func (s *Store[K, V]) PendingInvalidations() (n int, replay bool) {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	return len(s.pendingInv), s.pendingReplay
+}
+
+// flushPending sends the invalidations (see invallog.go) and the
+// notifications that failed before.
 func (s *Store[K, V]) flushPending(ctx context.Context) {
+	if !s.flushInvalidations(ctx) {
+		return // Redis is down again: the keys wait too
+	}
 	s.pendingMu.Lock()
 	keys, reset := s.pending, s.pendingReset
 	s.pending, s.pendingReset = nil, false

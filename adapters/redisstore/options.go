@@ -17,6 +17,10 @@ const (
 	// DefaultMaxEntryBytes is the Options.MaxEntryBytes that 0 stands
 	// for: 1 MiB, memcached's default item size.
 	DefaultMaxEntryBytes = 1 << 20
+	// DefaultClockSkew is the Options.ClockSkew that 0 stands for: NTP
+	// keeps hosts in one data centre within a few milliseconds of each
+	// other, and 50 ms leaves room for a host that is still converging.
+	DefaultClockSkew = 50 * time.Millisecond
 )
 
 // ErrTooLarge is wrapped by the error of a write whose encoded entry is
@@ -93,6 +97,19 @@ type Options[K comparable, V any] struct {
 	// it). It needs a *redis.Client; see ErrNotReplicated for its limits.
 	// 0 means no waiting.
 	WaitReplicas int
+
+	// ClockSkew is how far apart the clocks of the fleet's instances may
+	// be. An InvalidateTag or Clear (see [Store.LogInvalidation]) covers
+	// the entries loaded at or before its instant, each entry stamped by
+	// the clock of the instance that loaded it and the invalidation by the
+	// clock of the one that made it: so the Store records and tells the
+	// invalidation's instant moved ClockSkew later, and an entry loaded on
+	// an instance whose clock is behind by up to ClockSkew, before the
+	// invalidation, is still covered. The price: entries of that tag
+	// loaded anywhere within ClockSkew after the invalidation are covered
+	// too, and load again once more. 0 means DefaultClockSkew; a negative
+	// ClockSkew means none (clocks that agree exactly, as one host's do).
+	ClockSkew time.Duration
 
 	// Logger receives reports of undecodable entries and of a dropped
 	// subscription. nil means slog.Default().

@@ -20,9 +20,10 @@ import (
 	"github.com/flightcache/flightcache/internal/keys"
 )
 
-// Store is a flightcache.Store, BatchStore, Leaser and BatchFencer over a
-// Redis client the caller owns: a Store never closes it (its Close only
-// waits for its own goroutines). It is safe for concurrent use.
+// Store is a flightcache.Store, BatchStore, Leaser, BatchFencer and
+// InvalidationLog over a Redis client the caller owns: a Store never
+// closes it (its Close only waits for its own goroutines). It is safe for
+// concurrent use.
 //
 // Every call returns within the caller's context and Options.Timeout, plus
 // the scheduling delay of one goroutine, whatever timeouts the client was
@@ -82,6 +83,17 @@ type Store[K comparable, V any] struct {
 	notifyRetry  time.Duration
 	sentLog      limiter // of "sent notifications that had failed"
 
+	// Invalidations recorded whose message failed, by hash field, to
+	// send again (see invallog.go), or a request that every instance
+	// replay the log instead.
+	pendingInv    map[string]pendingInvalidation
+	pendingReplay bool
+
+	// clockSkew is Options.ClockSkew (invallog.go).
+	clockSkew time.Duration
+	// w is the watchers of invalidations (watch.go).
+	w watching
+
 	decodeErrors atomic.Uint64
 	warnLog      limiter
 }
@@ -91,6 +103,7 @@ var (
 	_ flightcache.BatchStore[string, int]  = (*Store[string, int])(nil)
 	_ flightcache.Leaser[string, int]      = (*Store[string, int])(nil)
 	_ flightcache.BatchLeaser[string, int] = (*Store[string, int])(nil)
+	_ flightcache.InvalidationLog          = (*Store[string, int])(nil)
 )
 
 // New returns a Store over client. It returns an error when client is nil,
@@ -142,6 +155,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	s.waitReplicas = o.WaitReplicas
 	s.heartbeat = orDefault(o.Heartbeat, DefaultHeartbeat)
 	s.maxBytes = orDefault(o.MaxEntryBytes, DefaultMaxEntryBytes)
+	s.clockSkew = max(orDefault(o.ClockSkew, DefaultClockSkew), 0)
 	s.openFor = orDefault(o.OpenFor, DefaultOpenFor)
 	s.timeout = orDefault(s.timeout, DefaultTimeout)
 	s.leaseTTL = orDefault(s.leaseTTL, DefaultLeaseTTL)
@@ -201,13 +215,16 @@ func (s *Store[K, V]) LeaseKey(key K) string { return redisKeyOf(s.escPrefix, s.
 // the calls to Redis that callers left behind when their Timeout passed:
 // they end when the client gives up on them (at once when it was built
 // with ContextTimeoutEnabled, else within its ReadTimeout and
-// WriteTimeout). It leaves the client open. It is safe to call more than
-// once and from several goroutines.
+// WriteTimeout). It stops the watching of invalidations (see
+// WatchInvalidations) and the sending again of failed messages. It leaves
+// the client open. It is safe to call more than once and from several
+// goroutines.
 func (s *Store[K, V]) Close() error {
 	s.closeMu.Lock()
 	s.closed = true
 	s.closeMu.Unlock()
 	s.closeOnce.Do(func() { close(s.closing) })
+	s.stopWatching()
 	s.calls.Wait()
 	return nil
 }
@@ -268,8 +285,12 @@ func (l *limiter) log(logger *slog.Logger, level slog.Level, msg string, attrs .
 	logger.LogAttrs(context.Background(), level, msg, attrs...)
 }
 
-// Get returns the entry stored for key.
+// Get returns the entry stored for key; a miss while a watcher of
+// invalidations waits for the log to be replayed (see Replaying).
 func (s *Store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
+	if s.blind() {
+		return flightcache.Entry[V]{}, false, nil
+	}
 	k := s.redisKey(key)
 	b, err := run(s, ctx, func(ctx context.Context) ([]byte, error) {
 		return s.client.Get(ctx, k).Bytes()
@@ -332,13 +353,15 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) error {
 // node: MGET on a *redis.Client (a single node, or Sentinel's current
 // master), where every key lives on the one server; on every other client
 // (a Ring, a Cluster, a wrapper) a pipeline of GETs, which the client
-// routes key by key to the shard or node that holds it.
+// routes key by key to the shard or node that holds it. It finds nothing
+// while a watcher of invalidations waits for the log to be replayed (see
+// Replaying).
 func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.Entry[V], error) {
 	if err := s.hashable(keys); err != nil {
 		return nil, err
 	}
 	out := make(map[K]flightcache.Entry[V], len(keys))
-	if len(keys) == 0 {
+	if len(keys) == 0 || s.blind() {
 		return out, nil
 	}
 	rkeys := make([]string, len(keys))

@@ -155,7 +155,7 @@ func (s *Store[K, V]) Subscribe(local Evicter[K]) (*Subscription, error) {
 	}
 	go func() {
 		defer close(sub.done)
-		s.listen(ctx, sub, local)
+		s.listen(ctx, sub, evicter[K, V]{s, local})
 	}()
 	t := time.NewTimer(s.timeout)
 	defer t.Stop()
@@ -168,9 +168,23 @@ func (s *Store[K, V]) Subscribe(local Evicter[K]) (*Subscription, error) {
 	return sub, nil
 }
 
+// listener is what a subscription serves: a local tier (Subscribe, through
+// evicter) or the watchers of invalidations (WatchInvalidations, through
+// watchListener).
+type listener interface {
+	// dropped is told of a gap in a subscription Redis had confirmed
+	// (the gaps'th); err is what ended it.
+	dropped(ctx context.Context, gaps uint64, err error)
+	// confirmed is told that Redis confirmed a subscription; again is true
+	// after a gap.
+	confirmed(ctx context.Context, again bool)
+	// message acts on one message of the channel.
+	message(ctx context.Context, payload string)
+}
+
 // listen subscribes, receives until a gap, and subscribes again, until ctx
 // ends.
-func (s *Store[K, V]) listen(ctx context.Context, sub *Subscription, local Evicter[K]) {
+func (s *Store[K, V]) listen(ctx context.Context, sub *Subscription, l listener) {
 	backoff := 50 * time.Millisecond
 	for {
 		// SUBSCRIBE goes out here, not on the caller, so that a hung Redis
@@ -179,7 +193,7 @@ func (s *Store[K, V]) listen(ctx context.Context, sub *Subscription, local Evict
 		if !sub.start(ps) {
 			return
 		}
-		subscribed, err := s.receive(ctx, ps, sub, local)
+		subscribed, err := s.receive(ctx, ps, sub, l)
 		ps.Close()
 		if ctx.Err() != nil {
 			return
@@ -187,14 +201,7 @@ func (s *Store[K, V]) listen(ctx context.Context, sub *Subscription, local Evict
 		if subscribed {
 			backoff = 50 * time.Millisecond
 			sub.live.Store(false)
-			n := sub.gaps.Add(1)
-			if sp, ok := local.(Suspender); ok {
-				err = errors.Join(err, sp.SuspendLocal(ctx))
-			} else {
-				err = errors.Join(err, local.ResetLocal(ctx))
-			}
-			s.logger.Warn("redisstore: invalidation subscription dropped; the local tier serves nothing until it is back, and is cleared then",
-				slog.String("channel", s.channel()), slog.Uint64("gaps", n), slog.Any("err", err))
+			l.dropped(ctx, sub.gaps.Add(1), err)
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -209,7 +216,7 @@ func (s *Store[K, V]) listen(ctx context.Context, sub *Subscription, local Evict
 
 // receive reads ps until it fails or leaves a PING unanswered for
 // Options.Timeout, and reports whether Redis confirmed the subscription.
-func (s *Store[K, V]) receive(ctx context.Context, ps *redis.PubSub, sub *Subscription, local Evicter[K]) (subscribed bool, err error) {
+func (s *Store[K, V]) receive(ctx context.Context, ps *redis.PubSub, sub *Subscription, l listener) (subscribed bool, err error) {
 	var pinged time.Time // when the PING still unanswered was sent
 	for {
 		wait := s.heartbeat
@@ -243,35 +250,53 @@ func (s *Store[K, V]) receive(ctx context.Context, ps *redis.PubSub, sub *Subscr
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && !subscribed {
 				subscribed = true
-				s.restored(ctx, sub, local)
+				l.confirmed(ctx, sub.gaps.Load() > 0)
+				sub.live.Store(true)
+				sub.readyOnce.Do(func() { close(sub.ready) })
+				s.flushPending(ctx)
 			}
 		case *redis.Message:
-			s.handle(ctx, m.Payload, local)
+			l.message(ctx, m.Payload)
 		}
 	}
 }
 
-// restored resumes local once Redis confirmed a subscription: after a gap,
-// it resets it first.
-func (s *Store[K, V]) restored(ctx context.Context, sub *Subscription, local Evicter[K]) {
-	again := sub.gaps.Load() > 0
-	var err error
-	if sp, ok := local.(Suspender); ok {
-		err = sp.ResumeLocal(ctx)
-	} else if again {
-		err = local.ResetLocal(ctx)
-	}
-	sub.live.Store(true)
-	if again {
-		s.logger.Warn("redisstore: invalidation subscription restored; cleared the local tier, since notifications may have been missed",
-			slog.String("channel", s.channel()), slog.Any("err", err))
-	}
-	sub.readyOnce.Do(func() { close(sub.ready) })
-	s.flushPending(ctx)
+// evicter is the listener of Subscribe: it keeps a local tier in step
+// with the fleet.
+type evicter[K comparable, V any] struct {
+	s     *Store[K, V]
+	local Evicter[K]
 }
 
-// handle acts on one message of the channel.
-func (s *Store[K, V]) handle(ctx context.Context, payload string, local Evicter[K]) {
+// dropped stops the local tier from serving (a Suspender) or resets it.
+func (e evicter[K, V]) dropped(ctx context.Context, gaps uint64, err error) {
+	if sp, ok := e.local.(Suspender); ok {
+		err = errors.Join(err, sp.SuspendLocal(ctx))
+	} else {
+		err = errors.Join(err, e.local.ResetLocal(ctx))
+	}
+	e.s.logger.Warn("redisstore: invalidation subscription dropped; the local tier serves nothing until it is back, and is cleared then",
+		slog.String("channel", e.s.channel()), slog.Uint64("gaps", gaps), slog.Any("err", err))
+}
+
+// confirmed resumes the local tier once Redis confirmed a subscription:
+// after a gap, it resets it first.
+func (e evicter[K, V]) confirmed(ctx context.Context, again bool) {
+	var err error
+	if sp, ok := e.local.(Suspender); ok {
+		err = sp.ResumeLocal(ctx)
+	} else if again {
+		err = e.local.ResetLocal(ctx)
+	}
+	if again {
+		e.s.logger.Warn("redisstore: invalidation subscription restored; cleared the local tier, since notifications may have been missed",
+			slog.String("channel", e.s.channel()), slog.Any("err", err))
+	}
+}
+
+// message acts on one message of the channel for the local tier.
+func (e evicter[K, V]) message(ctx context.Context, payload string) {
+	s := e.s
 	from, rest, ok := strings.Cut(payload, " ")
 	if !ok {
 		return
@@ -280,11 +305,11 @@ func (s *Store[K, V]) handle(ctx context.Context, payload string, local Evicter[
 		s.released(key) // this instance's waiters too
 		return
 	}
-	if from == s.id {
-		return
+	if from == s.id || isInvalidationMessage(rest) {
+		return // tags and Clear are the watchers' (see watch.go)
 	}
 	if rest == "r" {
-		err := local.ResetLocal(ctx)
+		err := e.local.ResetLocal(ctx)
 		s.logger.Warn("redisstore: another instance lost notifications; cleared the local tier",
 			slog.String("from", from), slog.Any("err", err))
 		return
@@ -299,5 +324,5 @@ func (s *Store[K, V]) handle(ctx context.Context, payload string, local Evicter[
 		s.logf("redisstore: bad invalidation message", slog.String("payload", payload), slog.Any("err", err))
 		return
 	}
-	local.EvictLocal(ctx, k)
+	e.local.EvictLocal(ctx, k)
 }

@@ -19,7 +19,7 @@ func (s *store[K, V]) GetMany(ctx context.Context, keys []K) (map[K]flightcache.
 	now := time.Now()
 	stale := map[K]flightcache.Entry[V]{}
 	seen := make(map[K]bool, len(keys))
-	suspended := s.gens.suspended.Load()
+	suspended := s.localOff()
 	var rest []K
 	for _, k := range keys {
 		if seen[k] {

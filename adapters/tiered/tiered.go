@@ -42,6 +42,15 @@
 // until ResumeLocal every read goes to the shared tier and nothing is
 // copied into the local one (a hit then costs one atomic load more).
 //
+// # Tags and Clear
+//
+// Over a shared tier that is a flightcache.InvalidationLog (redisstore), a
+// Store is one too, forwarding to it (see log.go): the Loader's
+// InvalidateTag and Clear reach the fleet, and the Loader judges the local
+// tier's entries, which keep their LoadedAt and Tags, as it judges the
+// shared tier's. While the shared tier replays the fleet's invalidations
+// (a Replayer), the local tier serves nothing.
+//
 // # Writes the shared tier refused
 //
 // A Set, Delete or SetMany whose shared write failed is repaired in the
@@ -80,7 +89,11 @@ type Purger interface {
 // assertion, so a Store over a shared tier without leases costs no lease
 // round trips. Likewise it is a flightcache.BatchFencer exactly when its
 // shared tier is a flightcache.Fencer: versions live in the shared tier,
-// and a fenced write that lands there is copied into the local tier.
+// and a fenced write that lands there is copied into the local tier. And
+// it is a flightcache.InvalidationLog exactly when its shared tier is one
+// (see log.go): InvalidateTag and Clear reach the fleet through the shared
+// tier, and the Loader judges the local tier's entries by the LoadedAt and
+// Tags they keep.
 //
 // Store is an interface, not a struct, for that reason: a struct's methods
 // cannot depend on what it was built over. Its EvictLocal and ResetLocal
@@ -126,7 +139,8 @@ var (
 )
 
 // New returns a Store that keeps entries in local and in shared. It is a
-// flightcache.Leaser when shared is one. A nil tier (or a nil pointer in
+// flightcache.Leaser when shared is one, and a flightcache.InvalidationLog
+// when shared is one. A nil tier (or a nil pointer in
 // one) gives a Store every call of which returns an error naming it.
 func New[K comparable, V any](local, shared flightcache.Store[K, V]) Store[K, V] {
 	return NewWithNotifier[K, V](local, shared, nil)
@@ -144,6 +158,18 @@ func NewWithNotifier[K comparable, V any](local, shared flightcache.Store[K, V],
 		return invalid[K, V]{errors.New("tiered: the shared tier is nil")}
 	}
 	s := &store[K, V]{local: local, shared: shared, notifier: n, gens: gens[K]{m: map[K]*slot{}, kind: keys.Of[K]()}}
+	if r, ok := shared.(Replayer); ok {
+		s.replaying = r.Replaying
+	}
+	if log, ok := shared.(flightcache.InvalidationLog); ok {
+		return withLog(variant(s, shared), log)
+	}
+	return variant(s, shared)
+}
+
+// variant returns s as the Store type that has the capabilities of shared
+// (leases, fences), as New describes.
+func variant[K comparable, V any](s *store[K, V], shared flightcache.Store[K, V]) Store[K, V] {
 	l, leases := shared.(flightcache.Leaser[K, V])
 	bl, batchLeases := shared.(flightcache.BatchLeaser[K, V])
 	f, fences := shared.(flightcache.Fencer[K, V])
@@ -208,7 +234,29 @@ type store[K comparable, V any] struct {
 	gens          gens[K]
 	rep           repairs[K]
 	repairLog     limiter
+	// replaying is the shared tier's, when it is a Replayer: while it
+	// reports true, the local tier serves nothing.
+	replaying func() bool
 }
+
+// Replayer is a shared tier that may be replaying a fleet's invalidations
+// to this instance (see flightcache.InvalidationLog), and meanwhile serves
+// no entry: *redisstore.Store is one. While Replaying reports true, a Store
+// over it serves none from its local tier either, since an invalidation of
+// a tag or a Clear not yet replayed may cover any of them; a local hit
+// then costs one call of Replaying more.
+type Replayer interface {
+	Replaying() bool
+}
+
+// localOff reports whether the local tier may not serve now: it is
+// suspended (see SuspendLocal), or the shared tier replays invalidations.
+func (s *store[K, V]) localOff() bool {
+	return s.gens.suspended.Load() || s.replaying != nil && s.replaying()
+}
+
+// inner returns the store every variant of Store embeds.
+func (s *store[K, V]) inner() *store[K, V] { return s }
 
 // leasingStore is a Store over a shared tier that is a flightcache.Leaser.
 type leasingStore[K comparable, V any] struct {
@@ -271,7 +319,7 @@ func later(a, b flightcache.Deadline) int {
 // see the package documentation). A failing local tier is skipped; the
 // error of a failing shared tier is returned when the local tier missed.
 func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], bool, error) {
-	if !s.gens.suspended.Load() {
+	if !s.localOff() {
 		if e, ok, err := s.local.Get(ctx, key); err == nil && ok {
 			return e, true, nil
 		}
@@ -295,7 +343,7 @@ func (s *store[K, V]) Get(ctx context.Context, key K) (flightcache.Entry[V], boo
 // documentation). Lease calls it: the Loader leases only keys it found no
 // fresh entry for, and looks at the Store again after Lease returns.
 func (s *store[K, V]) lookPastStale(ctx context.Context, key K) {
-	if s.gens.suspended.Load() || s.repairing(key) {
+	if s.localOff() || s.repairing(key) {
 		return
 	}
 	le, ok, err := s.local.Get(ctx, key)

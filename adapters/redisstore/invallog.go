@@ -1,0 +1,353 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flightcache/flightcache"
+)
+
+// InvalidateTag and Clear over the fleet (flightcache.InvalidationLog;
+// issue 26).
+//
+// The log is one Redis hash per prefix, under the key logKey names: a
+// field per tag invalidated ("t" and the tag) and one for Clear ("c"),
+// each holding the latest instant recorded for it. A Lua script raises a
+// field, never lowers it, so invalidations recorded in any order, or more
+// than once, leave the latest; a Clear also deletes the tags' fields it
+// covers, so the hash holds one field per tag invalidated since the last
+// Clear. One key is one Redis Cluster hash slot. Instants are stored as 20
+// decimal digits of the int64 with its sign bit flipped, so that Lua
+// compares them as strings (its numbers are doubles, which would round
+// Unix nanoseconds).
+//
+// Once recorded, an invalidation is published on the invalidation channel
+// (see invalidate.go): "<id> t <at> <tag>" for a tag and "<id> c <at>" for
+// a Clear, at in Unix nanoseconds. A message that fails is sent again in
+// the background, with the failed notifications of keys. Past maxPending
+// of them, one "<id> s" asks every instance to replay the whole log
+// instead.
+
+// logKey is the Redis key of the log of invalidations. Keys never contain
+// "{}" (see keys.go), so it names no entry's key.
+func (s *Store[K, V]) logKey() string { return s.escPrefix + "{}invalidations" }
+
+// InvalidationLogKey returns the Redis key of the hash that records the
+// invalidations of tags and Clears under the Store's prefix, for
+// operators and tests (see LogInvalidation).
+func (s *Store[K, V]) InvalidationLogKey() string { return s.logKey() }
+
+// clearField is the log's field of Clear; a tag's field is "t" and the tag.
+const clearField = "c"
+
+func logField(tag string) string {
+	if tag == "" {
+		return clearField
+	}
+	return "t" + tag
+}
+
+// parseField returns the tag of a log field ("" for Clear).
+func parseField(f string) (tag string, ok bool) {
+	if f == clearField {
+		return "", true
+	}
+	tag, ok = strings.CutPrefix(f, "t")
+	return tag, ok && tag != ""
+}
+
+// formatAt writes an instant as the log stores it: ordered as strings as
+// the instants are as numbers.
+func formatAt(at flightcache.Deadline) string {
+	return fmt.Sprintf("%020d", uint64(at)^(1<<63))
+}
+
+func parseAt(s string) (flightcache.Deadline, bool) {
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || len(s) != 20 {
+		return 0, false
+	}
+	return flightcache.Deadline(u ^ (1 << 63)), true
+}
+
+// record raises one field of the log to an instant.
+//
+//	KEYS[1] the log
+//	ARGV[1] the field, ARGV[2] the instant (formatAt)
+//	ARGV[3] the deadline, in Unix microseconds (see timed)
+//
+// Its result is 1, or -1 when it ran past its deadline and recorded
+// nothing. A Clear deletes the tags' fields at or before its instant.
+var record = timed(`
+local cur = redis.call("HGET", KEYS[1], ARGV[1])
+local at = ARGV[2]
+if cur == false or cur < at then
+	redis.call("HSET", KEYS[1], ARGV[1], at)
+else
+	at = cur
+end
+if ARGV[1] == "c" then
+	local all = redis.call("HGETALL", KEYS[1])
+	for i = 1, #all, 2 do
+		if all[i] ~= "c" and all[i + 1] <= at then redis.call("HDEL", KEYS[1], all[i]) end
+	end
+end
+return 1`)
+
+// LogInvalidation records inv (an InvalidateTag, or a Clear for an empty
+// Tag) in Redis for every instance, those started later included, and
+// returns it as recorded: At moved Options.ClockSkew later (see there). It
+// implements flightcache.InvalidationLog.
+//
+// The record is durable as Redis keeps it: a field of one hash, raised in
+// a Lua script that never lowers it, and that Redis refuses to run past
+// the call's deadline (see [ErrLate]). Once it is recorded, the Store
+// applies it to the watchers of this Store (WatchInvalidations), before
+// returning, and publishes it to the other instances; a message that
+// fails is sent again in the background, as Notify's are, and
+// LogInvalidation still returns nil.
+//
+// An error means that Redis did not record it, with one exception that no
+// client can rule out: a call whose reply did not come back in time
+// (ErrTimeout, a lost connection) may have been recorded just before its
+// deadline. The Store then reads the log again in the background, and if
+// it was recorded, applies it here and tells the other instances as
+// though it had returned nil, so that the fleet never stays divided over
+// it; the only effect of such an invalidation is that entries loaded
+// before it load again. ctx bounds the call, within Options.Timeout.
+//
+// It returns an error wrapping flightcache.ErrInvalidTag for a tag that
+// cannot be used, and flightcache.ErrClosed after Close. It is safe for
+// concurrent use.
+func (s *Store[K, V]) LogInvalidation(ctx context.Context, inv flightcache.Invalidation) (flightcache.Invalidation, error) {
+	if inv.Tag != "" {
+		if _, err := flightcache.NewTags(inv.Tag); err != nil {
+			return flightcache.Invalidation{}, fmt.Errorf("redisstore: log invalidation: %w", err)
+		}
+	}
+	if s.clockSkew > 0 {
+		inv.At = inv.At.Add(s.clockSkew)
+	}
+	field, key := logField(inv.Tag), s.logKey()
+	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
+		sent := time.Now()
+		v, err := record.Run(ctx, s.client, []string{key}, field, formatAt(inv.At), s.deadline(ctx)).Slice()
+		return s.timedReply(sent, v, err)
+	})
+	if err == nil && n < 0 {
+		err = s.late()
+	}
+	if err != nil {
+		if maybeRan(err) {
+			s.queueInvalidation(inv, true)
+		}
+		return flightcache.Invalidation{}, fmt.Errorf("redisstore: log invalidation of %s: %w", describe(inv), err)
+	}
+	s.w.dispatch(inv)
+	s.tell(context.WithoutCancel(ctx), inv)
+	return inv, nil
+}
+
+// maybeRan reports whether a call that failed with err may have run in
+// Redis all the same: its reply was lost or late. A call the breaker
+// refused, made after Close, refused as late or failing in Redis never
+// ran.
+func maybeRan(err error) bool {
+	var rerr redis.Error
+	switch {
+	case errors.Is(err, ErrUnavailable), errors.Is(err, flightcache.ErrClosed), errors.Is(err, ErrLate),
+		errors.As(err, &rerr):
+		return false
+	}
+	return true
+}
+
+func describe(inv flightcache.Invalidation) string {
+	if inv.Tag == "" {
+		return "a Clear"
+	}
+	return strconv.Quote(inv.Tag)
+}
+
+// message returns the channel's message of inv.
+func (s *Store[K, V]) message(inv flightcache.Invalidation) string {
+	at := strconv.FormatInt(int64(inv.At), 10)
+	if inv.Tag == "" {
+		return s.id + " c " + at
+	}
+	return s.id + " t " + at + " " + inv.Tag
+}
+
+// isInvalidationMessage reports whether rest, a message without its
+// sender, is one of the log's (see parseMessage).
+func isInvalidationMessage(rest string) bool {
+	return strings.HasPrefix(rest, "t ") || strings.HasPrefix(rest, "c ") || rest == "s"
+}
+
+// parseMessage parses rest, a message of the log without its sender: an
+// invalidation, or replay for "s" (replay the whole log).
+func parseMessage(rest string) (inv flightcache.Invalidation, replay, ok bool) {
+	if rest == "s" {
+		return inv, true, true
+	}
+	kind, rest, _ := strings.Cut(rest, " ")
+	at, tag, _ := strings.Cut(rest, " ")
+	n, err := strconv.ParseInt(at, 10, 64)
+	switch {
+	case err != nil:
+		return inv, false, false
+	case kind == "c" && tag == "":
+		return flightcache.Invalidation{At: flightcache.Deadline(n)}, false, true
+	case kind == "t" && tag != "":
+		return flightcache.Invalidation{Tag: tag, At: flightcache.Deadline(n)}, false, true
+	}
+	return inv, false, false
+}
+
+// tell publishes inv, recorded, to the other instances, or keeps it to
+// send again.
+func (s *Store[K, V]) tell(ctx context.Context, inv flightcache.Invalidation) {
+	if err := s.publish(ctx, s.message(inv)); err != nil {
+		s.queueInvalidation(inv, false)
+		return
+	}
+	s.flushPending(ctx)
+}
+
+// pendingInvalidation is an invalidation to tell again: the latest of its
+// field, and whether it may not have been recorded (check: read the log
+// before telling).
+type pendingInvalidation struct {
+	inv   flightcache.Invalidation
+	check bool
+}
+
+// queueInvalidation keeps inv to tell the other instances in the
+// background: check says that it may not have been recorded, so the log
+// is read first and what it holds is told.
+func (s *Store[K, V]) queueInvalidation(inv flightcache.Invalidation, check bool) {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if !s.pendingReplay {
+		if s.pendingInv == nil {
+			s.pendingInv = map[string]pendingInvalidation{}
+		}
+		f := logField(inv.Tag)
+		p, ok := s.pendingInv[f]
+		if !ok || inv.At.After(p.inv.At) {
+			p.inv = inv
+		}
+		p.check = p.check || check
+		s.pendingInv[f] = p
+		if len(s.pendingInv) > maxPending {
+			s.pendingInv, s.pendingReplay = nil, true
+		}
+	}
+	s.logf("redisstore: an invalidation was not told to the other instances; it will be once Redis answers",
+		slog.String("invalidation", describe(inv)), slog.Bool("maybe_not_recorded", check),
+		slog.Int("waiting", len(s.pendingInv)), slog.Bool("replay", s.pendingReplay))
+	s.kickLocked()
+}
+
+// flushInvalidations tells the invalidations whose message failed, and
+// reports whether it sent them all.
+func (s *Store[K, V]) flushInvalidations(ctx context.Context) bool {
+	s.pendingMu.Lock()
+	pending, replay := s.pendingInv, s.pendingReplay
+	s.pendingInv, s.pendingReplay = nil, false
+	s.pendingMu.Unlock()
+	if replay {
+		if err := s.publish(ctx, s.id+" s"); err != nil {
+			s.pendingMu.Lock()
+			s.pendingInv, s.pendingReplay = nil, true
+			s.kickLocked()
+			s.pendingMu.Unlock()
+			return false
+		}
+		s.w.replayAll() // this instance's watchers too
+		s.logger.Warn("redisstore: too many invalidations had not been told; asked every instance to replay the log",
+			slog.String("channel", s.channel()))
+		return true
+	}
+	for f, p := range pending {
+		if err := s.sendPending(ctx, f, p); err != nil {
+			// Redis is down again: keep this one and the rest.
+			for f, p := range pending {
+				s.requeue(f, p)
+			}
+			return false
+		}
+		delete(pending, f)
+	}
+	return true
+}
+
+// sendPending tells one pending invalidation: for one that may not have
+// been recorded, what the log holds for its field, if anything.
+func (s *Store[K, V]) sendPending(ctx context.Context, field string, p pendingInvalidation) error {
+	if p.check {
+		raw, err := run(s, ctx, func(ctx context.Context) (string, error) {
+			return s.client.HGet(ctx, s.logKey(), field).Result()
+		})
+		if err != nil {
+			return err
+		}
+		at, ok := parseAt(raw)
+		if !ok {
+			return nil // not recorded, and never will be: its deadline has passed
+		}
+		p.inv.At = at
+		s.w.dispatch(p.inv)
+	}
+	return s.publish(ctx, s.message(p.inv))
+}
+
+// requeue puts p back among the pending invalidations, unless a later one
+// of its field came meanwhile, and makes sure they are sent again.
+func (s *Store[K, V]) requeue(field string, p pendingInvalidation) {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	s.kickLocked()
+	if s.pendingReplay {
+		return
+	}
+	if s.pendingInv == nil {
+		s.pendingInv = map[string]pendingInvalidation{}
+	}
+	if q, ok := s.pendingInv[field]; ok {
+		if q.inv.At.After(p.inv.At) {
+			p.inv = q.inv
+		}
+		p.check = p.check || q.check
+	}
+	s.pendingInv[field] = p
+}
+
+// readLog returns every invalidation the log holds.
+func (s *Store[K, V]) readLog(ctx context.Context) ([]flightcache.Invalidation, error) {
+	raw, err := run(s, ctx, func(ctx context.Context) (map[string]string, error) {
+		return s.client.HGetAll(ctx, s.logKey()).Result()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: read the log of invalidations %q: %w", s.logKey(), err)
+	}
+	invs := make([]flightcache.Invalidation, 0, len(raw))
+	for f, v := range raw {
+		tag, ok1 := parseField(f)
+		at, ok2 := parseAt(v)
+		if !ok1 || !ok2 {
+			s.logf("redisstore: bad field in the log of invalidations, ignored",
+				slog.String("key", s.logKey()), slog.String("field", f), slog.String("value", v))
+			continue
+		}
+		invs = append(invs, flightcache.Invalidation{Tag: tag, At: at})
+	}
+	return invs, nil
+}
