@@ -343,13 +343,17 @@ func TestTheFleetFailsOpenAndRecoversWhenRedisIsDown(t *testing.T) {
 	require.NoError(t, err)
 	srv.Stop()
 
+	// The Loader watches the fleet's invalidation log (tags and Clear):
+	// once its subscription has seen Redis go, the local tier serves
+	// nothing it cannot know is current, and "cached" loads again; until
+	// then the local tier answers. Either way the caller gets the value.
 	v, err := in.loader.GetOrLoad(ctx, "cached", load)
 	require.NoError(t, err)
-	assert.Equal(t, "value-cached", v, "the local tier answers")
+	assert.Equal(t, "value-cached", v, "the local tier or the source answers")
 	v, err = in.loader.GetOrLoad(ctx, "new", load)
 	require.NoError(t, err, "a miss is loaded from the source with Redis down")
 	assert.Equal(t, "value-new", v)
-	assert.Equal(t, int64(2), loads.Load())
+	assert.Contains(t, []int64{2, 3}, loads.Load())
 	assert.Positive(t, in.stats.Snapshot().StoreErrors, "the failures are counted")
 
 	require.NoError(t, srv.Restart())
