@@ -78,8 +78,11 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	// windows counted from its return would serve a value past them by as
 	// long as the call took, or the pipeline was held since. An
 	// InvalidateTag or Clear made from now on covers the entry (see
-	// invalTable.stamp).
-	loadedAt := j.f.policy.inv.stamp(j.f.clock.exactNow())
+	// invalTable.stamp): its LoadedAt is stamped past the latest one,
+	// which an InvalidationLog may have moved ahead of the clock (by the
+	// fleet's clock skew at most), and its windows run from the clock.
+	now := j.f.clock.exactNow()
+	loadedAt, base := j.f.policy.inv.stamp(now), notNever(Deadline(now))
 	start := time.Now()
 	var outs []outcome[V]
 	var err error
@@ -117,7 +120,8 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	var stored []Entry[V] // what is written, when it differs from entries (NoStore)
 	for n, i := range idx {
 		p := j.policyOf(i)
-		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], loadedAt, elapsed)
+		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], base, elapsed)
+		entries[n].LoadedAt = loadedAt
 		j.sharing(i, p, &outs[n].err)
 		if p.NoStore || p.Private {
 			if stored == nil {
@@ -154,11 +158,11 @@ func (j *job[K, V]) sharing(i int, p *EntryPolicy, err *error) {
 	}
 }
 
-// build returns the entry for key i under ep, whose load answered o at
-// loadedAt after took, the error its callers get, and whether the entry is to be
+// build returns the entry for key i under ep, whose load, called at at,
+// answered o after took (the caller stamps its LoadedAt), the error its callers get, and whether the entry is to be
 // stored. A "not modified" answer keeps the previous entry's value (or its
 // "not found") and tags under the new policy.
-func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt Deadline, took time.Duration) (e Entry[V], err error, store bool) {
+func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], at Deadline, took time.Duration) (e Entry[V], err error, store bool) {
 	p := j.f.policy
 	r := rand.Float64()
 	var kept *Entry[V] // the entry revalidated, whose tags the new one keeps
@@ -184,9 +188,9 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], loadedAt Deadlin
 	}
 	switch {
 	case o.err == nil:
-		e = valueEntry(p, ep, o.v, loadedAt, took, r)
+		e = valueEntry(p, ep, o.v, at, took, r)
 	case isNotFound(o.err):
-		e, err = missingEntry[V](p, ep, loadedAt, took, r), o.err
+		e, err = missingEntry[V](p, ep, at, took, r), o.err
 	default:
 		return Entry[V]{}, o.err, false
 	}

@@ -24,7 +24,7 @@ type sharedLog struct {
 	next     int
 
 	refuse error         // when set, LogInvalidation fails with it
-	skew   time.Duration // LogInvalidation moves At later by it
+	skew   time.Duration // LogInvalidation moves At to at least its clock plus skew
 	panics bool          // LogInvalidation and WatchInvalidations panic
 }
 
@@ -51,7 +51,7 @@ func (g *sharedLog) record(inv flightcache.Invalidation) (flightcache.Invalidati
 	if g.refuse != nil {
 		return flightcache.Invalidation{}, g.refuse
 	}
-	inv.At = inv.At.Add(g.skew)
+	inv.At = max(inv.At, flightcache.DeadlineOf(time.Now()).Add(g.skew))
 	g.recorded = append(g.recorded, inv)
 	for _, apply := range g.watchers {
 		apply(inv)
@@ -176,5 +176,33 @@ func TestInvalidationAtTheInstantTheLogRecorded(t *testing.T) {
 
 		_, err = flightcache.New[string, string](logStore{newMemStore[string](), &sharedLog{panics: true}}, nil)
 		assert.Error(t, err, "a WatchInvalidations that panics is New's error")
+	})
+}
+
+// Invalidations in quick succession, each moved later by the log's clock
+// skew, with loads in between, do not push the instants ever further
+// ahead of the clock: an entry's windows run from the clock, and its
+// LoadedAt stays within the skew of it.
+func TestQuickInvalidationsDoNotRunAheadOfTheClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, log := newMemStore[string](), &sharedLog{skew: 50 * time.Millisecond}
+		l := newLoader(t, logStore{store, log}, &flightcache.Options{FreshFor: time.Minute})
+		src := taggingSource()
+		for range 1000 {
+			require.NoError(t, l.InvalidateTag(context.Background(), "user"))
+			_, err := l.GetOrLoad(context.Background(), "u1", src.load)
+			require.NoError(t, err)
+			require.NoError(t, l.Set(context.Background(), "s", "v"))
+		}
+		now := flightcache.DeadlineOf(time.Now())
+		for _, k := range []string{"u1", "s"} {
+			e, ok := store.entry(k)
+			require.True(t, ok)
+			assert.LessOrEqual(t, e.LoadedAt.Sub(now), 50*time.Millisecond+time.Microsecond, "%s: LoadedAt within the skew of the clock", k)
+		}
+		e, _ := store.entry("s")
+		assert.Equal(t, now.Add(time.Minute), e.FreshUntil, "the windows run from the clock")
+		_, ok, _ := l.Peek(context.Background(), "s")
+		assert.True(t, ok, "the last Set stands")
 	})
 }

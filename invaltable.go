@@ -81,14 +81,16 @@ func (t *invalTable) stamp(now int64) Deadline {
 	return notNever(Deadline(s))
 }
 
-// instant returns the instant of an invalidation made at now: now, or
-// the latest stamp or invalidation when the clock reads less. So an
-// invalidation covers every load stamped before it began, whatever the
-// clock did in between: exactNow's readings are not ordered across the
-// goroutines that read it (each extrapolates a base of its own age), nor
-// across a step of the system's wall clock.
+// instant returns the instant of an invalidation made at now: now, or the
+// latest stamp given when the clock reads less, so that the invalidation
+// covers every load stamped before it began, whatever the clock did in
+// between: exactNow's readings are not ordered across the goroutines that
+// read it (each extrapolates a base of its own age), nor across a step of
+// the system's wall clock. It is not moved past the latest invalidation:
+// two invalidations may share an instant, and one that an InvalidationLog
+// moved later (for the fleet's clock skew) moves the next no further.
 func (t *invalTable) instant(now int64) Deadline {
-	return notNever(Deadline(max(now, t.floor.Load()+1, t.issued.Load())))
+	return notNever(Deadline(max(now, t.issued.Load())))
 }
 
 // apply records inv: entries loaded at or before inv.At, all of them for a

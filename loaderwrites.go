@@ -50,7 +50,9 @@ func (l *Loader[K, V]) set(ctx context.Context, key K, value V, ep *EntryPolicy)
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e := valueEntry(&l.policy, ep, value, l.policy.inv.stamp(l.clock.exactNow()), 0, rand.Float64())
+		now := l.clock.exactNow()
+		e := valueEntry(&l.policy, ep, value, notNever(Deadline(now)), 0, rand.Float64())
+		e.LoadedAt = l.policy.inv.stamp(now) // past the latest invalidation (see invalTable.stamp)
 		return l.view.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)

@@ -37,30 +37,65 @@ import (
 func RunLoader(t *testing.T, newStore func(t *testing.T) flightcache.Store[string, string]) {
 	t.Helper()
 	t.Run("Burst", func(t *testing.T) { burst(t, newStore(t)) })
-	seed := rand.Uint64()
-	if s := os.Getenv("FLIGHTCACHE_STRESS_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("FLIGHTCACHE_STRESS_SEED: %v", err)
-		}
-	}
-	for _, mode := range []struct {
-		name string
-		opts flightcache.Options
-	}{
-		{"WriteOrder/fresh", flightcache.Options{FreshFor: time.Hour, LoadTimeout: time.Minute}},
-		{"WriteOrder/refresh", flightcache.Options{FreshFor: time.Millisecond, StaleFor: time.Hour, LoadTimeout: time.Minute}},
-	} {
+	seed := stressSeed(t)
+	for _, mode := range loaderModes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Logf("seed %d (replay with FLIGHTCACHE_STRESS_SEED=%d)", seed, seed)
 			writeOrder(t, newStore(t), mode.opts, seed)
 		})
 		inval := strings.Replace(mode.name, "WriteOrder", "Invalidations", 1)
 		t.Run(inval, func(t *testing.T) {
-			ops := invalidationOrder(t, newStore(t), mode.opts, seed)
+			ops := invalidationOrder(t, []flightcache.Store[string, string]{newStore(t)}, mode.opts, seed)
 			t.Logf("seed %d (replay with FLIGHTCACHE_STRESS_SEED=%d): %d operations", seed, seed, ops)
 		})
 	}
+}
+
+// RunFleet runs RunLoader's "Invalidations" mix over the instances of a
+// fleet: a Loader over each of the Stores newFleet returns, which share one
+// backend (a tiered Store over Redis per instance, say), with every
+// operation going to an instance drawn at random. A read is checked against
+// the writes and invalidations made through its own instance: those of
+// another reach it within the fleet's visibility bound, which this does not
+// time. Every instance's fills land in the shared backend, and an
+// invalidation must cover them there as well. It prints its seed and how
+// many operations ran; FLIGHTCACHE_STRESS_SEED=<seed> replays it.
+func RunFleet(t *testing.T, newFleet func(t *testing.T) []flightcache.Store[string, string]) {
+	t.Helper()
+	seed := stressSeed(t)
+	for _, mode := range loaderModes {
+		t.Run(strings.Replace(mode.name, "WriteOrder", "Invalidations", 1), func(t *testing.T) {
+			stores := newFleet(t)
+			if len(stores) < 2 {
+				t.Fatalf("newFleet returned %d Stores; a fleet has at least 2", len(stores))
+			}
+			ops := invalidationOrder(t, stores, mode.opts, seed)
+			t.Logf("seed %d (replay with FLIGHTCACHE_STRESS_SEED=%d): %d operations over %d instances", seed, seed, ops, len(stores))
+		})
+	}
+}
+
+// loaderModes are the Options RunLoader's and RunFleet's mixes run with.
+var loaderModes = []struct {
+	name string
+	opts flightcache.Options
+}{
+	{"WriteOrder/fresh", flightcache.Options{FreshFor: time.Hour, LoadTimeout: time.Minute}},
+	{"WriteOrder/refresh", flightcache.Options{FreshFor: time.Millisecond, StaleFor: time.Hour, LoadTimeout: time.Minute}},
+}
+
+// stressSeed returns FLIGHTCACHE_STRESS_SEED, or a random seed.
+func stressSeed(t *testing.T) uint64 {
+	t.Helper()
+	s := os.Getenv("FLIGHTCACHE_STRESS_SEED")
+	if s == "" {
+		return rand.Uint64()
+	}
+	seed, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("FLIGHTCACHE_STRESS_SEED: %v", err)
+	}
+	return seed
 }
 
 func newLoader(t *testing.T, store flightcache.Store[string, string], opts *flightcache.Options) *flightcache.Loader[string, string] {

@@ -103,7 +103,8 @@ return 1`)
 
 // LogInvalidation records inv (an InvalidateTag, or a Clear for an empty
 // Tag) in Redis for every instance, those started later included, and
-// returns it as recorded: At moved Options.ClockSkew later (see there). It
+// returns it as recorded: At moved to at least Options.ClockSkew after the
+// Store's clock (see there), and never earlier. It
 // implements flightcache.InvalidationLog.
 //
 // The record is durable as Redis keeps it: a field of one hash, raised in
@@ -133,7 +134,7 @@ func (s *Store[K, V]) LogInvalidation(ctx context.Context, inv flightcache.Inval
 		}
 	}
 	if s.clockSkew > 0 {
-		inv.At = inv.At.Add(s.clockSkew)
+		inv.At = max(inv.At, flightcache.DeadlineOf(time.Now()).Add(s.clockSkew))
 	}
 	field, key := logField(inv.Tag), s.logKey()
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {

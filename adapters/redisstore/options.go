@@ -103,12 +103,16 @@ type Options[K comparable, V any] struct {
 	// the entries loaded at or before its instant, each entry stamped by
 	// the clock of the instance that loaded it and the invalidation by the
 	// clock of the one that made it: so the Store records and tells the
-	// invalidation's instant moved ClockSkew later, and an entry loaded on
-	// an instance whose clock is behind by up to ClockSkew, before the
-	// invalidation, is still covered. The price: entries of that tag
-	// loaded anywhere within ClockSkew after the invalidation are covered
-	// too, and load again once more. 0 means DefaultClockSkew; a negative
-	// ClockSkew means none (clocks that agree exactly, as one host's do).
+	// invalidation's instant moved to at least ClockSkew past its own
+	// clock, and an entry loaded before the invalidation on an instance
+	// whose clock runs ahead by up to ClockSkew is still covered. The
+	// price: entries of that tag loaded on an instance within ClockSkew
+	// after the invalidation, before it heard of it, are covered too, and
+	// load again once more; an instance that has heard of it stamps its
+	// loads and Sets past it, so they stand. The instant is never moved
+	// further than that: invalidations in quick succession do not push
+	// it ever later. 0 means DefaultClockSkew; a negative ClockSkew means
+	// none (clocks that agree exactly, as one host's do).
 	ClockSkew time.Duration
 
 	// Logger receives reports of undecodable entries and of a dropped

@@ -18,6 +18,7 @@ import (
 	"github.com/flightcache/flightcache/adapters/redisstore"
 	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 	"github.com/flightcache/flightcache/adapters/tiered"
+	"github.com/flightcache/flightcache/storetest"
 )
 
 // InvalidateTag and Clear over a fleet (issue 26): every instance a Loader
@@ -337,4 +338,33 @@ func TestTagVisibilityAcrossTheFleet(t *testing.T) {
 		t.Logf("%s, %d rounds, 3 other instances: to the last one no longer serving: p50 %v, p99 %v, max %v",
 			c.op, len(c.d), c.d[len(c.d)/2], c.d[len(c.d)*99/100], c.d[len(c.d)-1])
 	}
+}
+
+// TestInvalidationsOverTwoInstances runs storetest.RunFleet over two
+// instances, each a tiered Store of a local LRU over its own redisstore on
+// one redis-server, subscribed to the fleet's notifications: tag
+// invalidations, Clears, Sets, reads, batches and refreshes go to either,
+// and no read after an invalidation through its instance gets what it
+// covers, the other instance's fills in Redis included.
+func TestInvalidationsOverTwoInstances(t *testing.T) {
+	storetest.RunFleet(t, func(t *testing.T) []flightcache.Store[string, string] {
+		c := redistest.Start(t).Client(t)
+		prefix := redistest.Prefix(t)
+		var stores []flightcache.Store[string, string]
+		for range 2 {
+			shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix, Timeout: timeout})
+			require.NoError(t, err)
+			store := tiered.NewWithNotifier[string, string](newLRU[string](t), shared, shared)
+			sub, err := shared.Subscribe(store)
+			require.NoError(t, err)
+			require.Eventually(t, sub.Live, 5*time.Second, time.Millisecond)
+			t.Cleanup(func() {
+				store.Close()
+				sub.Close()
+				shared.Close()
+			})
+			stores = append(stores, store)
+		}
+		return stores
+	})
 }
