@@ -65,7 +65,7 @@ func watch[K comparable, V any](t *testing.T, s *redisstore.Store[K, V]) *applie
 func at(t time.Time) flightcache.Deadline { return flightcache.DeadlineOf(t) }
 
 // TestLogInvalidationRecordsAppliesAndTells: LogInvalidation returns the
-// invalidation moved ClockSkew later, has applied it to this Store's own
+// invalidation moved to ClockSkew past the Store's clock, has applied it to this Store's own
 // watchers before it returns, records it in the log, and tells the other
 // instances' watchers; a Clear alike.
 func TestLogInvalidationRecordsAppliesAndTells(t *testing.T) {
@@ -78,9 +78,13 @@ func TestLogInvalidationRecordsAppliesAndTells(t *testing.T) {
 
 	now := at(time.Now())
 	for _, inv := range []flightcache.Invalidation{{Tag: "users", At: now}, {At: now + 1}} {
+		before := at(time.Now())
 		got, err := a.LogInvalidation(ctx, inv)
 		require.NoError(t, err)
-		assert.Equal(t, flightcache.Invalidation{Tag: inv.Tag, At: inv.At.Add(30 * time.Millisecond)}, got, "moved ClockSkew later")
+		after := at(time.Now())
+		assert.Equal(t, inv.Tag, got.Tag)
+		assert.False(t, got.At.Before(before.Add(30*time.Millisecond)), "moved to at least ClockSkew past the Store's clock")
+		assert.False(t, got.At.After(after.Add(30*time.Millisecond)), "and no further")
 		assert.True(t, own.has(got), "applied to the Store's own watchers before LogInvalidation returns")
 		other.waitFor(t, "told to another instance's watchers", got)
 	}
@@ -371,4 +375,18 @@ func TestAnInvalidationGivenUpOnIsNeverRecordedNorTold(t *testing.T) {
 			assert.False(t, found, "nor is a running one")
 		})
 	}
+}
+
+// TestClockSkewDoesNotPushAnInstantAlreadyAhead: an invalidation whose
+// instant is ahead of the Store's clock by more than ClockSkew (made by an
+// instance whose clock runs ahead, or stamped past an earlier one) is
+// recorded as it is, so that invalidations in quick succession do not
+// push the fleet's instants ever later.
+func TestClockSkewDoesNotPushAnInstantAlreadyAhead(t *testing.T) {
+	c := redistest.Client(t)
+	s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t), ClockSkew: 30 * time.Millisecond})
+	ahead := at(time.Now().Add(time.Second))
+	got, err := s.LogInvalidation(context.Background(), flightcache.Invalidation{Tag: "t", At: ahead})
+	require.NoError(t, err)
+	assert.Equal(t, ahead, got.At)
 }
