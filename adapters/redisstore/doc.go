@@ -138,12 +138,14 @@
 //
 // The instant of an invalidation is read from the clock of the instance
 // that made it, and entries are stamped by the clocks of the instances
-// that loaded them: the Store moves each instant Options.ClockSkew (50 ms
-// by default) later, so that an entry loaded before the invalidation on an
-// instance whose clock is behind by up to that much is still covered, at
-// the price of loading again the entries of the tag loaded within
-// ClockSkew after it. Clocks further apart than ClockSkew may let such an
-// entry survive.
+// that loaded them: the Store moves each instant to at least its own clock
+// plus Options.ClockSkew (50 ms by default), so that an entry loaded
+// before the invalidation on an instance whose clock runs ahead by up to
+// that much is still covered, at the price of loading again the entries
+// of the tag loaded within ClockSkew after it by instances that had not
+// heard of it yet. An instant already that far ahead is not moved, so a
+// burst of invalidations never runs ahead of the clocks. Clocks further
+// apart than ClockSkew may let such an entry survive.
 //
 // An invalidation is seen elsewhere as a Set is: measured with four
 // instances on one redis-server (TestTagVisibilityAcrossTheFleet in package
