@@ -95,7 +95,7 @@ func TestLaggingCoarseClockServesNothingPastItsWindows(t *testing.T) {
 		"fresh past ExpiresAt":  {Value: "old", FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second))},
 		"missing past its time": {Missing: true, FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second))},
 		"stale past StaleUntil": {Value: "old", FreshUntil: DeadlineOf(ago(2 * time.Minute)), StaleUntil: DeadlineOf(ago(30 * time.Second)), ExpiresAt: DeadlineOf(ago(30 * time.Second))},
-		"fresh, early refresh":  {Value: "old", FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second)), LoadDuration: time.Second},
+		"fresh, early refresh":  {Value: "old", FreshUntil: DeadlineOf(ago(time.Second)), ExpiresAt: DeadlineOf(ago(time.Second)), LoadDuration: MicrosOf(time.Second)},
 	}
 	reads := map[string]func(l *Loader[string, string]) (string, error){
 		"GetOrLoad": func(l *Loader[string, string]) (string, error) {

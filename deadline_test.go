@@ -139,17 +139,18 @@ func TestDeadlineString(t *testing.T) {
 	assert.Equal(t, "1970-01-01T00:00:00.000000001Z", flightcache.DeadlineOf(time.Unix(0, 0)).String())
 }
 
-// TestEntryIsCompact pins Entry's layout: 72 bytes for a pointer value, and
-// no pointer but Value and Tags (nil when untagged) for the garbage
+// TestEntryIsCompact pins Entry's layout: 64 bytes for a pointer value (a
+// size class of Go's allocator; 72 would cost 80 in every cached entry),
+// and no pointer but Value and Tags (nil when untagged) for the garbage
 // collector to scan. It is 8 (Value) + 5×8 (FreshUntil, StaleUntil,
-// ServeUntil, ExpiresAt, LoadedAt) + 8 (LoadDuration) + 8 (Tags) + 8
-// (Missing, one byte padded to the struct's alignment): 72, not the 48 that
-// three instants would take, because ServeUntil (KeepFor), LoadedAt (rule
-// 14, and what InvalidateTag and Clear judge) and Tags are needed as well.
+// ServeUntil, ExpiresAt, LoadedAt) + 8 (Tags) + 4 (LoadDuration, in
+// microseconds) + 1 (Missing), padded to 64: not the 48 that three
+// instants would take, because ServeUntil (KeepFor), LoadedAt (rule 14,
+// and what InvalidateTag and Clear judge) and Tags are needed as well.
 // With time.Time instants it was 8 + 5×24 + 8 + 8 = 144 bytes, with five
 // *Location pointers.
 func TestEntryIsCompact(t *testing.T) {
-	assert.Equal(t, uintptr(72), unsafe.Sizeof(flightcache.Entry[*int]{}))
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(flightcache.Entry[*int]{}))
 	assert.Equal(t, uintptr(8), unsafe.Sizeof(flightcache.Deadline(0)))
 	typ := reflect.TypeFor[flightcache.Entry[*int]]()
 	for i := range typ.NumField() {
@@ -193,4 +194,25 @@ func BenchmarkEntryCopy(b *testing.B) {
 	for b.Loop() {
 		copy(dst, src)
 	}
+}
+
+// MicrosOf rounds up, so that a load that took any time took some, and
+// saturates instead of wrapping (rule 12).
+func TestMicrosOf(t *testing.T) {
+	for d, want := range map[time.Duration]flightcache.Micros{
+		-time.Second:              0,
+		0:                         0,
+		1:                         1,
+		time.Microsecond:          1,
+		time.Microsecond + 1:      2,
+		1500 * time.Microsecond:   1500,
+		math.MaxInt64:             math.MaxUint32,
+		math.MaxUint32 * 1000:     math.MaxUint32,
+		math.MaxUint32*1000 - 1:   math.MaxUint32,
+		math.MaxUint32*1000 - 1e3: math.MaxUint32 - 1,
+	} {
+		assert.Equal(t, want, flightcache.MicrosOf(d), "%v", d)
+	}
+	assert.Equal(t, 1500*time.Microsecond, flightcache.Micros(1500).Duration())
+	assert.Equal(t, "1.5ms", flightcache.Micros(1500).String())
 }

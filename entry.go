@@ -14,15 +14,16 @@ import (
 // collector need not scan, where a time.Time is 24 bytes with a *Location
 // pointer in it.
 //
-// Entry[*T] is 72 bytes, and holds no pointer but Value and Tags: 8 for
-// Value, 40 for the five instants, 8 for LoadDuration, 8 for Tags and 8 for
-// Missing (one byte, padded to the alignment of the struct). It would be 48
-// with FreshUntil, StaleUntil and ExpiresAt only, but ServeUntil (the end of
-// the serving windows, past which KeepFor keeps the entry for Previous only)
-// and LoadedAt (from which a revalidation re-bases the windows, rule 14,
-// and which tag invalidations and Clear are judged against) cannot be
-// derived from the others. An untagged entry's Tags is nil, and costs
-// nothing but its 8 bytes.
+// Entry[*T] is 64 bytes, a size class of Go's allocator of its own, and
+// holds no pointer but Value and Tags: 8 for Value, 40 for the five
+// instants, 8 for Tags, and 8 for LoadDuration (4, in microseconds) and
+// Missing (1) with their padding. It would be 48 with FreshUntil,
+// StaleUntil and ExpiresAt only, but ServeUntil (the end of the serving
+// windows, past which KeepFor keeps the entry for Previous only) and
+// LoadedAt (from which a revalidation re-bases the windows, rule 14, and
+// which tag invalidations and Clear are judged against) cannot be derived
+// from the others. An untagged entry's Tags is nil, and costs nothing but
+// its 8 bytes.
 type Entry[V any] struct {
 	// Value is the loaded value. It is the zero value when Missing is true.
 	Value V
@@ -58,10 +59,6 @@ type Entry[V any] struct {
 	// any [Loader.Clear] makes it a miss.
 	LoadedAt Deadline
 
-	// LoadDuration is how long the load that produced Value took. The Loader
-	// uses it to refresh hot keys early.
-	LoadDuration time.Duration
-
 	// Tags are the tags the load gave the entry (EntryPolicy.Tags), nil for
 	// none. [Loader.InvalidateTag] of any of them, and [Loader.Clear], make
 	// the entry a miss when it was loaded (LoadedAt) at or before them,
@@ -69,9 +66,38 @@ type Entry[V any] struct {
 	// Entry: in memory, the pointer; in bytes, the names (see [NewTags]).
 	Tags *Tags
 
+	// LoadDuration is how long the load that produced Value took, in
+	// microseconds. The Loader uses it to refresh hot keys early.
+	LoadDuration Micros
+
 	// Missing marks a negative entry: the source said the key does not exist.
 	Missing bool
 }
+
+// Micros is a duration in whole microseconds, in 32 bits: from 0 to
+// 71m34.967295s, which is longer than a load runs (Options.LoadTimeout
+// bounds it). It is the compact form of [Entry.LoadDuration], which with
+// Missing fills 8 bytes where a time.Duration alone takes 8.
+type Micros uint32
+
+// MicrosOf returns d in microseconds, rounded up, so that a load that took
+// any time at all took some: 0 for d <= 0, and the longest Micros for d
+// past it.
+func MicrosOf(d time.Duration) Micros {
+	switch {
+	case d <= 0:
+		return 0
+	case d >= time.Duration(math.MaxUint32)*time.Microsecond:
+		return math.MaxUint32
+	}
+	return Micros((d + time.Microsecond - 1) / time.Microsecond)
+}
+
+// Duration returns m as a time.Duration.
+func (m Micros) Duration() time.Duration { return time.Duration(m) * time.Microsecond }
+
+// String returns m as a time.Duration prints it, as "1.5ms".
+func (m Micros) String() string { return m.Duration().String() }
 
 // Deadline is an instant as Unix nanoseconds, the compact form of the
 // instants an Entry carries: 8 bytes and no pointer, where a time.Time is 24

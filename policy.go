@@ -145,11 +145,11 @@ func judgeRest[V any](p *policy, e *Entry[V], now int64, rnd func() float64) ver
 // its scaled load time when that is longer, which still leaves the refresh
 // time to finish before the entry goes stale.
 func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) bool {
-	if e.LoadDuration <= 0 {
+	if e.LoadDuration == 0 {
 		return false
 	}
 	g := float64(gap)
-	scale := float64(e.LoadDuration) * p.beta
+	scale := float64(e.LoadDuration.Duration()) * p.beta
 	// -ln(rand) is below 745 for any float64 in (0, 1]: entries further from
 	// going stale than that never qualify, and cost no random number.
 	if g > 745*scale || g > max(float64(p.freshFor/earlyRefreshWindow), 2*scale) {
@@ -165,7 +165,7 @@ func refreshEarly[V any](p *policy, e *Entry[V], gap int64, rnd func() float64) 
 // end of the longer of StaleFor and StaleIfError) and ExpiresAt (KeepFor
 // after ServeUntil).
 func valueEntry[V any](p *policy, ep *EntryPolicy, v V, loadedAt Deadline, took time.Duration, r float64) Entry[V] {
-	e := Entry[V]{Value: v, LoadDuration: took, LoadedAt: loadedAt, Tags: ep.tags}
+	e := Entry[V]{Value: v, LoadDuration: MicrosOf(took), LoadedAt: loadedAt, Tags: ep.tags}
 	if ep.FreshFor == Forever {
 		return e // fresh until evicted or invalidated
 	}
@@ -250,7 +250,7 @@ func missingEntry[V any](p *policy, ep *EntryPolicy, loadedAt Deadline, took tim
 	until := later(loadedAt, p.spread(ep, ep.MissingFor, r))
 	return Entry[V]{
 		Missing: true, FreshUntil: until, StaleUntil: until, ServeUntil: until,
-		ExpiresAt: later(until, ep.KeepFor), LoadDuration: took, LoadedAt: loadedAt, Tags: ep.tags,
+		ExpiresAt: later(until, ep.KeepFor), LoadDuration: MicrosOf(took), LoadedAt: loadedAt, Tags: ep.tags,
 	}
 }
 

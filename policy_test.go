@@ -39,13 +39,13 @@ func TestJudge(t *testing.T) {
 			Entry[string]{FreshUntil: DeadlineOf(at(-100 * 365 * 24 * time.Hour))}, never, verdictStale},
 		{"FreshUntil past what UnixNano can hold", policy{}, Entry[string]{FreshUntil: maxDeadline}, never, verdictFresh},
 		{"early refresh near the end", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: DeadlineOf(at(time.Second)), LoadDuration: time.Second}, always, verdictRefreshEarly},
+			Entry[string]{FreshUntil: DeadlineOf(at(time.Second)), LoadDuration: MicrosOf(time.Second)}, always, verdictRefreshEarly},
 		{"early refresh not before the last tenth", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: DeadlineOf(at(7 * time.Second)), LoadDuration: time.Second}, always, verdictFresh},
+			Entry[string]{FreshUntil: DeadlineOf(at(7 * time.Second)), LoadDuration: MicrosOf(time.Second)}, always, verdictFresh},
 		{"early refresh needs a load time", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
 			Entry[string]{FreshUntil: DeadlineOf(at(time.Second))}, always, verdictFresh},
 		{"early refresh by chance only", pol(Options{FreshFor: time.Minute, EarlyRefresh: 1}),
-			Entry[string]{FreshUntil: DeadlineOf(at(time.Second)), LoadDuration: time.Second}, func() float64 { return 0.5 }, verdictFresh},
+			Entry[string]{FreshUntil: DeadlineOf(at(time.Second)), LoadDuration: MicrosOf(time.Second)}, func() float64 { return 0.5 }, verdictFresh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tc.e

@@ -28,6 +28,8 @@ func otherValue(typ reflect.Type, v reflect.Value) (reflect.Value, bool) {
 		o.Set(reflect.ValueOf(v.Interface().(flightcache.Deadline).Add(time.Nanosecond)))
 	case typ == reflect.TypeFor[time.Duration]():
 		o.SetInt(v.Int() + 1)
+	case typ == reflect.TypeFor[flightcache.Micros]():
+		o.SetUint(v.Uint() + 1)
 	case typ.Kind() == reflect.Bool:
 		o.SetBool(!v.Bool())
 	case typ.Kind() == reflect.String:

@@ -131,7 +131,7 @@ func (s *suite) positive(value string, n int) entry {
 		ServeUntil:   s.base.Add(20*time.Minute + time.Duration(n)*time.Millisecond + 4),
 		ExpiresAt:    s.base.Add(time.Hour + time.Duration(n)*time.Millisecond + 5),
 		LoadedAt:     s.base.Add(-time.Second + time.Duration(n)*time.Millisecond + 6),
-		LoadDuration: time.Duration(n+1)*time.Microsecond + 7,
+		LoadDuration: flightcache.Micros(n + 1),
 	}
 }
 

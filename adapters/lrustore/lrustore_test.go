@@ -99,7 +99,7 @@ func entry(v int) flightcache.Entry[int] {
 		Value:        v,
 		FreshUntil:   flightcache.DeadlineOf(now.Add(time.Minute)),
 		ExpiresAt:    flightcache.DeadlineOf(now.Add(time.Hour)),
-		LoadDuration: time.Duration(v) * time.Millisecond,
+		LoadDuration: flightcache.MicrosOf(time.Duration(v) * time.Millisecond),
 	}
 }
 

@@ -130,7 +130,7 @@ func encodeEntry[V any](codec Codec[V], fp fingerprint, e flightcache.Entry[V]) 
 	putTime(b, offExpiresAt, flagExpiresAt, e.ExpiresAt)
 	putTime(b, offServeUntil, flagServeUntil, e.ServeUntil)
 	putTime(b, offLoadedAt, flagLoadedAt, e.LoadedAt)
-	binary.BigEndian.PutUint64(b[offLoadDuration:], uint64(e.LoadDuration))
+	binary.BigEndian.PutUint64(b[offLoadDuration:], uint64(e.LoadDuration.Duration()))
 	if fp.ok {
 		b[2] |= flagFingerprint
 		binary.BigEndian.PutUint64(b[offFingerprint:], fp.fp)
@@ -238,7 +238,7 @@ func decodeEntry[V any](codec Codec[V], fp fingerprint, b []byte) (flightcache.E
 	e.ExpiresAt = getTime(b, offExpiresAt, flagExpiresAt)
 	e.ServeUntil = getTime(b, offServeUntil, flagServeUntil)
 	e.LoadedAt = getTime(b, offLoadedAt, flagLoadedAt)
-	e.LoadDuration = time.Duration(binary.BigEndian.Uint64(b[offLoadDuration:]))
+	e.LoadDuration = flightcache.MicrosOf(time.Duration(binary.BigEndian.Uint64(b[offLoadDuration:])))
 	rest := b[envelopeHeader:]
 	if flags&flagTags != 0 {
 		var err error

@@ -42,7 +42,7 @@ func entry(v int) flightcache.Entry[int] {
 		Value:        v,
 		FreshUntil:   flightcache.DeadlineOf(now.Add(time.Minute)),
 		ExpiresAt:    flightcache.DeadlineOf(now.Add(time.Hour)),
-		LoadDuration: time.Duration(v) * time.Microsecond,
+		LoadDuration: flightcache.Micros(v),
 	}
 }
 

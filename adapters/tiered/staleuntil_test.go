@@ -92,7 +92,7 @@ func TestEveryCopyFromTheSharedTierKeepsStaleUntil(t *testing.T) {
 			FreshUntil:   flightcache.DeadlineOf(now.Add(time.Minute + 1)),
 			StaleUntil:   flightcache.DeadlineOf(now.Add(10*time.Minute + 3)),
 			ExpiresAt:    flightcache.DeadlineOf(now.Add(time.Hour + 5)),
-			LoadDuration: 7 * time.Millisecond,
+			LoadDuration: flightcache.MicrosOf(7 * time.Millisecond),
 		}
 		require.NoError(t, writer.Set(ctx, "k", e))
 
