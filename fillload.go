@@ -78,11 +78,12 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	// windows counted from its return would serve a value past them by as
 	// long as the call took, or the pipeline was held since. An
 	// InvalidateTag or Clear made from now on covers the entry (see
-	// invalTable.stamp): its LoadedAt is stamped past the latest one,
-	// which an InvalidationLog may have moved ahead of the clock (by the
-	// fleet's clock skew at most), and its windows run from the clock.
-	now := j.f.clock.exactNow()
-	loadedAt, base := j.f.policy.inv.stamp(now), notNever(Deadline(now))
+	// invalTable.stamp): its LoadedAt, from which its windows run, is
+	// stamped past the latest one, which an InvalidationLog may have moved
+	// ahead of the clock (by the fleet's clock skew at most). Windows
+	// that ran from the clock instead would lose that much at every
+	// revalidation (rule 14), which measures them from LoadedAt.
+	loadedAt := j.f.policy.inv.stamp(j.f.clock.exactNow())
 	start := time.Now()
 	var outs []outcome[V]
 	var err error
@@ -120,8 +121,7 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	var stored []Entry[V] // what is written, when it differs from entries (NoStore)
 	for n, i := range idx {
 		p := j.policyOf(i)
-		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], base, elapsed)
-		entries[n].LoadedAt = loadedAt
+		entries[n], outs[n].err, write[n] = j.build(i, p, outs[n], loadedAt, elapsed)
 		j.sharing(i, p, &outs[n].err)
 		if p.NoStore || p.Private {
 			if stored == nil {
@@ -158,8 +158,8 @@ func (j *job[K, V]) sharing(i int, p *EntryPolicy, err *error) {
 	}
 }
 
-// build returns the entry for key i under ep, whose load, called at at,
-// answered o after took (the caller stamps its LoadedAt), the error its callers get, and whether the entry is to be
+// build returns the entry for key i under ep, whose load, stamped at at,
+// answered o after took, the error its callers get, and whether the entry is to be
 // stored. A "not modified" answer keeps the previous entry's value (or its
 // "not found") and tags under the new policy.
 func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], at Deadline, took time.Duration) (e Entry[V], err error, store bool) {

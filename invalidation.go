@@ -63,7 +63,9 @@ type InvalidationLog interface {
 // failed load's fallback sees the old entry. It wins over the loads in
 // flight as Invalidate does (rule 8): their callers get their results, but
 // a caller that comes after InvalidateTag returns never joins them, and
-// what they store is a miss already. It touches no entry: a tagged entry
+// what they store is a miss already. It ends the failure backoff
+// (Options.FailureBackoff) of every key, as Invalidate ends its key's: a
+// key it covers loads at its next read. It touches no entry: a tagged entry
 // stays in the Store until it is evicted or expires, judged gone at every
 // read, which costs the entry's tags a lookup each.
 //
@@ -121,9 +123,7 @@ func (l *Loader[K, V]) invalidate(ctx context.Context, op string, inv Invalidati
 			l.rep.record(stats.StoreError)
 			return fmt.Errorf("flightcache: %s: %w", op, err)
 		}
-		if logged.Tag == inv.Tag && logged.At.After(inv.At) {
-			inv.At = logged.At
-		}
+		inv = atLeast(logged, inv)
 	}
 	l.applyInvalidation(inv)
 	l.rep.record(ev)
@@ -131,8 +131,49 @@ func (l *Loader[K, V]) invalidate(ctx context.Context, op string, inv Invalidati
 }
 
 // logInvalidation is the log's LogInvalidation, with a panic in it made an
+// error, and bounded by ctx whatever the log does with it: a log that has
+// not answered when ctx ends leaves the call to ctx's error, and should it
+// record inv after all, the Loader applies it then, as another instance's
+// (so that this instance agrees with the fleet). Close waits for such a
+// call as it waits for log lines.
+func (l *Loader[K, V]) logInvalidation(ctx context.Context, inv Invalidation) (Invalidation, error) {
+	if ctx.Done() == nil {
+		return l.callLog(ctx, inv)
+	}
+	type answer struct {
+		logged Invalidation
+		err    error
+	}
+	answered := make(chan answer, 1)
+	left := make(chan struct{})
+	l.rep.detach(func() {
+		logged, err := l.callLog(ctx, inv)
+		answered <- answer{logged, err}
+		select {
+		case <-left:
+			if err == nil {
+				l.applyInvalidation(atLeast(logged, inv))
+			}
+		default:
+		}
+	})
+	select {
+	case a := <-answered:
+		return a.logged, a.err
+	case <-ctx.Done():
+		close(left)
+		select {
+		case a := <-answered: // it answered as ctx ended
+			return a.logged, a.err
+		default:
+		}
+		return Invalidation{}, fmt.Errorf("the InvalidationLog did not answer in time (it is applied here if it records it later): %w", ctx.Err())
+	}
+}
+
+// callLog calls the log's LogInvalidation, with a panic in it made an
 // error.
-func (l *Loader[K, V]) logInvalidation(ctx context.Context, inv Invalidation) (logged Invalidation, err error) {
+func (l *Loader[K, V]) callLog(ctx context.Context, inv Invalidation) (logged Invalidation, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("flightcache: InvalidationLog.LogInvalidation: %w", newPanicError(p))
@@ -141,12 +182,25 @@ func (l *Loader[K, V]) logInvalidation(ctx context.Context, inv Invalidation) (l
 	return l.view.log.LogInvalidation(ctx, inv)
 }
 
+// atLeast returns the invalidation the log recorded for inv: logged, unless
+// it is not inv's or moves it earlier, which a log may not do.
+func atLeast(logged, inv Invalidation) Invalidation {
+	if logged.Tag == inv.Tag && logged.At.After(inv.At) {
+		return logged
+	}
+	return inv
+}
+
 // applyInvalidation records inv, made here or by another instance, and
 // makes every caller that comes after it start a load of its own instead
-// of joining one that began before it (whose result inv may cover).
+// of joining one that began before it (whose result inv may cover). It
+// ends every key's failure backoff, as Invalidate ends its key's: the
+// keys inv covers are asked to load again, and the throttle cannot tell
+// them from the others.
 func (l *Loader[K, V]) applyInvalidation(inv Invalidation) {
 	l.policy.inv.apply(inv)
 	l.fill.group.ForgetAll()
+	l.fill.throttle.forgetAll()
 }
 
 // watchInvalidations has the Store, when it is an InvalidationLog, tell the

@@ -181,8 +181,8 @@ func TestInvalidationAtTheInstantTheLogRecorded(t *testing.T) {
 
 // Invalidations in quick succession, each moved later by the log's clock
 // skew, with loads in between, do not push the instants ever further
-// ahead of the clock: an entry's windows run from the clock, and its
-// LoadedAt stays within the skew of it.
+// ahead of the clock: an entry's LoadedAt, from which its windows run,
+// stays within the skew of it.
 func TestQuickInvalidationsDoNotRunAheadOfTheClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, log := newMemStore[string](), &sharedLog{skew: 50 * time.Millisecond}
@@ -201,7 +201,7 @@ func TestQuickInvalidationsDoNotRunAheadOfTheClock(t *testing.T) {
 			assert.LessOrEqual(t, e.LoadedAt.Sub(now), 50*time.Millisecond+time.Microsecond, "%s: LoadedAt within the skew of the clock", k)
 		}
 		e, _ := store.entry("s")
-		assert.Equal(t, now.Add(time.Minute), e.FreshUntil, "the windows run from the clock")
+		assert.Equal(t, e.LoadedAt.Add(time.Minute), e.FreshUntil, "the windows run from LoadedAt")
 		_, ok, _ := l.Peek(context.Background(), "s")
 		assert.True(t, ok, "the last Set stands")
 	})

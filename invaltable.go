@@ -55,20 +55,18 @@ func (t *invalTable) covers(loadedAt Deadline, tags *Tags) bool {
 	return t != nil && (int64(loadedAt) <= t.cleared.Load() || tags != nil && t.coversTags(int64(loadedAt), tags))
 }
 
-// coversTags is covers for a tagged entry that no Clear covers.
+// coversTags is covers for a tagged entry that no Clear covers. It looks
+// at the tags' records before tagged: prune raises tagged before it drops
+// a record, so a reader finds one or the other.
 func (t *invalTable) coversTags(loadedAt int64, tags *Tags) bool {
-	if loadedAt <= t.tagged.Load() {
-		return true
-	}
-	if t.records.Load() == 0 {
-		return false
-	}
-	for _, n := range tags.names {
-		if at, ok := t.tags.Load(n); ok && loadedAt <= at {
-			return true
+	if t.records.Load() > 0 {
+		for _, n := range tags.names {
+			if at, ok := t.tags.Load(n); ok && loadedAt <= at {
+				return true
+			}
 		}
 	}
-	return false
+	return loadedAt <= t.tagged.Load()
 }
 
 // stamp returns the instant to stamp a load (or a Set) that starts at now

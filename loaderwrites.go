@@ -50,9 +50,8 @@ func (l *Loader[K, V]) set(ctx context.Context, key K, value V, ep *EntryPolicy)
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		now := l.clock.exactNow()
-		e := valueEntry(&l.policy, ep, value, notNever(Deadline(now)), 0, rand.Float64())
-		e.LoadedAt = l.policy.inv.stamp(now) // past the latest invalidation (see invalTable.stamp)
+		// Stamped past the latest invalidation (see invalTable.stamp).
+		e := valueEntry(&l.policy, ep, value, l.policy.inv.stamp(l.clock.exactNow()), 0, rand.Float64())
 		return l.view.store.Set(ctx, key, e)
 	})
 	return l.wrote(ctx, "set", key, err)
@@ -106,15 +105,17 @@ func (l *Loader[K, V]) Expire(ctx context.Context, key K) error {
 		return err
 	}
 	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
-		e, ok, err := l.view.store.Get(ctx, key)
-		if err != nil || !ok {
+		found, err := l.view.getFenced(ctx, key)
+		if err != nil || !found.ok {
 			return err
 		}
-		stale, changed := staleFrom(e, notNever(Deadline(l.clock.exactNow())))
-		if !changed || gone(&l.policy, &e) {
+		stale, changed := staleFrom(found.e, notNever(Deadline(l.clock.exactNow())))
+		if !changed || gone(&l.policy, &found.e) {
 			return nil
 		}
-		if err := l.view.store.Set(ctx, key, stale); err != nil {
+		// Over a Fencer, only if no instance wrote the key since it was
+		// read: a newer Set stands.
+		if err := l.view.set(ctx, key, stale, found.v); err != nil {
 			return err
 		}
 		l.rep.record(stats.Expire)

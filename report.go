@@ -224,6 +224,17 @@ func (r *reporter) storeFailed(ctx context.Context, wait bool, op string, key an
 }
 
 // wait waits for the lines being written, for as long as ctx allows.
+// detach runs f on a goroutine of its own that wait waits for, as it waits
+// for the lines being logged: a plug-in's call that a caller stopped
+// waiting for, but that Close must not leave behind.
+func (r *reporter) detach(f func()) {
+	r.writing.add()
+	go func() {
+		defer r.writing.done()
+		f()
+	}()
+}
+
 func (r *reporter) wait(ctx context.Context) error {
 	select {
 	case <-r.writing.zero():

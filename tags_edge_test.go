@@ -267,6 +267,12 @@ func TestAStoreWhoseGetPanicsIsContained(t *testing.T) {
 			_, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { return "v", nil })
 			return err
 		},
+		"GetOrLoadMany": func(l *flightcache.Loader[string, string]) error {
+			_, err := l.GetOrLoadMany(context.Background(), []string{"k", "j"}, func(_ context.Context, keys []string) (map[string]string, error) {
+				return map[string]string{"k": "v", "j": "v"}, nil
+			})
+			return err
+		},
 		"Peek": func(l *flightcache.Loader[string, string]) error {
 			_, _, err := l.Peek(context.Background(), "k")
 			return err
@@ -403,10 +409,11 @@ func TestConcurrentInvalidationsAndLoads(t *testing.T) {
 }
 
 // Over a log that moves invalidations later for the fleet's clock skew,
-// loads are stamped past the latest invalidation, ahead of the clock,
-// while their windows run from the clock. A revalidated entry must keep
-// the windows its source gave it, re-based at now (rule 14): not lose the
-// skew at every revalidation that follows an invalidation of any tag.
+// loads are stamped past the latest invalidation, ahead of the clock by
+// the skew at most, and their windows run from that stamp. A revalidated
+// entry must keep the windows its source gave it, re-based at its load
+// (rule 14): not lose, nor gain, the skew at every revalidation that
+// follows an invalidation of any tag.
 func TestRevalidationAfterInvalidationsKeepsItsWindows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, log := newMemStore[string](), &sharedLog{skew: 50 * time.Millisecond}
@@ -429,8 +436,10 @@ func TestRevalidationAfterInvalidationsKeepsItsWindows(t *testing.T) {
 			r, err := l.GetOrLoadResult(context.Background(), "k", revalidate)
 			require.NoError(t, err)
 			require.Equal(t, "v", r.Value)
-			fresh := r.FreshUntil.Sub(flightcache.DeadlineOf(time.Now()))
-			assert.Equal(t, time.Second, fresh, "round %d: the revalidated entry is fresh for the second its source gave it", round)
+			assert.Equal(t, time.Second, r.FreshUntil.Sub(r.LoadedAt), "round %d: the revalidated entry is fresh for the second its source gave it", round)
+			ahead := r.LoadedAt.Sub(flightcache.DeadlineOf(time.Now()))
+			assert.True(t, ahead >= 0 && ahead <= 50*time.Millisecond+time.Microsecond,
+				"round %d: stamped past the invalidation, at most the skew ahead of the clock (%v), and no further each round", round, ahead)
 		}
 	})
 }

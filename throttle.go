@@ -144,6 +144,16 @@ func (t *throttle[K]) succeeded(key K) {
 	})
 }
 
+// forgetAll forgets every key's failures: an InvalidateTag or a Clear asks
+// for new loads of keys the throttle cannot tell apart.
+func (t *throttle[K]) forgetAll() {
+	if t.size.Load() == 0 {
+		return
+	}
+	n := t.keys.DeleteMatching(func(K, *failure) (bool, bool) { return true, false })
+	t.size.Add(-int64(n))
+}
+
 // sweep forgets keys whose backoff has ended, then, if the map is still too
 // large, others in no particular order, down to half the bound.
 func (t *throttle[K]) sweep(now int64) {

@@ -191,8 +191,15 @@ func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan tim
 // settle sets r to what a caller gets for a key whose load ended with e and
 // err (or was not started: throttled, or waited for past SoftTimeout), and
 // returns the caller's error. fallback, when not nil, is the old entry that
-// stands in for a failed load: the caller then gets it and a nil error.
+// stands in for a failed load: the caller then gets it and a nil error,
+// unless an invalidation has covered it since it was read.
 func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
+	if fallback != nil && gone(&l.policy, fallback) {
+		// An InvalidateTag or Clear came while the caller waited: the
+		// old entry is gone, and stands in for nothing.
+		l.rep.settled(false)
+		fallback = nil
+	}
 	if err != nil && isNotFound(err) {
 		// The source said the key does not exist: that is the answer,
 		// whatever old value there was.

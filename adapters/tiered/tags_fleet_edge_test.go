@@ -40,22 +40,36 @@ func TestOddTagsAcrossTheFleet(t *testing.T) {
 	}
 }
 
-// pausingStore is an instance's tiered Store whose next Get, once armed,
-// stops after reading until resumed.
+// pausingStore is an instance's tiered Store, fencing as it does, whose
+// next read, once armed, stops after reading until resumed.
 type pausingStore struct {
 	tiered.Store[string, string]
 	paused chan struct{}
 	resume chan struct{}
 }
 
-func (s *pausingStore) Get(ctx context.Context, key string) (flightcache.Entry[string], bool, error) {
-	e, ok, err := s.Store.Get(ctx, key)
+func (s *pausingStore) pause() {
 	if s.paused != nil {
 		close(s.paused)
 		s.paused = nil
 		<-s.resume
 	}
+}
+
+func (s *pausingStore) Get(ctx context.Context, key string) (flightcache.Entry[string], bool, error) {
+	e, ok, err := s.Store.Get(ctx, key)
+	s.pause()
 	return e, ok, err
+}
+
+func (s *pausingStore) GetVersioned(ctx context.Context, key string) (flightcache.Entry[string], bool, flightcache.Version, error) {
+	e, ok, v, err := s.Store.(flightcache.Fencer[string, string]).GetVersioned(ctx, key)
+	s.pause()
+	return e, ok, v, err
+}
+
+func (s *pausingStore) SetIfVersion(ctx context.Context, key string, e flightcache.Entry[string], v flightcache.Version) (bool, error) {
+	return s.Store.(flightcache.Fencer[string, string]).SetIfVersion(ctx, key, e, v)
 }
 
 // Expire on instance A reads the entry, makes it stale and writes it back.
