@@ -2,7 +2,6 @@ package flightcache
 
 import (
 	"context"
-	"fmt"
 	"slices"
 )
 
@@ -81,9 +80,6 @@ func (f *filler[K, V]) read(ctx context.Context, keys []K, byFill bool) []lookup
 // readInto is read into out, which has the length of keys.
 func (f *filler[K, V]) readInto(ctx context.Context, keys []K, byFill bool, out []lookup[V]) {
 	wait := !byFill
-	if !byFill {
-		defer f.recoverRead(ctx, keys) // a caller's read: see storeView.getEntry
-	}
 	versioned := byFill && f.view.fenced()
 	if f.view.readsMany(len(keys), versioned) {
 		if err := f.view.getMany(ctx, keys, versioned, out); err != nil {
@@ -98,14 +94,5 @@ func (f *filler[K, V]) readInto(ctx context.Context, keys []K, byFill bool, out 
 			continue
 		}
 		out[n] = found
-	}
-}
-
-// recoverRead is the deferred call of a caller's read of keys: a Store that
-// panics fails the read, which is counted and logged, and the keys it had
-// not read yet are misses.
-func (f *filler[K, V]) recoverRead(ctx context.Context, keys []K) {
-	if p := recover(); p != nil {
-		f.rep.storeFailed(ctx, true, "get", slices.Clone(keys), fmt.Errorf("flightcache: store read: %w", newPanicError(p)))
 	}
 }

@@ -171,13 +171,13 @@ func (l *Loader[K, V]) get(ctx context.Context, key K, load LoadFunc[K, V], win 
 	var err error
 	if l.view.ref != nil {
 		var p *Entry[V]
-		if p, ok, err = l.view.getRef(ctx, key); ok && err == nil && p != nil {
+		if p, ok, err = l.view.ref.GetRef(ctx, key); ok && err == nil && p != nil {
 			e = p
 		} else {
 			ok = false
 		}
 	} else {
-		r.Entry, ok, err = l.view.getEntry(ctx, key)
+		r.Entry, ok, err = l.view.store.Get(ctx, key)
 	}
 	if err != nil {
 		l.rep.storeFailed(ctx, true, "get", key, err)

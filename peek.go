@@ -30,7 +30,7 @@ func (l *Loader[K, V]) Peek(ctx context.Context, key K) (Result[V], bool, error)
 
 // peek is Peek, uncounted.
 func (l *Loader[K, V]) peek(ctx context.Context, key K) (Result[V], bool, error) {
-	e, ok, err := l.view.getEntry(ctx, key)
+	e, ok, err := l.view.store.Get(ctx, key)
 	if err != nil {
 		l.rep.storeFailed(ctx, true, "get", key, err)
 		return Result[V]{}, false, nil

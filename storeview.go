@@ -2,7 +2,6 @@ package flightcache
 
 import (
 	"context"
-	"fmt"
 	"slices"
 )
 
@@ -63,36 +62,11 @@ func (s *storeView[K, V]) readsMany(keys int, versioned bool) bool {
 	return s.batch != nil
 }
 
-// getEntry is the Store's Get, with a panic in it made an error: a read on
-// a caller's goroutine (GetOrLoad's, Peek's, Expire's) treats a Store that
-// panics as one that fails, a miss (rule 7), where a fill's own read,
-// which its pipeline guards, gives its callers the panic as an error.
-func (s *storeView[K, V]) getEntry(ctx context.Context, key K) (e Entry[V], ok bool, err error) {
-	defer recoverStore(&err)
-	return s.store.Get(ctx, key)
-}
-
-// getFenced is get of one key, with its Version over a Fencer, and a panic
-// in the Store made an error: a write of the Loader's that reads first
-// (Expire) writes back only while the key is as it read it, on every
-// instance of a fleet (rule 9).
-func (s *storeView[K, V]) getFenced(ctx context.Context, key K) (l lookup[V], err error) {
-	defer recoverStore(&err)
+// getFenced is get of one key, with its Version over a Fencer: a write of
+// the Loader's that reads first (Expire) writes back only while the key is
+// as it read it, on every instance of a fleet (rule 9).
+func (s *storeView[K, V]) getFenced(ctx context.Context, key K) (lookup[V], error) {
 	return s.get(ctx, key, s.fenced())
-}
-
-// getRef is the RefStore's GetRef, with a panic in it made an error.
-func (s *storeView[K, V]) getRef(ctx context.Context, key K) (e *Entry[V], ok bool, err error) {
-	defer recoverStore(&err)
-	return s.ref.GetRef(ctx, key)
-}
-
-// recoverStore is the deferred call of a Store read: it recovers a panic
-// into *err.
-func recoverStore(err *error) {
-	if p := recover(); p != nil {
-		*err = fmt.Errorf("flightcache: store read: %w", newPanicError(p))
-	}
 }
 
 // get reads one key, with its Version when versioned (over a Fencer).
