@@ -25,7 +25,12 @@
 // ([Options].StaleIfError). [Loader.GetOrLoadMany] does the same for many
 // keys with one call of a [BatchLoadFunc]. A panic in a load becomes an
 // error wrapping a [github.com/flightcache/flightcache/singleflight.PanicError].
-// [Loader.Set] and [Loader.Invalidate] win over every load in flight.
+// [Loader.Set] and [Loader.Invalidate] win over every load in flight, and
+// so do [Loader.Expire] (the entry is stale now), [Loader.InvalidateTag]
+// (every entry whose load gave it the tag, [EntryPolicy].Tags) and
+// [Loader.Clear] (every entry), the last two by an instant that entries
+// are judged against when read, not by a scan; [Loader.Peek] says what a
+// read would serve without loading.
 //
 // Over a Store shared by a fleet that is a [Leaser] (Redis, in package
 // redisstore), every load of every instance first takes the key's
@@ -64,6 +69,8 @@
 // load and refresh), background refreshes to the refresher (refresh.go:
 // which keys are refreshing or backing off, read without a lock); the write
 // order (writes.go) makes Set and Invalidate win over fills in flight; the
+// invalidation table (invaltable.go) records InvalidateTag and Clear, the
+// fleet's over an [InvalidationLog], and stamps every load past them; the
 // reporter (report.go) owns statistics and rate-limited logs; clock.go is
 // the process's coarse clock.
 package flightcache
