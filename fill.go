@@ -140,7 +140,8 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 	j.replacing, j.force, j.onEnd = o.replacing, o.force, o.onEnd
 	j.throttled, j.inline, j.refresh = o.background || f.throttle.callers, o.inline, o.background
 	j.ctx = &fillCtx[K, V]{job: j}
-	j.ctx.begin(ctx, time.Now().Add(f.timeout))
+	now := time.Now()
+	j.ctx.begin(ctx, now.Add(f.timeout))
 	// The fill's place in each key's write order is taken now, before its
 	// deadline can pass.
 	if j.kws == nil {
@@ -151,7 +152,7 @@ func (f *filler[K, V]) start(ctx context.Context, j *job[K, V], src source[K, V]
 		j.kws[i], j.gens[i] = f.writes.begin(k)
 	}
 	j.refs.Store(2) // the pipeline's and the timer's
-	j.expiry = time.AfterFunc(f.timeout, j.expireFunc)
+	j.arm(now)
 	if o.inline {
 		j.run()
 	} else {
@@ -195,14 +196,30 @@ func (f *filler[K, V]) newJob() *job[K, V] {
 }
 
 // unref gives back a reference to j, held by its pipeline and by its timer,
-// and the job to the filler's spare ones with the last.
+// and the job to the filler's spare ones with the last. The timer, which
+// has fired or been stopped by then, goes with it, for arm to set again.
 func (j *job[K, V]) unref() {
 	if j.refs.Add(-1) != 0 {
 		return
 	}
-	f, expire := j.f, j.expireFunc
-	*j = job[K, V]{expireFunc: expire}
+	f, expire, expiry, bubbled := j.f, j.expireFunc, j.expiry, j.bubbled
+	*j = job[K, V]{expireFunc: expire, expiry: expiry, bubbled: bubbled}
 	f.spare.Put(j)
+}
+
+// arm sets j's timer to run expire at the fill's deadline, LoadTimeout
+// after now: the timer of the fill the job served before, when there is one,
+// so that a miss allocates none. A testing/synctest bubble (whose clock
+// reads a time before bubbleYears) gets a timer of its own every time: a
+// timer made in a bubble belongs to it, and may not be set from outside,
+// nor one made outside from within.
+func (j *job[K, V]) arm(now time.Time) {
+	bubble := now.Before(bubbleYears)
+	if j.expiry != nil && !j.bubbled && !bubble {
+		j.expiry.Reset(j.f.timeout)
+		return
+	}
+	j.expiry, j.bubbled = time.AfterFunc(j.f.timeout, j.expireFunc), bubble
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -31,7 +31,8 @@ type job[K comparable, V any] struct {
 	// writes (see fillctx.go), which ends at the fill's deadline,
 	// LoadTimeout after it began; it reaches the load hooks.
 	ctx        *fillCtx[K, V]
-	expiry     *time.Timer // runs expireFunc at the deadline
+	expiry     *time.Timer // runs expireFunc at the deadline; kept for the job's next fill (see arm)
+	bubbled    bool        // expiry was made inside a testing/synctest bubble
 	expireFunc func()      // expire, bound once per job
 	refs       atomic.Int32
 

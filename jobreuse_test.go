@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,4 +262,35 @@ func TestAKeptLoadContextIsEndedOnceItsFillIsOver(t *testing.T) {
 		assert.False(t, stop(), "stop after f started reports false")
 		assert.ErrorIs(t, context.WithoutCancel(kept).Err(), nil)
 	})
+}
+
+// A job's timer is kept for the job's next fill, but never across the edge
+// of a testing/synctest bubble: a Loader made outside one and used inside
+// it, and outside again, loads and times out in both without a panic
+// (a timer made in a bubble may not be set from outside, nor the other way).
+func TestJobTimersStayOnTheirSideOfABubble(t *testing.T) {
+	l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Second})
+	miss := func(key string) {
+		v, err := l.GetOrLoad(context.Background(), key, func(_ context.Context, k string) (string, error) { return "v" + k, nil })
+		require.NoError(t, err)
+		require.Equal(t, "v"+key, v)
+	}
+	for i := range 3 {
+		miss("out-" + strconv.Itoa(i)) // jobs, and their timers, made outside
+	}
+	synctest.Test(t, func(t *testing.T) {
+		for i := range 3 {
+			miss("in-" + strconv.Itoa(i))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hang := make(chan struct{})
+		_, err := l.GetOrLoad(ctx, "slow", func(context.Context, string) (string, error) { <-hang; return "", nil })
+		assert.ErrorIs(t, err, flightcache.ErrLoadTimeout, "the deadline fires in the bubble")
+		close(hang)
+		require.NoError(t, l.Wait(context.Background()))
+	})
+	for i := range 3 {
+		miss("after-" + strconv.Itoa(i)) // jobs made in the bubble, reused outside
+	}
 }
