@@ -390,3 +390,31 @@ func TestClockSkewDoesNotPushAnInstantAlreadyAhead(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ahead, got.At)
 }
+
+// TestAStoreServesOnceWatchInvalidationsReturns: once WatchInvalidations
+// has returned, with the log replayed, the Store serves its entries at
+// once: the next Get finds them, Replaying is false. (The Store used to
+// let the watch return before it recounted its watchers, so that a read
+// right after it could still find the Store replaying.) Repeated, since
+// the window was a few instructions wide.
+func TestAStoreServesOnceWatchInvalidationsReturns(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	writer := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix})
+	require.NoError(t, writer.Set(ctx, "k", flightcache.Entry[string]{Value: "v"}))
+	_, err := writer.LogInvalidation(ctx, flightcache.Invalidation{Tag: "t", At: at(time.Now().Add(-time.Hour))})
+	require.NoError(t, err)
+	for i := range 50 {
+		s, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: prefix})
+		require.NoError(t, err)
+		stop := s.WatchInvalidations(func(flightcache.Invalidation) {})
+		require.False(t, s.Replaying(), "round %d", i)
+		e, ok, err := s.Get(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, ok, "round %d: the entry is served", i)
+		require.Equal(t, "v", e.Value)
+		stop()
+		require.NoError(t, s.Close())
+	}
+}

@@ -337,13 +337,17 @@ func (s *Store[K, V]) replay(ctx context.Context, sess *watchSession) bool {
 	for _, w := range pending {
 		if _, ok := s.w.watchers[w]; ok {
 			w.synced = true
-			if !w.told {
-				w.told = true
-				close(w.first)
-			}
 		}
 	}
+	// Recounted before a WatchInvalidations waiting for its first sync is
+	// let go: its caller's next read must find the Store serving.
 	s.w.recount()
+	for _, w := range pending {
+		if w.synced && !w.told {
+			w.told = true
+			close(w.first)
+		}
+	}
 	return true
 }
 
