@@ -320,7 +320,8 @@ var farPast = flightcache.DeadlineOf(time.Unix(0, 0))
 // EntryPolicy ("via=policy"), the same through GetOrLoadResult
 // ("via=result"), a stale hit whose refresh is running ("via=stale"), and
 // a hit on a tagged entry after tag invalidations and a Clear
-// ("via=tagged").
+// ("via=tagged"), and on an untagged one written after that Clear
+// ("via=cleared").
 // The Loader adds a clock read and a few comparisons to a Get: the rows
 // should be within a few percent, with no allocation.
 func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[string, string]) {
@@ -426,6 +427,20 @@ func BenchmarkLoader(b *testing.B, open func(b *testing.B) flightcache.Store[str
 		}
 		parallel(b, func() error {
 			v, err := fresh.GetOrLoad(ctx, "tagged", tagged)
+			if err == nil && len(v) == 0 {
+				return fmt.Errorf("GetOrLoad: an empty value")
+			}
+			return err
+		})
+	})
+	b.Run("via=cleared", func(b *testing.B) {
+		// An untagged entry written after the Clear of via=tagged: the
+		// same as via=loader, with Clear's atomic load more.
+		if err := fresh.Set(ctx, "after-clear", "v"); err != nil {
+			b.Fatal(err)
+		}
+		parallel(b, func() error {
+			v, err := fresh.GetOrLoad(ctx, "after-clear", load)
 			if err == nil && len(v) == 0 {
 				return fmt.Errorf("GetOrLoad: an empty value")
 			}
