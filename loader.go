@@ -241,12 +241,18 @@ func (l *Loader[K, V]) refreshKey(ctx context.Context, key K, load LoadFunc[K, V
 // holds for it, and returns without waiting; the result is stored as a
 // GetOrLoad's would be, and readers keep getting the stored value meanwhile.
 // When a load of key is already in flight (a miss, a refresh), Refresh joins
-// it instead of starting another. ctx's values reach load, not its
+// it instead of starting another. When a Set, Invalidate, Expire,
+// InvalidateTag or Clear has superseded an earlier Refresh of key whose
+// load still runs, Refresh starts its load as soon as that one returns,
+// and the Refreshes of key that come until then are that one load (with
+// the latest ctx and load): a key has one Refresh in flight at most, however
+// many writes and Refreshes come. ctx's values reach load, not its
 // cancellation. A failed refresh is counted (stats.Stats.RefreshErrors) and
 // logged, and leaves the stored value as it was. Refresh is an explicit
-// call, which its caller paces: neither Options.MaxRefreshes nor the backoff
-// after failed background refreshes applies to it. Refresh returns ErrClosed after Close,
-// and an error for a nil ctx or load or a key that cannot be used.
+// call, which its caller paces: neither Options.MaxRefreshes nor the
+// backoff after failed background refreshes applies to it. Refresh returns
+// ErrClosed after Close, and an error for a nil ctx or load or a key that
+// cannot be used.
 func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
@@ -254,16 +260,7 @@ func (l *Loader[K, V]) Refresh(ctx context.Context, key K, load LoadFunc[K, V]) 
 	if load == nil {
 		return errNilLoad
 	}
-	t, started, err := l.fill.group.Claim(key)
-	if err != nil || !started {
-		return err
-	}
-	if err := l.fill.submitOne(ctx, key, t, source[K, V]{one: load},
-		fillOptions[K]{force: true, onEnd: l.refresh.ended, background: true}); err != nil {
-		return err
-	}
-	l.rep.record(stats.Refresh)
-	return nil
+	return l.refresh.explicit.refresh(ctx, key, load)
 }
 
 // Stats returns a snapshot of the statistics when Options.Recorder can take

@@ -33,13 +33,17 @@ type refresher[K comparable, V any] struct {
 	max     int64
 	slots   atomic.Int64            // refreshes running; at most max
 	running *xsync.Map[K, struct{}] // keys refreshing
+
+	explicit explicitRefreshes[K, V] // Loader.Refresh's
 }
 
 func newRefresher[K comparable, V any](f *filler[K, V], rep *reporter, c clock, maxRefreshes int) *refresher[K, V] {
 	if maxRefreshes == 0 {
 		maxRefreshes = DefaultMaxRefreshes
 	}
-	return &refresher[K, V]{fill: f, throttle: f.throttle, rep: rep, clock: c, max: int64(maxRefreshes), running: xsync.NewMap[K, struct{}]()}
+	r := &refresher[K, V]{fill: f, throttle: f.throttle, rep: rep, clock: c, max: int64(maxRefreshes), running: xsync.NewMap[K, struct{}]()}
+	r.explicit = explicitRefreshes[K, V]{fill: f, rep: rep, ended: r.ended}
+	return r
 }
 
 // due reports whether a refresh of key may start at now: none is running or

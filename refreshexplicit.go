@@ -1,0 +1,137 @@
+package flightcache
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flightcache/flightcache/stats"
+)
+
+// explicitRefreshes owns the refreshes Loader.Refresh runs: at most one per
+// key at a time (issue 24, the Set storm).
+//
+// A Refresh of a key whose refresh is still the key's fill in flight joins
+// it, as a Refresh joins any fill of the key in flight. A Set, Invalidate,
+// Expire, InvalidateTag or Clear supersedes that refresh (its result will
+// not be written, and later callers no longer join it), but its load runs
+// on until it returns, which a load that ignores its context does only
+// when it is done. A Refresh that comes meanwhile is kept, not started: the
+// refresh it asks for runs as soon as the superseded one ends, and the
+// Refreshes that come until then are that one refresh (the latest ctx and
+// load are used). Without this, a storm of Sets and Refreshes of a few hot
+// keys started a new fill at each Refresh after each Set, thousands in
+// flight at once for 32 keys.
+//
+// Every method is safe for concurrent use. supersede costs an atomic load
+// while no Refresh is running.
+type explicitRefreshes[K comparable, V any] struct {
+	fill *filler[K, V]
+	rep  *reporter
+	// ended counts and logs the failures of a refresh that ended.
+	ended func(keys []K, errs []error)
+
+	n       atomic.Int64 // len(running), read without mu
+	mu      sync.Mutex
+	running map[K]*explicitRefresh[K, V]
+}
+
+// explicitRefresh is the refresh of one key that Loader.Refresh runs.
+type explicitRefresh[K comparable, V any] struct {
+	superseded bool // a write or an invalidation came since it began
+	// next, when not nil, is the Refresh that runs once this one ends.
+	next *nextRefresh[K, V]
+}
+
+// nextRefresh is a Refresh kept for when the key's superseded refresh
+// ends.
+type nextRefresh[K comparable, V any] struct {
+	ctx  context.Context
+	load LoadFunc[K, V]
+}
+
+// refresh refreshes key with load, as Loader.Refresh documents, or keeps
+// the call for when the key's superseded refresh ends.
+func (x *explicitRefreshes[K, V]) refresh(ctx context.Context, key K, load LoadFunc[K, V]) error {
+	x.mu.Lock()
+	if cur, ok := x.running[key]; ok {
+		if cur.superseded {
+			cur.next = &nextRefresh[K, V]{ctx: ctx, load: load}
+		}
+		x.mu.Unlock()
+		return nil // joined the refresh in flight, or kept for when it ends
+	}
+	if x.running == nil {
+		x.running = map[K]*explicitRefresh[K, V]{}
+	}
+	x.running[key] = &explicitRefresh[K, V]{}
+	x.n.Add(1)
+	x.mu.Unlock()
+	return x.start(ctx, key, load)
+}
+
+// start runs the refresh of key that x.running holds, or ends it (see done)
+// when a fill of key is in flight already, which the refresh joins, or when
+// it cannot start.
+func (x *explicitRefreshes[K, V]) start(ctx context.Context, key K, load LoadFunc[K, V]) error {
+	t, started, err := x.fill.group.Claim(key)
+	if err == nil && started {
+		err = x.fill.submitOne(ctx, key, t, source[K, V]{one: load},
+			fillOptions[K]{force: true, onEnd: x.end, background: true})
+		if err == nil {
+			x.rep.record(stats.Refresh)
+			return nil
+		}
+	}
+	x.done(key)
+	return err
+}
+
+// end is the onEnd of an explicit refresh's fill.
+func (x *explicitRefreshes[K, V]) end(keys []K, errs []error) {
+	x.ended(keys, errs)
+	x.done(keys[0])
+}
+
+// done ends the refresh of key, and starts the one kept for its end, if
+// any. That one's error (ErrClosed after Close) reaches nobody: its caller
+// returned nil when it was kept.
+func (x *explicitRefreshes[K, V]) done(key K) {
+	x.mu.Lock()
+	cur := x.running[key]
+	if cur == nil || cur.next == nil {
+		delete(x.running, key)
+		x.n.Add(-1)
+		x.mu.Unlock()
+		return
+	}
+	next := cur.next
+	x.running[key] = &explicitRefresh[K, V]{}
+	x.mu.Unlock()
+	_ = x.start(next.ctx, key, next.load)
+}
+
+// supersede records that a write or an invalidation of key came: the
+// key's refresh running, if any, is no longer its fill in flight.
+func (x *explicitRefreshes[K, V]) supersede(key K) {
+	if x.n.Load() == 0 {
+		return
+	}
+	x.mu.Lock()
+	if cur, ok := x.running[key]; ok {
+		cur.superseded = true
+	}
+	x.mu.Unlock()
+}
+
+// supersedeAll is supersede of every key (InvalidateTag, Clear).
+func (x *explicitRefreshes[K, V]) supersedeAll() {
+	if x.n.Load() == 0 {
+		return
+	}
+	x.mu.Lock()
+	for _, cur := range x.running {
+		cur.superseded = true
+	}
+	x.mu.Unlock()
+}
