@@ -202,9 +202,25 @@ func (j *job[K, V]) unref() {
 	if j.refs.Add(-1) != 0 {
 		return
 	}
+	j.unregister()
 	f, expire, expiry, bubbled := j.f, j.expireFunc, j.expiry, j.bubbled
 	*j = job[K, V]{expireFunc: expire, expiry: expiry, bubbled: bubbled}
 	f.spare.Put(j)
+}
+
+// unregister ends the registrations of j's keys in the write order, once.
+// It is called by the pipeline once it has stopped the timer, or else with
+// the last reference (see unref): expire, which may run as the pipeline
+// ends, advances them, and the write order reuses a key's state once
+// nobody has registered it.
+func (j *job[K, V]) unregister() {
+	if j.unregistered {
+		return
+	}
+	j.unregistered = true
+	for _, k := range j.keys {
+		j.f.writes.end(k)
+	}
 }
 
 // arm sets j's timer to run expire at the fill's deadline, LoadTimeout

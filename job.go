@@ -69,6 +69,10 @@ type job[K comparable, V any] struct {
 	// whose Store panics counts as failed.
 	writePanic atomic.Pointer[error]
 	over       atomic.Bool // the fill has ended for Close and onEnd
+	// unregistered: the keys' registrations in the write order have ended
+	// (see unregister); set by the pipeline once the timer cannot run, or
+	// by the last reference.
+	unregistered bool
 
 	// The load hooks' state (see loadhooks.go), guarded by ctx.hooks.
 	prev     []lookup[V]   // what the Store held for each key when the fill looked; nil: nothing yet
@@ -85,7 +89,11 @@ func (j *job[K, V]) run() {
 	defer j.end()
 	defer func() {
 		if j.expiry.Stop() {
-			j.unref() // the timer's: expire will not run
+			// expire will not run: nothing touches the keys' write
+			// order from now on, and their registrations end before
+			// the fill does (Close and Wait see none left).
+			j.unregister()
+			j.unref() // the timer's
 		}
 		j.ctx.end(ctxCanceled)
 	}()
@@ -95,12 +103,6 @@ func (j *job[K, V]) run() {
 			return
 		}
 		j.recovered(recover(), nil)
-	}()
-
-	defer func() {
-		for _, k := range j.keys {
-			j.f.writes.end(k)
-		}
 	}()
 
 	all := j.one.all[:]

@@ -68,8 +68,7 @@ func New[K comparable, V any](store Store[K, V], opts *Options) (*Loader[K, V], 
 		softTimeout: o.SoftTimeout,
 		rep:         &reporter{rec: o.Recorder, tracer: o.Tracer, logger: o.Logger},
 	}
-	w := newWriteOrder[K]()
-	l.writes = &w
+	l.writes = newWriteOrder[K]()
 	l.fill = &filler[K, V]{
 		view:     &l.view,
 		pass:     newPassSet[K](),

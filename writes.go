@@ -16,8 +16,15 @@ import (
 // only while it is unchanged; Set and Invalidate advance it before and after
 // their own write. A key has state only while someone has registered it, so
 // the map holds the keys in flight and no others. Safe for concurrent use.
+//
+// The state of a key that nobody has registered any more is kept for the
+// next key registered (spare): a miss would otherwise allocate one. It is
+// safe to reuse, since nothing reads it outside a registration, and its
+// generation goes on counting from where it was, so that no generation a
+// fill remembers can come round again.
 type writeOrder[K comparable] struct {
-	keys *xsync.Map[K, *keyWrites]
+	keys  *xsync.Map[K, *keyWrites]
+	spare sync.Pool // of *keyWrites, registered by nobody
 }
 
 // keyWrites is the write order of one key.
@@ -39,8 +46,8 @@ type keyWrites struct {
 	wake chan struct{} // closed when the token is given back; nil until a waiter needs it
 }
 
-func newWriteOrder[K comparable]() writeOrder[K] {
-	return writeOrder[K]{keys: xsync.NewMap[K, *keyWrites]()}
+func newWriteOrder[K comparable]() *writeOrder[K] {
+	return &writeOrder[K]{keys: xsync.NewMap[K, *keyWrites]()}
 }
 
 // begin registers key and returns its state and its generation now. Every
@@ -48,7 +55,7 @@ func newWriteOrder[K comparable]() writeOrder[K] {
 func (w *writeOrder[K]) begin(key K) (*keyWrites, uint64) {
 	kw, _ := w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
 		if !loaded {
-			kw = new(keyWrites)
+			kw = w.newKeyWrites()
 		}
 		kw.refs++
 		return kw, xsync.UpdateOp
@@ -58,15 +65,33 @@ func (w *writeOrder[K]) begin(key K) (*keyWrites, uint64) {
 
 // end drops a registration of key made by begin.
 func (w *writeOrder[K]) end(key K) {
+	var free *keyWrites
 	w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
 		if !loaded {
 			return kw, xsync.CancelOp
 		}
 		if kw.refs--; kw.refs == 0 {
+			free = kw
 			return kw, xsync.DeleteOp
 		}
 		return kw, xsync.UpdateOp
 	})
+	if free != nil {
+		// Nobody holds the token (its holders are registered), and no
+		// waiter is left: the channel a waiter made, closed or not, is
+		// nobody's.
+		free.wake = nil
+		w.spare.Put(free)
+	}
+}
+
+// newKeyWrites returns the state of a key nobody has registered: a spare
+// one, or a new one.
+func (w *writeOrder[K]) newKeyWrites() *keyWrites {
+	if kw, ok := w.spare.Get().(*keyWrites); ok {
+		return kw
+	}
+	return new(keyWrites)
 }
 
 // lock takes the write token, waiting as long as ctx allows. A ctx that
