@@ -98,10 +98,12 @@ func (x *explicitRefreshes[K, V]) end(keys []K, errs []error) {
 // returned nil when it was kept.
 func (x *explicitRefreshes[K, V]) done(key K) {
 	x.mu.Lock()
-	cur := x.running[key]
-	if cur == nil || cur.next == nil {
-		delete(x.running, key)
-		x.n.Add(-1)
+	cur, ok := x.running[key]
+	if !ok || cur.next == nil {
+		if ok {
+			delete(x.running, key)
+			x.n.Add(-1)
+		}
 		x.mu.Unlock()
 		return
 	}
