@@ -175,33 +175,71 @@ func TestEveryWriteAndInvalidationSupersedesARefresh(t *testing.T) {
 
 // TestAKeptRefreshJoinsAFillThatBeganAfterTheWrite: when the superseded
 // refresh returns and a reader's load of the key, begun after the write,
-// is in flight, the kept Refresh joins it instead of loading again.
+// is in flight, the kept Refresh joins it instead of loading again: a
+// GetOrLoad's, a GetOrLoadMany's batch, or a Batcher's.
 func TestAKeptRefreshJoinsAFillThatBeganAfterTheWrite(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Hour})
-		superseded, reader := newGatedLoads(), newGatedLoads()
-		require.NoError(t, l.Refresh(ctx, "k", superseded.load("a")))
-		synctest.Wait()
-		require.NoError(t, l.Invalidate(ctx, "k"))
-		require.NoError(t, l.Refresh(ctx, "k", superseded.load("b")))
-		got := make(chan string, 1)
-		go func() {
-			v, err := l.GetOrLoad(ctx, "k", reader.load("r"))
-			assert.NoError(t, err)
-			got <- v
-		}()
-		synctest.Wait()
-		require.Equal(t, int64(1), reader.calls.Load(), "the reader's load began after the write")
-		close(superseded.release)
-		synctest.Wait()
-		assert.Equal(t, int64(1), superseded.calls.Load(), "the kept Refresh joined the reader's load")
-		close(reader.release)
-		assert.Equal(t, "r1", <-got)
-		synctest.Wait()
-		assert.Equal(t, "r1", readValue(t, l, "k"))
-		assert.Equal(t, int64(1), reader.calls.Load())
-	})
+	reads := map[string]func(l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error){
+		"GetOrLoad": func(l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error) {
+			return l.GetOrLoad(context.Background(), "k", load)
+		},
+		"GetOrLoadMany": func(l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error) {
+			m, err := l.GetOrLoadMany(context.Background(), []string{"k", "other"}, batchOf(load))
+			return m["k"], err
+		},
+		"Batcher": func(l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error) {
+			b, err := l.Batcher(batchOf(load), flightcache.Window{Wait: time.Millisecond})
+			if err != nil {
+				return "", err
+			}
+			return b.GetOrLoad(context.Background(), "k")
+		},
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				l := newLoader(t, newMemStore[string](), &flightcache.Options{LoadTimeout: time.Hour})
+				superseded, reader := newGatedLoads(), newGatedLoads()
+				require.NoError(t, l.Refresh(ctx, "k", superseded.load("a")))
+				synctest.Wait()
+				require.NoError(t, l.Invalidate(ctx, "k"))
+				require.NoError(t, l.Refresh(ctx, "k", superseded.load("b")))
+				got := make(chan string, 1)
+				go func() {
+					v, err := read(l, reader.load("r"))
+					assert.NoError(t, err)
+					got <- v
+				}()
+				time.Sleep(time.Millisecond) // the Batcher's window
+				synctest.Wait()
+				require.Equal(t, int64(1), reader.calls.Load(), "the reader's load began after the write")
+				close(superseded.release)
+				synctest.Wait()
+				assert.Equal(t, int64(1), superseded.calls.Load(), "the kept Refresh joined the reader's load")
+				close(reader.release)
+				assert.Equal(t, "r1", <-got)
+				synctest.Wait()
+				assert.Equal(t, "r1", readValue(t, l, "k"))
+				assert.Equal(t, int64(1), reader.calls.Load())
+			})
+		})
+	}
+}
+
+// batchOf makes a batch load of load, called once for the first key, whose
+// value every key gets.
+func batchOf(load flightcache.LoadFunc[string, string]) flightcache.BatchLoadFunc[string, string] {
+	return func(ctx context.Context, keys []string) (map[string]string, error) {
+		v, err := load(ctx, keys[0])
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]string, len(keys))
+		for _, k := range keys {
+			m[k] = v
+		}
+		return m, nil
+	}
 }
 
 // TestWaitAndCloseCoverARefreshKeptForASupersededOne: Wait returns only
