@@ -1,0 +1,124 @@
+package flightcache
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flightcache/flightcache/stats"
+)
+
+// Refreshes race Sets, Invalidates, Expires and Clears of a few keys, with
+// loads that answer, fail, panic, call runtime.Goexit, honour their
+// context at the deadline or ignore it and return only at the end. Each
+// key has one writer, which after each Set reads the key back: it never
+// sees a value older than its Set (rule 8: a refresh that began before a
+// Set never writes over it). Values are numbered from one counter, taken
+// when the Set is asked for or the load is called. Once everything has
+// ended, no explicit refresh is left on record and the write order holds
+// no key. Run with -race.
+func TestRefreshesRacingWritesLeaveNothingBehind(t *testing.T) {
+	for range 4 {
+		seed := rand.Uint64()
+		t.Run("", func(t *testing.T) {
+			t.Logf("seed %d", seed)
+			refreshChaos(t, seed)
+		})
+	}
+}
+
+func refreshChaos(t *testing.T, seed uint64) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		rec := new(stats.Counter)
+		l, err := New(Store[string, string](newMapStore[string, string]()), &Options{
+			FreshFor: time.Hour, LoadTimeout: 10 * time.Millisecond, Recorder: rec,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		require.NoError(t, err)
+		defer l.Close()
+
+		var seq atomic.Uint64
+		stop := make(chan struct{})
+		value := func() string { return strconv.FormatUint(seq.Add(1), 10) }
+		num := func(v string) uint64 {
+			n, err := strconv.ParseUint(v, 10, 64)
+			require.NoError(t, err, v)
+			return n
+		}
+		load := func(rng *rand.Rand) LoadFunc[string, string] {
+			kind := rng.IntN(7)
+			return func(ctx context.Context, _ string) (string, error) {
+				v := value()
+				switch kind {
+				case 0:
+					return "", errors.New("failed")
+				case 1:
+					panic("load panics")
+				case 2:
+					runtime.Goexit()
+				case 3:
+					<-stop // ignores its context
+				case 4:
+					<-ctx.Done()
+					return "", ctx.Err()
+				}
+				return v, nil
+			}
+		}
+		const keys = 4
+		var wg sync.WaitGroup
+		for w := range 2 * keys {
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			key := "k" + strconv.Itoa(w%keys)
+			writer := w < keys
+			wg.Go(func() {
+				for range 300 {
+					k := "k" + strconv.Itoa(rng.IntN(keys))
+					switch op := rng.IntN(20); {
+					case writer && op < 6:
+						v := value()
+						s := num(v)
+						require.NoError(t, l.Set(ctx, key, v))
+						got, err := l.GetOrLoad(ctx, key, func(context.Context, string) (string, error) { return value(), nil })
+						require.NoError(t, err)
+						require.GreaterOrEqual(t, num(got), s, "a value older than the Set was read back")
+					case op < 14:
+						require.NoError(t, l.Refresh(ctx, k, load(rng)))
+					case op < 16:
+						require.NoError(t, l.Invalidate(ctx, k))
+					case op < 18:
+						require.NoError(t, l.Expire(ctx, k))
+					case op < 19:
+						require.NoError(t, l.Clear(ctx))
+					default:
+						time.Sleep(time.Duration(rng.IntN(15)) * time.Millisecond) // lets deadlines pass
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		require.NoError(t, l.Wait(ctx))
+		synctest.Wait() // the late loads' pipelines are over too
+
+		x := &l.refresh.explicit
+		x.mu.Lock()
+		assert.Empty(t, x.running, "explicit refreshes left on record")
+		x.mu.Unlock()
+		assert.Zero(t, x.n.Load())
+		assert.Zero(t, l.writes.keys.Size(), "keys left in the write order")
+		assert.NotZero(t, rec.Snapshot().Refreshes)
+	})
+}
