@@ -122,3 +122,89 @@ func refreshChaos(t *testing.T, seed uint64) {
 		assert.NotZero(t, rec.Snapshot().Refreshes)
 	})
 }
+
+// A Refresh kept for when a superseded one ends, whose load ignores its
+// context, when Close comes: Close returns at the superseded fill's
+// deadline, the kept Refresh never starts (it would be refused), no record
+// of it is left, and once the late load returns no goroutine is left (the
+// bubble would report it).
+func TestAKeptRefreshAtCloseStartsNothingAndLeavesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		rec := new(stats.Counter)
+		l, err := New(Store[string, string](newMapStore[string, string]()), &Options{FreshFor: time.Hour, LoadTimeout: time.Second, Recorder: rec})
+		require.NoError(t, err)
+		stuck := make(chan struct{})
+		require.NoError(t, l.Refresh(ctx, "k", func(context.Context, string) (string, error) {
+			<-stuck
+			return "late", nil
+		}))
+		synctest.Wait()
+		require.NoError(t, l.Set(ctx, "k", "set"))
+		var kept atomic.Int64
+		for range 3 {
+			require.NoError(t, l.Refresh(ctx, "k", func(context.Context, string) (string, error) {
+				kept.Add(1)
+				return "kept", nil
+			}))
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- l.Close() }()
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatal("Close returned before the superseded fill's deadline")
+		default:
+		}
+		time.Sleep(time.Second) // the deadline
+		require.NoError(t, <-closed)
+		require.NoError(t, l.Wait(ctx))
+		assert.ErrorIs(t, l.Refresh(ctx, "k", func(context.Context, string) (string, error) { return "", nil }), ErrClosed)
+		assert.Zero(t, kept.Load(), "the kept Refresh started after Close")
+		x := &l.refresh.explicit
+		x.mu.Lock()
+		assert.Empty(t, x.running)
+		x.mu.Unlock()
+		assert.Equal(t, uint64(1), rec.Snapshot().Refreshes, "only the refresh that ran is counted")
+		close(stuck)
+		synctest.Wait()
+		assert.Zero(t, l.writes.keys.Size())
+	})
+}
+
+// A Refresh whose load panics, and one whose load calls runtime.Goexit,
+// each superseded by a Set with a Refresh kept meanwhile: the kept one
+// runs once the first has ended, and its result is stored.
+func TestAKeptRefreshRunsAfterOneThatPanicsOrExits(t *testing.T) {
+	for name, bad := range map[string]func(){"panic": func() { panic("load") }, "goexit": runtime.Goexit} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				rec := new(stats.Counter)
+				l, err := New(Store[string, string](newMapStore[string, string]()), &Options{FreshFor: time.Hour, LoadTimeout: time.Hour, Recorder: rec, Logger: slog.New(slog.DiscardHandler)})
+				require.NoError(t, err)
+				defer l.Close()
+				gate := make(chan struct{})
+				require.NoError(t, l.Refresh(ctx, "k", func(context.Context, string) (string, error) {
+					<-gate
+					bad()
+					return "", nil
+				}))
+				synctest.Wait()
+				require.NoError(t, l.Set(ctx, "k", "set"))
+				require.NoError(t, l.Refresh(ctx, "k", func(context.Context, string) (string, error) { return "kept", nil }))
+				close(gate)
+				require.NoError(t, l.Wait(ctx))
+				r, ok, err := l.Peek(ctx, "k")
+				require.NoError(t, err)
+				require.True(t, ok)
+				assert.Equal(t, "kept", r.Value)
+				s := rec.Snapshot()
+				assert.Equal(t, uint64(2), s.Refreshes)
+				assert.Equal(t, uint64(1), s.RefreshErrors)
+				assert.Zero(t, l.writes.keys.Size())
+				assert.Zero(t, l.refresh.explicit.n.Load())
+			})
+		})
+	}
+}
