@@ -39,6 +39,12 @@ type explicitRefreshes[K comparable, V any] struct {
 // explicitRefresh is the refresh of one key that Loader.Refresh runs.
 type explicitRefresh[K comparable, V any] struct {
 	superseded bool // a write or an invalidation came since it began
+	// t is the ticket of its fill's call, once claimed is set: a refresh
+	// whose result is out (t.Ended) has no load in flight to join, though
+	// its onEnd has not run yet (a Recorder, or the deadline's expire,
+	// may hold it).
+	t       ticket[K, V]
+	claimed bool
 	// next, when not nil, is the Refresh that runs once this one ends.
 	next *nextRefresh[K, V]
 }
@@ -55,7 +61,7 @@ type nextRefresh[K comparable, V any] struct {
 func (x *explicitRefreshes[K, V]) refresh(ctx context.Context, key K, load LoadFunc[K, V]) error {
 	x.mu.Lock()
 	if cur, ok := x.running[key]; ok {
-		if cur.superseded {
+		if cur.superseded || (cur.claimed && cur.t.Ended()) {
 			cur.next = &nextRefresh[K, V]{ctx: ctx, load: load}
 		}
 		x.mu.Unlock()
@@ -76,6 +82,11 @@ func (x *explicitRefreshes[K, V]) refresh(ctx context.Context, key K, load LoadF
 func (x *explicitRefreshes[K, V]) start(ctx context.Context, key K, load LoadFunc[K, V]) error {
 	t, started, err := x.fill.group.Claim(key)
 	if err == nil && started {
+		x.mu.Lock()
+		if cur, ok := x.running[key]; ok {
+			cur.t, cur.claimed = t, true
+		}
+		x.mu.Unlock()
 		err = x.fill.submitOne(ctx, key, t, source[K, V]{one: load},
 			fillOptions[K]{force: true, onEnd: x.end, background: true})
 		if err == nil {
