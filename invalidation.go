@@ -200,7 +200,6 @@ func atLeast(logged, inv Invalidation) Invalidation {
 func (l *Loader[K, V]) applyInvalidation(inv Invalidation) {
 	l.policy.inv.apply(inv)
 	l.fill.group.ForgetAll()
-	l.refresh.explicit.supersedeAll()
 	l.fill.throttle.forgetAll()
 }
 

@@ -49,7 +49,7 @@ func (l *Loader[K, V]) set(ctx context.Context, key K, value V, ep *EntryPolicy)
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
-	err := l.writes.overwrite(ctx, key, l.forget, func() error {
+	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
 		// Stamped past the latest invalidation (see invalTable.stamp).
 		e := valueEntry(&l.policy, ep, value, l.policy.inv.stamp(l.clock.exactNow()), 0, rand.Float64())
 		return l.view.store.Set(ctx, key, e)
@@ -84,7 +84,7 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
-	err := l.writes.overwrite(ctx, key, l.forget, func() error {
+	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
 		return l.view.store.Delete(ctx, key)
 	})
 	return l.wrote(ctx, "invalidate", key, err)
@@ -104,7 +104,7 @@ func (l *Loader[K, V]) Expire(ctx context.Context, key K) error {
 	if err := l.admit(ctx, key); err != nil {
 		return err
 	}
-	err := l.writes.overwrite(ctx, key, l.forget, func() error {
+	err := l.writes.overwrite(ctx, key, l.fill.forget, func() error {
 		found, err := l.view.getFenced(ctx, key)
 		if err != nil || !found.ok {
 			return err
@@ -122,13 +122,4 @@ func (l *Loader[K, V]) Expire(ctx context.Context, key K) error {
 		return nil
 	})
 	return l.wrote(ctx, "expire", key, err)
-}
-
-// forget makes the callers of key that come after a write or an
-// invalidation of it start a load of their own, instead of joining one that
-// began before it, and keeps a Refresh of key from starting beside a
-// refresh the write superseded (see explicitRefreshes).
-func (l *Loader[K, V]) forget(key K) {
-	l.fill.forget(key)
-	l.refresh.explicit.supersede(key)
 }

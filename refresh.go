@@ -182,8 +182,9 @@ func (r *refresher[K, V]) end(keys []K, errs []error) {
 	r.report(keys, errs, r.release(keys, errs))
 }
 
-// ended is the onEnd of a refresh that holds no slot and no key state (an
-// explicit Loader.Refresh): it counts and logs the keys that failed.
+// ended counts and logs the keys that failed in a refresh that holds no
+// slot and no mark in running: an explicit Loader.Refresh, whose own state
+// explicitRefreshes keeps (its onEnd calls this).
 func (r *refresher[K, V]) ended(keys []K, errs []error) {
 	failed := 0
 	for _, err := range errs {

@@ -3,7 +3,6 @@ package flightcache
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 
 	"github.com/flightcache/flightcache/stats"
 )
@@ -13,55 +12,55 @@ import (
 //
 // A Refresh of a key whose refresh is still the key's fill in flight joins
 // it, as a Refresh joins any fill of the key in flight. A Set, Invalidate,
-// Expire, InvalidateTag or Clear supersedes that refresh (its result will
-// not be written, and later callers no longer join it), but its load runs
-// on until it returns, which a load that ignores its context does only
-// when it is done. A Refresh that comes meanwhile is kept, not started: the
-// refresh it asks for runs as soon as the superseded one ends, and the
+// Expire, InvalidateTag or Clear supersedes that refresh (the Group forgets
+// its call: its result will not be written, and later callers no longer
+// join it), but its load runs on until it returns, which a load that
+// ignores its context does only when it is done; a refresh whose result is
+// out, failed or timed out, has no load to join either, though its onEnd
+// (a Recorder, or the deadline's expire, may hold it) has not cleared it
+// yet. A Refresh that comes in either case is kept, not started: the
+// refresh it asks for runs as soon as the one before ends, and the
 // Refreshes that come until then are that one refresh (the latest ctx and
 // load are used). Without this, a storm of Sets and Refreshes of a few hot
 // keys started a new fill at each Refresh after each Set, thousands in
 // flight at once for 32 keys.
 //
-// Every method is safe for concurrent use. supersede costs an atomic load
-// while no Refresh is running.
+// Whether the refresh is still joinable is the Group's to say
+// (singleflight.Ticket.Joinable), so that writes and invalidations tell
+// nobody here. Every method is safe for concurrent use; mu is taken
+// before the Group's lock, never after it.
 type explicitRefreshes[K comparable, V any] struct {
 	fill *filler[K, V]
 	rep  *reporter
 	// ended counts and logs the failures of a refresh that ended.
 	ended func(keys []K, errs []error)
 
-	n       atomic.Int64 // len(running), read without mu
 	mu      sync.Mutex
 	running map[K]*explicitRefresh[K, V]
 }
 
 // explicitRefresh is the refresh of one key that Loader.Refresh runs.
 type explicitRefresh[K comparable, V any] struct {
-	superseded bool // a write or an invalidation came since it began
-	// t is the ticket of its fill's call, once claimed is set: a refresh
-	// whose result is out (t.Ended) has no load in flight to join, though
-	// its onEnd has not run yet (a Recorder, or the deadline's expire,
-	// may hold it).
+	// t is the ticket of its fill's call, once claimed is set; until then
+	// the refresh is starting, and a Refresh that comes joins it.
 	t       ticket[K, V]
 	claimed bool
 	// next, when not nil, is the Refresh that runs once this one ends.
 	next *nextRefresh[K, V]
 }
 
-// nextRefresh is a Refresh kept for when the key's superseded refresh
-// ends.
+// nextRefresh is a Refresh kept for when the key's refresh running ends.
 type nextRefresh[K comparable, V any] struct {
 	ctx  context.Context
 	load LoadFunc[K, V]
 }
 
 // refresh refreshes key with load, as Loader.Refresh documents, or keeps
-// the call for when the key's superseded refresh ends.
+// the call for when the key's refresh running ends.
 func (x *explicitRefreshes[K, V]) refresh(ctx context.Context, key K, load LoadFunc[K, V]) error {
 	x.mu.Lock()
 	if cur, ok := x.running[key]; ok {
-		if cur.superseded || (cur.claimed && cur.t.Ended()) {
+		if cur.claimed && !cur.t.Joinable() {
 			cur.next = &nextRefresh[K, V]{ctx: ctx, load: load}
 		}
 		x.mu.Unlock()
@@ -71,7 +70,6 @@ func (x *explicitRefreshes[K, V]) refresh(ctx context.Context, key K, load LoadF
 		x.running = map[K]*explicitRefresh[K, V]{}
 	}
 	x.running[key] = &explicitRefresh[K, V]{}
-	x.n.Add(1)
 	x.mu.Unlock()
 	return x.start(ctx, key, load)
 }
@@ -111,10 +109,7 @@ func (x *explicitRefreshes[K, V]) done(key K) {
 	x.mu.Lock()
 	cur, ok := x.running[key]
 	if !ok || cur.next == nil {
-		if ok {
-			delete(x.running, key)
-			x.n.Add(-1)
-		}
+		delete(x.running, key)
 		x.mu.Unlock()
 		return
 	}
@@ -122,29 +117,4 @@ func (x *explicitRefreshes[K, V]) done(key K) {
 	x.running[key] = &explicitRefresh[K, V]{}
 	x.mu.Unlock()
 	_ = x.start(next.ctx, key, next.load)
-}
-
-// supersede records that a write or an invalidation of key came: the
-// key's refresh running, if any, is no longer its fill in flight.
-func (x *explicitRefreshes[K, V]) supersede(key K) {
-	if x.n.Load() == 0 {
-		return
-	}
-	x.mu.Lock()
-	if cur, ok := x.running[key]; ok {
-		cur.superseded = true
-	}
-	x.mu.Unlock()
-}
-
-// supersedeAll is supersede of every key (InvalidateTag, Clear).
-func (x *explicitRefreshes[K, V]) supersedeAll() {
-	if x.n.Load() == 0 {
-		return
-	}
-	x.mu.Lock()
-	for _, cur := range x.running {
-		cur.superseded = true
-	}
-	x.mu.Unlock()
 }

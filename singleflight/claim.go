@@ -110,6 +110,17 @@ func (t Ticket[K, V]) Wait(ctx context.Context) (v V, err error, shared bool) {
 // its way to the waiters). It takes no lock and allocates nothing.
 func (t Ticket[K, V]) Ended() bool { return t.c.state.Load() != callRunning }
 
+// Joinable reports whether a Claim of the ticket's key made now would join
+// the ticket's call: the call is still running, and no Forget or ForgetAll
+// has taken it out of the Group since it started. An unshared call
+// (ClaimUnshared, or a key that does not equal itself) is never joinable.
+// It takes the Group's lock, and allocates nothing.
+func (t Ticket[K, V]) Joinable() bool {
+	t.g.mu.Lock()
+	defer t.g.mu.Unlock()
+	return t.c.listed && t.c.state.Load() == callRunning
+}
+
 // Done returns a channel that is closed when the call's result is out, so
 // that [Ticket.Wait] would not block: the call's own channel, allocated by
 // the first caller that needs it, or, once the result is out, a channel

@@ -494,3 +494,58 @@ func TestClaimFinishWaitOfAnUnjoinedKeyAllocatesOnlyTheCall(t *testing.T) {
 	})
 	assert.Equal(t, 1.0, allocs, "nor for a key that does not equal itself")
 }
+
+// TestJoinableSaysWhetherAClaimWouldJoin: a Ticket's call is joinable while
+// it runs and is the Group's call for its key; Forget, ForgetAll and Finish
+// end that, and an unshared call or a NaN key's never has it. Each answer
+// is checked against what a Claim made then does.
+func TestJoinableSaysWhetherAClaimWouldJoin(t *testing.T) {
+	var g singleflight.Group[string, int]
+	claimJoins := func(key string) bool {
+		tk, started, err := g.Claim(key)
+		require.NoError(t, err)
+		if started {
+			tk.Finish(0, nil)
+		}
+		return !started
+	}
+
+	a, _, err := g.Claim("a")
+	require.NoError(t, err)
+	assert.True(t, a.Joinable())
+	assert.True(t, claimJoins("a"))
+	g.Forget("a")
+	assert.False(t, a.Joinable(), "forgotten")
+	assert.False(t, claimJoins("a"))
+	assert.False(t, a.Ended(), "still running, but no longer the key's")
+	a.Finish(1, nil)
+
+	b, _, err := g.Claim("b")
+	require.NoError(t, err)
+	c, _, err := g.Claim("c")
+	require.NoError(t, err)
+	require.True(t, b.Joinable())
+	require.True(t, c.Joinable())
+	g.ForgetAll()
+	assert.False(t, b.Joinable())
+	assert.False(t, c.Joinable())
+	b.Finish(1, nil)
+	c.Finish(1, nil)
+
+	d, _, err := g.Claim("d")
+	require.NoError(t, err)
+	d.Finish(1, nil)
+	assert.False(t, d.Joinable(), "ended")
+	assert.False(t, claimJoins("d"))
+
+	alone, err := g.ClaimUnshared("e")
+	require.NoError(t, err)
+	assert.False(t, alone.Joinable(), "unshared")
+	alone.Finish(1, nil)
+
+	var nan singleflight.Group[float64, int]
+	n, _, err := nan.Claim(math.NaN())
+	require.NoError(t, err)
+	assert.False(t, n.Joinable(), "a key that does not equal itself")
+	n.Finish(1, nil)
+}
