@@ -52,8 +52,9 @@ func (c *coarseClock) now() int64 {
 // by a Loader made outside it): a goroutine started there would belong to
 // the bubble, which must not end with it still running.
 func (c *coarseClock) wake() int64 {
-	n := time.Now().UnixNano()
-	if c == &coarse && n < bubbleYears.UnixNano() {
+	now := time.Now()
+	n := now.UnixNano()
+	if c == &coarse && inBubble(now) {
 		return n
 	}
 	c.mu.Lock()
@@ -121,6 +122,10 @@ func (c *coarseClock) exactNow() int64 {
 // time before this is in such a bubble.
 var bubbleYears = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// inBubble reports whether now, read from the system clock, was read
+// inside a testing/synctest bubble (see bubbleYears).
+func inBubble(now time.Time) bool { return now.Before(bubbleYears) }
+
 // clock is a Loader's view of the time. It reads the process's coarse
 // clock, except inside a testing/synctest bubble, whose fake time the coarse
 // clock's goroutine (started outside the bubble, or inside another) cannot
@@ -137,7 +142,7 @@ type clock struct {
 var stopped coarseClock
 
 func newClock() clock {
-	if time.Now().Before(bubbleYears) {
+	if inBubble(time.Now()) {
 		return clock{src: &stopped, exact: true}
 	}
 	return clock{src: &coarse}

@@ -225,12 +225,12 @@ func (j *job[K, V]) unregister() {
 
 // arm sets j's timer to run expire at the fill's deadline, LoadTimeout
 // after now: the timer of the fill the job served before, when there is one,
-// so that a miss allocates none. A testing/synctest bubble (whose clock
-// reads a time before bubbleYears) gets a timer of its own every time: a
+// so that a miss allocates none. A testing/synctest bubble (see inBubble)
+// gets a timer of its own every time: a
 // timer made in a bubble belongs to it, and may not be set from outside,
 // nor one made outside from within.
 func (j *job[K, V]) arm(now time.Time) {
-	bubble := now.Before(bubbleYears)
+	bubble := inBubble(now)
 	if j.expiry != nil && !j.bubbled && !bubble {
 		j.expiry.Reset(j.f.timeout)
 		return

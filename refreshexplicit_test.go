@@ -2,6 +2,7 @@ package flightcache_test
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -35,7 +36,7 @@ func (g *gatedLoads) load(name string) flightcache.LoadFunc[string, string] {
 		}
 		<-g.release
 		g.running.Add(-1)
-		return name + string(rune('0'+n)), nil
+		return name + strconv.FormatInt(n, 10), nil
 	}
 }
 
