@@ -71,7 +71,7 @@ func TestPerKeyStateStaysBoundedOverMillionsOfKeys(t *testing.T) {
 	assert.Greater(t, s.RefreshErrors, uint64(2*maxThrottledKeys), "enough failures to test the bound")
 	assert.LessOrEqual(t, peak, maxThrottledKeys+DefaultMaxRefreshes, "keys remembered by the refresher and the throttle")
 	assert.Less(t, grown, int64(16<<20), "heap growth over %d keys: %d bytes", n, grown)
-	assert.Zero(t, l.writes.keys.Size(), "write order entries left")
+	assert.Zero(t, l.writes.size(), "write order entries left")
 	assert.Zero(t, l.refresh.slots.Load(), "refresh slots held")
 	assert.Zero(t, l.refresh.running.Size(), "keys marked as refreshing")
 	assert.LessOrEqual(t, l.fill.throttle.keys.Size(), maxThrottledKeys, "only keys backing off are remembered")
@@ -93,7 +93,7 @@ func TestKeysThatDoNotEqualThemselvesLeaveNothingBehind(t *testing.T) {
 		assert.ErrorIs(t, l.Set(context.Background(), math.NaN(), "v"), ErrInvalidKey)
 		assert.ErrorIs(t, l.Invalidate(context.Background(), math.NaN()), ErrInvalidKey)
 	}
-	assert.Zero(t, l.writes.keys.Size())
+	assert.Zero(t, l.writes.size())
 	assert.Zero(t, l.refresh.running.Size())
 	assert.Zero(t, l.fill.throttle.keys.Size())
 }

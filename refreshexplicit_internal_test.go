@@ -138,7 +138,7 @@ func refreshChaos(t *testing.T, seed uint64) {
 		x.mu.Lock()
 		assert.Empty(t, x.running, "explicit refreshes left on record")
 		x.mu.Unlock()
-		assert.Zero(t, l.writes.keys.Size(), "keys left in the write order")
+		assert.Zero(t, l.writes.size(), "keys left in the write order")
 		assert.NotZero(t, rec.Snapshot().Refreshes)
 	})
 }
@@ -188,7 +188,7 @@ func TestAKeptRefreshAtCloseStartsNothingAndLeavesNothing(t *testing.T) {
 		assert.Equal(t, uint64(1), rec.Snapshot().Refreshes, "only the refresh that ran is counted")
 		close(stuck)
 		synctest.Wait()
-		assert.Zero(t, l.writes.keys.Size())
+		assert.Zero(t, l.writes.size())
 	})
 }
 
@@ -222,7 +222,7 @@ func TestAKeptRefreshRunsAfterOneThatPanicsOrExits(t *testing.T) {
 				s := rec.Snapshot()
 				assert.Equal(t, uint64(2), s.Refreshes)
 				assert.Equal(t, uint64(1), s.RefreshErrors)
-				assert.Zero(t, l.writes.keys.Size())
+				assert.Zero(t, l.writes.size())
 				x := &l.refresh.explicit
 				x.mu.Lock()
 				assert.Empty(t, x.running, "explicit refreshes left on record")

@@ -2,12 +2,11 @@ package flightcache
 
 import (
 	"context"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/puzpuzpuz/xsync/v4"
 )
 
 // writeOrder keeps, for each key that a fill or a Set or Invalidate is
@@ -15,7 +14,15 @@ import (
 // flight (rule 8): a fill remembers the generation it began at and writes
 // only while it is unchanged; Set and Invalidate advance it before and after
 // their own write. A key has state only while someone has registered it, so
-// the map holds the keys in flight and no others. Safe for concurrent use.
+// the maps hold the keys in flight and no others. Safe for concurrent use.
+//
+// The keys are spread over writeShards maps, each under a lock of its own,
+// by a hash of the key: a registration then costs a lock that other keys
+// seldom share and a lookup in a Go map, which, unlike a concurrent map
+// whose entries are nodes, allocates nothing once it has grown: the map of a
+// shard keeps its room when its keys are deleted, until it is empty after
+// having held more than shrinkPeak keys (a burst of misses), when a new map
+// gives the room back.
 //
 // The state of a key that nobody has registered any more is kept for the
 // next key registered (spare): a miss would otherwise allocate one. It is
@@ -23,14 +30,32 @@ import (
 // generation goes on counting from where it was, so that no generation a
 // fill remembers can come round again.
 type writeOrder[K comparable] struct {
-	keys  *xsync.Map[K, *keyWrites]
-	spare sync.Pool // of *keyWrites, registered by nobody
+	seed   maphash.Seed
+	shards [writeShards]writeShard[K]
+	spare  sync.Pool // of *keyWrites, registered by nobody
 }
+
+// writeShards is how many maps the write order spreads its keys over: a
+// power of two, a few times the cores of a large machine.
+const writeShards = 64
+
+// writeShard is one map of the write order, with the lock that guards it,
+// alone on its cache line.
+type writeShard[K comparable] struct {
+	mu   sync.Mutex
+	keys map[K]*keyWrites
+	peak int // the most keys held since keys was made
+	_    [64 - 24]byte
+}
+
+// shrinkPeak is how many keys a shard's map may have held and still be kept
+// once it is empty.
+const shrinkPeak = 1024
 
 // keyWrites is the write order of one key.
 type keyWrites struct {
-	// refs counts the registrations of the key; it changes only inside the
-	// map's Compute, which serializes them.
+	// refs counts the registrations of the key; it changes only under the
+	// lock of the key's shard.
 	refs int
 	// gen is advanced by every Set and Invalidate of the key.
 	gen atomic.Uint64
@@ -47,42 +72,81 @@ type keyWrites struct {
 }
 
 func newWriteOrder[K comparable]() *writeOrder[K] {
-	return &writeOrder[K]{keys: xsync.NewMap[K, *keyWrites]()}
+	w := &writeOrder[K]{seed: maphash.MakeSeed()}
+	for i := range w.shards {
+		w.shards[i].keys = make(map[K]*keyWrites)
+	}
+	return w
+}
+
+// shard returns the shard of key, which must be hashable (see keyChecker).
+func (w *writeOrder[K]) shard(key K) *writeShard[K] {
+	return &w.shards[maphash.Comparable(w.seed, key)&(writeShards-1)]
 }
 
 // begin registers key and returns its state and its generation now. Every
 // begin is matched by an end.
 func (w *writeOrder[K]) begin(key K) (*keyWrites, uint64) {
-	kw, _ := w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
-		if !loaded {
-			kw = w.newKeyWrites()
-		}
-		kw.refs++
-		return kw, xsync.UpdateOp
-	})
+	sh := w.shard(key)
+	sh.mu.Lock()
+	kw := sh.keys[key]
+	if kw == nil {
+		kw = w.newKeyWrites()
+		sh.keys[key] = kw
+		sh.peak = max(sh.peak, len(sh.keys))
+	}
+	kw.refs++
+	sh.mu.Unlock()
 	return kw, kw.gen.Load()
 }
 
 // end drops a registration of key made by begin.
 func (w *writeOrder[K]) end(key K) {
-	var free *keyWrites
-	w.keys.Compute(key, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
-		if !loaded {
-			return kw, xsync.CancelOp
-		}
-		if kw.refs--; kw.refs == 0 {
-			free = kw
-			return kw, xsync.DeleteOp
-		}
-		return kw, xsync.UpdateOp
-	})
-	if free != nil {
-		// Nobody holds the token (its holders are registered), and no
-		// waiter is left: the channel a waiter made, closed or not, is
-		// nobody's.
-		free.wake = nil
-		w.spare.Put(free)
+	sh := w.shard(key)
+	sh.mu.Lock()
+	kw := sh.keys[key]
+	if kw == nil {
+		sh.mu.Unlock()
+		return
 	}
+	kw.refs--
+	if kw.refs > 0 {
+		sh.mu.Unlock()
+		return
+	}
+	delete(sh.keys, key)
+	if len(sh.keys) == 0 && sh.peak > shrinkPeak {
+		sh.keys, sh.peak = make(map[K]*keyWrites), 0
+	}
+	sh.mu.Unlock()
+	// Nobody holds the token (its holders are registered), and no waiter
+	// is left: the channel a waiter made, closed or not, is nobody's.
+	kw.wake = nil
+	w.spare.Put(kw)
+}
+
+// registered returns the registrations of key now: 0 when nobody has
+// registered it.
+func (w *writeOrder[K]) registered(key K) int {
+	sh := w.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if kw := sh.keys[key]; kw != nil {
+		return kw.refs
+	}
+	return 0
+}
+
+// size returns how many keys are registered now.
+func (w *writeOrder[K]) size() int {
+	n := 0
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		n += len(sh.keys)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // newKeyWrites returns the state of a key nobody has registered: a spare

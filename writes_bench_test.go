@@ -182,12 +182,7 @@ func sampleFills(w *writeOrder[string], keys []string, stop <-chan struct{}) int
 		case <-t.C:
 		}
 		for _, k := range keys {
-			w.keys.Compute(k, func(kw *keyWrites, loaded bool) (*keyWrites, xsync.ComputeOp) {
-				if loaded {
-					most = max(most, kw.refs)
-				}
-				return kw, xsync.CancelOp
-			})
+			most = max(most, w.registered(k))
 		}
 	}
 }
