@@ -90,11 +90,17 @@ func (c *coarseClock) tick() {
 }
 
 // clockBase is a reading of the system clock: t carries its monotonic
-// reading, wall is t as Unix nanoseconds.
+// reading, wall is t as Unix nanoseconds, and mono is t's monotonic reading
+// as the time since monoZero.
 type clockBase struct {
 	t    time.Time
 	wall int64
+	mono time.Duration
 }
+
+// monoZero is the origin of the monotonic times exactNowMono returns: a
+// reading of the system clock when the package was initialized.
+var monoZero = time.Now()
 
 // clockBaseAge is how long a clockBase serves before the wall clock is read
 // again, so that exactNow follows the wall clock's adjustments (NTP slews it
@@ -106,15 +112,22 @@ const clockBaseAge = time.Second
 // monotonic time since. It costs one read of the monotonic clock, where
 // time.Now reads the wall clock too.
 func (c *coarseClock) exactNow() int64 {
+	n, _ := c.exactNowMono()
+	return n
+}
+
+// exactNowMono is exactNow, and the monotonic time since monoZero read with
+// it, for durations that no adjustment of the wall clock may bend.
+func (c *coarseClock) exactNowMono() (int64, time.Duration) {
 	if b := c.base.Load(); b != nil {
 		if d := time.Since(b.t); d >= 0 && d < clockBaseAge {
-			return b.wall + int64(d)
+			return b.wall + int64(d), b.mono + d
 		}
 	}
 	t := time.Now()
-	n := t.UnixNano()
-	c.base.Store(&clockBase{t: t, wall: n})
-	return n
+	n, m := t.UnixNano(), t.Sub(monoZero)
+	c.base.Store(&clockBase{t: t, wall: n, mono: m})
+	return n, m
 }
 
 // bubbleYears: a synctest bubble's clock starts at midnight UTC on
@@ -169,6 +182,19 @@ func (c clock) exactNow() int64 {
 		return time.Now().UnixNano()
 	}
 	return c.src.exactNow()
+}
+
+// exactNowMono returns exactNow, and with it a monotonic time (a duration
+// since an origin of the process's) from which, read twice, the time between
+// is measured: for a load's duration, with the one read of the clock that
+// stamps its start. An exact clock, in a testing/synctest bubble, reads
+// both from the bubble's clock.
+func (c clock) exactNowMono() (int64, time.Duration) {
+	if c.exact {
+		n := time.Now().UnixNano()
+		return n, time.Duration(n)
+	}
+	return c.src.exactNowMono()
 }
 
 // slowNow is now when the common case does not hold.

@@ -137,3 +137,38 @@ func TestLaggingCoarseClockServesNothingPastItsWindows(t *testing.T) {
 		}
 	}
 }
+
+func TestExactClockMeasuresDurationsAcrossItsBases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c coarseClock
+		wall, mono := c.exactNowMono()
+		assert.Equal(t, time.Now().UnixNano(), wall)
+		for _, step := range []time.Duration{time.Millisecond, clockBaseAge / 2, clockBaseAge, 3 * clockBaseAge} {
+			time.Sleep(step)
+			w, m := c.exactNowMono()
+			assert.Equal(t, time.Now().UnixNano(), w, "after %v", step)
+			assert.Equal(t, step, m-mono, "a duration of %v, across a renewal of the base or not", step)
+			mono = m
+		}
+	})
+}
+
+func TestAnEntryRecordsWhenItsLoadBeganAndHowLongItTook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMapStore[string, string]()
+		l, err := New[string, string](store, &Options{FreshFor: time.Hour, LoadTimeout: time.Minute})
+		require.NoError(t, err)
+		defer l.Close()
+		began := time.Now()
+		_, err = l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+			time.Sleep(1500 * time.Millisecond)
+			return "v", nil
+		})
+		require.NoError(t, err)
+		e, ok, err := store.Get(context.Background(), "k")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, 1500*time.Millisecond, e.LoadDuration.Duration())
+		assert.Equal(t, DeadlineOf(began), e.LoadedAt)
+	})
+}

@@ -83,8 +83,8 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	// ahead of the clock (by the fleet's clock skew at most). Windows
 	// that ran from the clock instead would lose that much at every
 	// revalidation (rule 14), which measures them from LoadedAt.
-	loadedAt := j.f.policy.inv.stamp(j.f.clock.exactNow())
-	start := time.Now()
+	began, start := j.f.clock.exactNowMono()
+	loadedAt := j.f.policy.inv.stamp(began)
 	var outs []outcome[V]
 	var err error
 	if j.f.rep.tracer != nil {
@@ -92,7 +92,8 @@ func (j *job[K, V]) loadChunk(idx []int) {
 	} else {
 		outs, err = j.callCounted(sc, idx)
 	}
-	elapsed := time.Since(start)
+	_, end := j.f.clock.exactNowMono()
+	elapsed := end - start
 	sc.seal() // what the load says from now on changes nothing
 	if j.expired.Load() {
 		return // the callers have the timeout; the result is dropped
