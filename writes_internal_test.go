@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -165,4 +166,41 @@ func TestLockAllLeavesSupersededKeysOut(t *testing.T) {
 		assert.True(t, a.busy, "the superseded key's token is its holder's still")
 		a.unlock()
 	})
+}
+
+func TestWriteOrderHoldsOnlyTheKeysRegisteredAndGivesBackABurstsRoom(t *testing.T) {
+	w := newWriteOrder[int]()
+	const burst = 64 * (shrinkPeak + 1) // more than shrinkPeak keys in every shard, whatever the hash
+	kws := make(map[*keyWrites]bool)
+	for k := range burst {
+		kw, _ := w.begin(k)
+		kws[kw] = true
+	}
+	kw, _ := w.begin(0) // a second registration of a key shares its state
+	assert.True(t, kws[kw])
+	assert.Equal(t, burst, len(kws), "one state per key")
+	assert.Equal(t, burst, w.size())
+	assert.Equal(t, 2, w.registered(0))
+
+	w.end(0)
+	assert.Equal(t, 1, w.registered(0), "a key stays while anyone has it registered")
+	var peaks [writeShards]int
+	for i := range w.shards {
+		peaks[i] = w.shards[i].peak
+	}
+	assert.Greater(t, slices.Max(peaks[:]), shrinkPeak, "the burst filled some shard past shrinkPeak")
+	for k := range burst {
+		w.end(k)
+	}
+	assert.Zero(t, w.size(), "nothing is left once every registration has ended")
+	assert.Zero(t, w.registered(0))
+	for i := range w.shards {
+		if peaks[i] > shrinkPeak {
+			assert.Zero(t, w.shards[i].peak, "shard %d: an emptied shard that held a burst starts a new map", i)
+		} else {
+			assert.Equal(t, peaks[i], w.shards[i].peak, "shard %d: a shard that held few keys keeps its map", i)
+		}
+	}
+	w.end(7) // an end with no begin changes nothing
+	assert.Zero(t, w.size())
 }
