@@ -18,22 +18,28 @@ import (
 // issue 26).
 //
 // The log is one Redis hash per prefix, under the key logKey names: a
-// field per tag invalidated ("t" and the tag) and one for Clear ("c"),
-// each holding the latest instant recorded for it. A Lua script raises a
-// field, never lowers it, so invalidations recorded in any order, or more
-// than once, leave the latest; a Clear also deletes the tags' fields it
-// covers, so the hash holds one field per tag invalidated since the last
-// Clear. One key is one Redis Cluster hash slot. Instants are stored as 20
-// decimal digits of the int64 with its sign bit flipped, so that Lua
-// compares them as strings (its numbers are doubles, which would round
-// Unix nanoseconds).
+// field per tag invalidated ("t" and the tag), one for Clear ("c") and one
+// for the fold of the tags it no longer keeps one by one ("f"), each
+// holding the latest instant recorded for it. A Lua script raises a field,
+// never lowers it, so invalidations recorded in any order, or more than
+// once, leave the latest; a Clear also deletes the fields it covers, the
+// tags' and the fold's. One key is one Redis Cluster hash slot. Instants
+// are stored as 20 decimal digits of the int64 with its sign bit flipped,
+// so that Lua compares them as strings (its numbers are doubles, which
+// would round Unix nanoseconds).
+//
+// The fold ("f") is an instant at or before which every tagged entry is
+// gone, whatever its tags: a Tagged invalidation given to LogInvalidation
+// is recorded there, deleting the tag fields it covers, and an instance
+// that replays the log is given it as a flightcache.Invalidation with
+// Tagged set.
 //
 // Once recorded, an invalidation is published on the invalidation channel
-// (see invalidate.go): "<id> t <at> <tag>" for a tag and "<id> c <at>" for
-// a Clear, at in Unix nanoseconds. A message that fails is sent again in
-// the background, with the failed notifications of keys. Past maxPending
-// of them, one "<id> s" asks every instance to replay the whole log
-// instead.
+// (see invalidate.go): "<id> t <at> <tag>" for a tag, "<id> c <at>" for a
+// Clear and "<id> f <at>" for a Tagged one, at in Unix nanoseconds. A
+// message that fails is sent again in the background, with the failed
+// notifications of keys. Past maxPending of them, one "<id> s" asks every
+// instance to replay the whole log instead.
 
 // logKey is the Redis key of the log of invalidations. Keys never contain
 // "{}" (see keys.go), so it names no entry's key.
@@ -44,23 +50,34 @@ func (s *Store[K, V]) logKey() string { return s.escPrefix + "{}invalidations" }
 // operators and tests (see LogInvalidation).
 func (s *Store[K, V]) InvalidationLogKey() string { return s.logKey() }
 
-// clearField is the log's field of Clear; a tag's field is "t" and the tag.
-const clearField = "c"
+// The log's fields besides the tags' ("t" and the tag).
+const (
+	clearField = "c" // the latest Clear
+	foldField  = "f" // the fold of the tags no longer kept one by one
+)
 
-func logField(tag string) string {
-	if tag == "" {
+// logField returns the log's field of inv.
+func logField(inv flightcache.Invalidation) string {
+	switch {
+	case inv.Tagged:
+		return foldField
+	case inv.Tag == "":
 		return clearField
 	}
-	return "t" + tag
+	return "t" + inv.Tag
 }
 
-// parseField returns the tag of a log field ("" for Clear).
-func parseField(f string) (tag string, ok bool) {
-	if f == clearField {
-		return "", true
+// parseField returns the invalidation a log field records, but for its
+// instant.
+func parseField(f string) (inv flightcache.Invalidation, ok bool) {
+	switch f {
+	case clearField:
+		return inv, true
+	case foldField:
+		return flightcache.Invalidation{Tagged: true}, true
 	}
-	tag, ok = strings.CutPrefix(f, "t")
-	return tag, ok && tag != ""
+	tag, ok := strings.CutPrefix(f, "t")
+	return flightcache.Invalidation{Tag: tag}, ok && tag != ""
 }
 
 // formatAt writes an instant as the log stores it: ordered as strings as
@@ -84,28 +101,39 @@ func parseAt(s string) (flightcache.Deadline, bool) {
 //	ARGV[3] the deadline, in Unix microseconds (see timed)
 //
 // Its result is 1, or -1 when it ran past its deadline and recorded
-// nothing. A Clear deletes the tags' fields at or before its instant.
+// nothing. A Clear deletes every other field at or before its instant (a
+// field of a tag, the fold); a fold ("f") deletes the tag fields at or
+// before its instant. A tag at or before the Clear or the fold is covered
+// by it already, and gets no field. Fields are told apart by their first
+// byte (116 is "t").
 var record = timed(`
-local cur = redis.call("HGET", KEYS[1], ARGV[1])
-local at = ARGV[2]
+local log, field, at = KEYS[1], ARGV[1], ARGV[2]
+local function sweep(all, upto, clear)
+	for i = 1, #all, 2 do
+		local f = all[i]
+		if (clear and f ~= "c" or string.byte(f) == 116) and all[i + 1] <= upto then
+			redis.call("HDEL", log, f)
+		end
+	end
+end
+local cur, c, f = unpack(redis.call("HMGET", log, field, "c", "f"))
+local tag = string.byte(field) == 116
+if tag and (c and at <= c or f and at <= f) then return 1 end
 if cur == false or cur < at then
-	redis.call("HSET", KEYS[1], ARGV[1], at)
+	redis.call("HSET", log, field, at)
 else
 	at = cur
 end
-if ARGV[1] == "c" then
-	local all = redis.call("HGETALL", KEYS[1])
-	for i = 1, #all, 2 do
-		if all[i] ~= "c" and all[i + 1] <= at then redis.call("HDEL", KEYS[1], all[i]) end
-	end
+if not tag then
+	sweep(redis.call("HGETALL", log), at, field == "c")
 end
 return 1`)
 
-// LogInvalidation records inv (an InvalidateTag, or a Clear for an empty
-// Tag) in Redis for every instance, those started later included, and
-// returns it as recorded: At moved to at least Options.ClockSkew after the
-// Store's clock (see there), and never earlier. It
-// implements flightcache.InvalidationLog.
+// LogInvalidation records inv (an InvalidateTag, a Clear for an empty
+// Tag, or a fold of every tagged entry when inv.Tagged) in Redis for every
+// instance, those started later included, and returns it as recorded: At
+// moved to at least Options.ClockSkew after the Store's clock (see there),
+// and never earlier. It implements flightcache.InvalidationLog.
 //
 // The record is durable as Redis keeps it: a field of one hash, raised in
 // a Lua script that never lowers it, and that Redis refuses to run past
@@ -125,9 +153,13 @@ return 1`)
 // before it load again. ctx bounds the call, within Options.Timeout.
 //
 // It returns an error wrapping flightcache.ErrInvalidTag for a tag that
-// cannot be used, and flightcache.ErrClosed after Close. It is safe for
-// concurrent use.
+// cannot be used, an error for a Tagged invalidation with a Tag, and
+// flightcache.ErrClosed after Close, each without a call to Redis. It is
+// safe for concurrent use.
 func (s *Store[K, V]) LogInvalidation(ctx context.Context, inv flightcache.Invalidation) (flightcache.Invalidation, error) {
+	if inv.Tagged && inv.Tag != "" {
+		return flightcache.Invalidation{}, fmt.Errorf("redisstore: log invalidation: a Tagged invalidation has no Tag (%q)", inv.Tag)
+	}
 	if inv.Tag != "" {
 		if _, err := flightcache.NewTags(inv.Tag); err != nil {
 			return flightcache.Invalidation{}, fmt.Errorf("redisstore: log invalidation: %w", err)
@@ -136,7 +168,7 @@ func (s *Store[K, V]) LogInvalidation(ctx context.Context, inv flightcache.Inval
 	if s.clockSkew > 0 {
 		inv.At = max(inv.At, flightcache.DeadlineOf(time.Now()).Add(s.clockSkew))
 	}
-	field, key := logField(inv.Tag), s.logKey()
+	field, key := logField(inv), s.logKey()
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
 		sent := time.Now()
 		v, err := record.Run(ctx, s.client, []string{key}, field, formatAt(inv.At), s.deadline(ctx)).Slice()
@@ -170,8 +202,12 @@ func maybeRan(err error) bool {
 	return true
 }
 
+// describe names inv in errors and logs.
 func describe(inv flightcache.Invalidation) string {
-	if inv.Tag == "" {
+	switch {
+	case inv.Tagged:
+		return "a fold of the tagged entries"
+	case inv.Tag == "":
 		return "a Clear"
 	}
 	return strconv.Quote(inv.Tag)
@@ -180,7 +216,10 @@ func describe(inv flightcache.Invalidation) string {
 // message returns the channel's message of inv.
 func (s *Store[K, V]) message(inv flightcache.Invalidation) string {
 	at := strconv.FormatInt(int64(inv.At), 10)
-	if inv.Tag == "" {
+	switch {
+	case inv.Tagged:
+		return s.id + " f " + at
+	case inv.Tag == "":
 		return s.id + " c " + at
 	}
 	return s.id + " t " + at + " " + inv.Tag
@@ -189,7 +228,7 @@ func (s *Store[K, V]) message(inv flightcache.Invalidation) string {
 // isInvalidationMessage reports whether rest, a message without its
 // sender, is one of the log's (see parseMessage).
 func isInvalidationMessage(rest string) bool {
-	return strings.HasPrefix(rest, "t ") || strings.HasPrefix(rest, "c ") || rest == "s"
+	return strings.HasPrefix(rest, "t ") || strings.HasPrefix(rest, "c ") || strings.HasPrefix(rest, "f ") || rest == "s"
 }
 
 // parseMessage parses rest, a message of the log without its sender: an
@@ -206,6 +245,8 @@ func parseMessage(rest string) (inv flightcache.Invalidation, replay, ok bool) {
 		return inv, false, false
 	case kind == "c" && tag == "":
 		return flightcache.Invalidation{At: flightcache.Deadline(n)}, false, true
+	case kind == "f" && tag == "":
+		return flightcache.Invalidation{Tagged: true, At: flightcache.Deadline(n)}, false, true
 	case kind == "t" && tag != "":
 		return flightcache.Invalidation{Tag: tag, At: flightcache.Deadline(n)}, false, true
 	}
@@ -240,7 +281,7 @@ func (s *Store[K, V]) queueInvalidation(inv flightcache.Invalidation, check bool
 		if s.pendingInv == nil {
 			s.pendingInv = map[string]pendingInvalidation{}
 		}
-		f := logField(inv.Tag)
+		f := logField(inv)
 		p, ok := s.pendingInv[f]
 		if !ok || inv.At.After(p.inv.At) {
 			p.inv = inv
@@ -331,7 +372,8 @@ func (s *Store[K, V]) requeue(field string, p pendingInvalidation) {
 	s.pendingInv[field] = p
 }
 
-// readLog returns every invalidation the log holds.
+// readLog returns every invalidation the log holds, its fold ("f") as a
+// Tagged one.
 func (s *Store[K, V]) readLog(ctx context.Context) ([]flightcache.Invalidation, error) {
 	raw, err := run(s, ctx, func(ctx context.Context) (map[string]string, error) {
 		return s.client.HGetAll(ctx, s.logKey()).Result()
@@ -341,14 +383,15 @@ func (s *Store[K, V]) readLog(ctx context.Context) ([]flightcache.Invalidation, 
 	}
 	invs := make([]flightcache.Invalidation, 0, len(raw))
 	for f, v := range raw {
-		tag, ok1 := parseField(f)
+		inv, ok1 := parseField(f)
 		at, ok2 := parseAt(v)
 		if !ok1 || !ok2 {
 			s.logf("redisstore: bad field in the log of invalidations, ignored",
 				slog.String("key", s.logKey()), slog.String("field", f), slog.String("value", v))
 			continue
 		}
-		invs = append(invs, flightcache.Invalidation{Tag: tag, At: at})
+		inv.At = at
+		invs = append(invs, inv)
 	}
 	return invs, nil
 }
