@@ -28,11 +28,18 @@ import (
 // so that Lua compares them as strings (its numbers are doubles, which
 // would round Unix nanoseconds).
 //
-// The fold ("f") is an instant at or before which every tagged entry is
-// gone, whatever its tags: a Tagged invalidation given to LogInvalidation
-// is recorded there, deleting the tag fields it covers, and an instance
-// that replays the log is given it as a flightcache.Invalidation with
-// Tagged set.
+// The hash is bounded (Options.MaxLogTags): when recording a tag leaves
+// more tag fields than that, the script folds the older half of them, by
+// instant, into "f" (raised to the instant of the median field, or kept
+// when it is later) and deletes every tag field at or before "f". A fold
+// costs O(n) for n fields (HGETALL, a selection of the median, HDEL) and
+// comes once every n/2 new tags, so recording a tag costs O(1), amortized.
+// A fold is not published: every instance running was told of each tag
+// as it came, and an instance that replays the log is given "f" as a
+// flightcache.Invalidation with Tagged set, which covers every tagged
+// entry loaded at or before it, the folded tags' included. A Tagged
+// invalidation given to LogInvalidation is recorded in "f" too, deleting
+// the tag fields it covers.
 //
 // Once recorded, an invalidation is published on the invalidation channel
 // (see invalidate.go): "<id> t <at> <tag>" for a tag, "<id> c <at>" for a
@@ -94,20 +101,43 @@ func parseAt(s string) (flightcache.Deadline, bool) {
 	return flightcache.Deadline(u ^ (1 << 63)), true
 }
 
-// record raises one field of the log to an instant.
+// record raises one field of the log to an instant, and keeps the log
+// within its bound.
 //
 //	KEYS[1] the log
 //	ARGV[1] the field, ARGV[2] the instant (formatAt)
-//	ARGV[3] the deadline, in Unix microseconds (see timed)
+//	ARGV[3] how many tag fields the log keeps at most (Options.MaxLogTags)
+//	ARGV[4] the deadline, in Unix microseconds (see timed)
 //
 // Its result is 1, or -1 when it ran past its deadline and recorded
 // nothing. A Clear deletes every other field at or before its instant (a
 // field of a tag, the fold); a fold ("f") deletes the tag fields at or
 // before its instant. A tag at or before the Clear or the fold is covered
-// by it already, and gets no field. Fields are told apart by their first
-// byte (116 is "t").
+// by it already, and gets no field. A tag's field that leaves more than
+// ARGV[3] tag fields folds the older half: kth finds the instant of the
+// median one (Wirth's selection, expected linear), "f" is raised to it,
+// and every tag field at or before "f" is deleted, so that every tag field
+// left is later than "f". Fields are told apart by their first byte (116
+// is "t").
 var record = timed(`
 local log, field, at = KEYS[1], ARGV[1], ARGV[2]
+local function kth(a, k)
+	local lo, hi = 1, #a
+	while lo < hi do
+		local x, i, j = a[k], lo, hi
+		repeat
+			while a[i] < x do i = i + 1 end
+			while x < a[j] do j = j - 1 end
+			if i <= j then
+				a[i], a[j] = a[j], a[i]
+				i, j = i + 1, j - 1
+			end
+		until i > j
+		if j < k then lo = i end
+		if k < i then hi = j end
+	end
+	return a[k]
+end
 local function sweep(all, upto, clear)
 	for i = 1, #all, 2 do
 		local f = all[i]
@@ -115,6 +145,20 @@ local function sweep(all, upto, clear)
 			redis.call("HDEL", log, f)
 		end
 	end
+end
+local function fold(f)
+	local all, ats = redis.call("HGETALL", log), {}
+	for i = 1, #all, 2 do
+		if string.byte(all[i]) == 116 then ats[#ats + 1] = all[i + 1] end
+	end
+	if #ats <= tonumber(ARGV[3]) then return end
+	local cut = kth(ats, math.floor(#ats / 2) + 1)
+	if f == false or f < cut then
+		redis.call("HSET", log, "f", cut)
+	else
+		cut = f
+	end
+	sweep(all, cut, false)
 end
 local cur, c, f = unpack(redis.call("HMGET", log, field, "c", "f"))
 local tag = string.byte(field) == 116
@@ -126,6 +170,8 @@ else
 end
 if not tag then
 	sweep(redis.call("HGETALL", log), at, field == "c")
+elseif redis.call("HLEN", log) - (c and 1 or 0) - (f and 1 or 0) > tonumber(ARGV[3]) then
+	fold(f)
 end
 return 1`)
 
@@ -137,11 +183,14 @@ return 1`)
 //
 // The record is durable as Redis keeps it: a field of one hash, raised in
 // a Lua script that never lowers it, and that Redis refuses to run past
-// the call's deadline (see [ErrLate]). Once it is recorded, the Store
-// applies it to the watchers of this Store (WatchInvalidations), before
-// returning, and publishes it to the other instances; a message that
-// fails is sent again in the background, as Notify's are, and
-// LogInvalidation still returns nil.
+// the call's deadline (see [ErrLate]). The hash keeps at most
+// Options.MaxLogTags tags one by one: recording one more folds the older
+// half into an instant that covers every tagged entry loaded before it,
+// holding Redis for a time that grows with MaxLogTags (see there). Once
+// it is recorded, the Store applies it to the watchers of this Store
+// (WatchInvalidations), before returning, and publishes it to the other
+// instances; a message that fails is sent again in the background, as
+// Notify's are, and LogInvalidation still returns nil.
 //
 // An error means that Redis did not record it, with one exception that no
 // client can rule out: a call whose reply did not come back in time
@@ -171,7 +220,7 @@ func (s *Store[K, V]) LogInvalidation(ctx context.Context, inv flightcache.Inval
 	field, key := logField(inv), s.logKey()
 	n, err := run(s, ctx, func(ctx context.Context) (int64, error) {
 		sent := time.Now()
-		v, err := record.Run(ctx, s.client, []string{key}, field, formatAt(inv.At), s.deadline(ctx)).Slice()
+		v, err := record.Run(ctx, s.client, []string{key}, field, formatAt(inv.At), s.maxLogTags, s.deadline(ctx)).Slice()
 		return s.timedReply(sent, v, err)
 	})
 	if err == nil && n < 0 {
