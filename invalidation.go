@@ -68,6 +68,9 @@ type InvalidationLog interface {
 	// return promptly, replaying in the background what it cannot replay
 	// at once; until it has, the Store must not serve entries an
 	// invalidation it has not replayed may cover (it may report misses).
+	// A log that keeps a bounded record may replay, in place of the tags
+	// it no longer keeps one by one, a Tagged invalidation at or after
+	// each of them (see Invalidation.Tagged).
 	WatchInvalidations(apply func(Invalidation)) (stop func())
 }
 
