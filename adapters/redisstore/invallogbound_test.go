@@ -52,7 +52,12 @@ func tagFields(t *testing.T, fields map[string]flightcache.Deadline) int {
 // 8 tag fields in the hash, and a fold ("f") that covers every tag whose
 // field went, and none of those kept; a watcher started afterwards is
 // given the fold as a Tagged invalidation (not a Clear) and the tags kept.
+// On every topology: the fold is one script on one key.
 func TestTheLogKeepsAtMostMaxLogTagsTags(t *testing.T) {
+	redistest.ForEach(t, testTheLogKeepsAtMostMaxLogTagsTags)
+}
+
+func testTheLogKeepsAtMostMaxLogTagsTags(t *testing.T, c redis.UniversalClient) {
 	orders := map[string]func(i int) int{
 		"in order":     func(i int) int { return i },
 		"out of order": func(i int) int { return i * 37 % 100 },
@@ -60,7 +65,6 @@ func TestTheLogKeepsAtMostMaxLogTagsTags(t *testing.T) {
 	for name, order := range orders {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			c := redistest.Client(t)
 			prefix := redistest.Prefix(t)
 			s := newStore[string, string](t, c, &redisstore.Options[string, string]{Prefix: prefix, ClockSkew: -1, MaxLogTags: 8})
 			base := at(time.Now())
