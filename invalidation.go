@@ -17,14 +17,27 @@ import (
 // Invalidation is one [Loader.InvalidateTag] or [Loader.Clear], as an
 // [InvalidationLog] carries it between the instances of a fleet: every
 // entry loaded at or before At (its [Entry.LoadedAt]), tagged Tag, or
-// every entry for a Clear, is gone.
+// every entry for a Clear, is gone. A log that keeps a bounded record
+// also carries its fold of the tags it no longer keeps one by one (Tagged):
+// every tagged entry loaded at or before At, whatever its tags, is gone.
+// It is a plain value, safe to copy and share.
 type Invalidation struct {
-	// Tag is the tag invalidated, or "" for a Clear.
+	// Tag is the tag invalidated, or "" for a Clear (or a Tagged
+	// invalidation).
 	Tag string
 	// At is the instant of the invalidation, by the clock of the instance
 	// that made it (moved later by the log's allowance for clock skew; see
 	// InvalidationLog.LogInvalidation).
 	At Deadline
+	// Tagged makes the invalidation a log's fold of the tag records it no
+	// longer keeps one by one: every entry that has tags ([Entry.Tags] not
+	// nil), whatever they are, loaded at or before At is gone; an untagged
+	// entry is not. Tag must be "" with it. It is never a Clear. A Loader
+	// makes none itself: it takes them from its InvalidationLog, whose
+	// watchers are given one in place of the tags it folded. A Loader
+	// given one with a Tag judges it by Tagged alone, which covers the tag
+	// too.
+	Tagged bool
 }
 
 // InvalidationLog is a Store shared by a fleet that carries InvalidateTag
@@ -55,6 +68,9 @@ type InvalidationLog interface {
 	// return promptly, replaying in the background what it cannot replay
 	// at once; until it has, the Store must not serve entries an
 	// invalidation it has not replayed may cover (it may report misses).
+	// A log that keeps a bounded record may replay, in place of the tags
+	// it no longer keeps one by one, a Tagged invalidation at or after
+	// each of them (see Invalidation.Tagged).
 	WatchInvalidations(apply func(Invalidation)) (stop func())
 }
 
@@ -183,9 +199,10 @@ func (l *Loader[K, V]) callLog(ctx context.Context, inv Invalidation) (logged In
 }
 
 // atLeast returns the invalidation the log recorded for inv: logged, unless
-// it is not inv's or moves it earlier, which a log may not do.
+// it is not inv's (another tag, or a Tagged one for a Clear or the other
+// way round) or moves it earlier, which a log may not do.
 func atLeast(logged, inv Invalidation) Invalidation {
-	if logged.Tag == inv.Tag && logged.At.After(inv.At) {
+	if logged.Tag == inv.Tag && logged.Tagged == inv.Tagged && logged.At.After(inv.At) {
 		return logged
 	}
 	return inv

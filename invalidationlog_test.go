@@ -206,3 +206,39 @@ func TestQuickInvalidationsDoNotRunAheadOfTheClock(t *testing.T) {
 		assert.True(t, ok, "the last Set stands")
 	})
 }
+
+// A log that folds the tags it no longer keeps one by one gives its
+// watchers a Tagged invalidation instead: every tagged entry loaded at or
+// before its instant, whatever its tags (here "team", never invalidated),
+// is a miss, on a running instance and on one that replays the log later;
+// an untagged entry is not (it is no Clear), nor is an entry loaded after.
+func TestATaggedInvalidationCoversEveryTaggedEntryLoadedBeforeIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		shared, log := newMemStore[string](), &sharedLog{}
+		opts := &flightcache.Options{FreshFor: time.Hour}
+		a := newLoader(t, logStore{shared, log}, opts)
+		src := taggingSource()
+		for _, k := range []string{"u1", "t1", "x"} {
+			_, err := a.GetOrLoad(context.Background(), k, src.load)
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Second)
+		fold, err := log.record(flightcache.Invalidation{Tagged: true, At: flightcache.DeadlineOf(time.Now())})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		_, err = a.GetOrLoad(context.Background(), "u2", src.load)
+		require.NoError(t, err)
+		e, ok := shared.entry("u2")
+		require.True(t, ok)
+		require.True(t, e.LoadedAt.After(fold.At))
+
+		late := newLoader(t, logStore{shared, log}, opts)
+		for name, l := range map[string]*flightcache.Loader[string, string]{"running": a, "started after": late} {
+			for key, want := range map[string]bool{"u1": false, "t1": false, "x": true, "u2": true} {
+				_, ok, err := l.Peek(context.Background(), key)
+				require.NoError(t, err)
+				assert.Equal(t, want, ok, "%s instance, %s (tags %v) served", name, key, tagsOfKey(key))
+			}
+		}
+	})
+}

@@ -30,7 +30,7 @@ const maxTagRecords = 1 << 16
 // the writers of tags, so that pruning never loses a record.
 type invalTable struct {
 	cleared atomic.Int64 // the latest Clear; math.MinInt64 for none
-	tagged  atomic.Int64 // tagged entries loaded at or before it are gone (pruned records); math.MinInt64 for none
+	tagged  atomic.Int64 // tagged entries loaded at or before it are gone (pruned records, a log's folds); math.MinInt64 for none
 	floor   atomic.Int64 // the latest instant of any invalidation; math.MinInt64 for none
 	issued  atomic.Int64 // the latest stamp given; math.MinInt64 for none
 	records atomic.Int64 // how many tags have a record
@@ -92,14 +92,18 @@ func (t *invalTable) instant(now int64) Deadline {
 }
 
 // apply records inv: entries loaded at or before inv.At, all of them for a
-// Clear (inv.Tag == "") and those tagged inv.Tag otherwise, are gone. An
-// older instant than the one recorded changes nothing, so invalidations may
-// arrive in any order, and more than once.
+// Clear (inv.Tag == ""), every tagged one for a log's fold (inv.Tagged,
+// whatever inv.Tag says: it covers the tag too) and those tagged inv.Tag
+// otherwise, are gone. An older instant than the one recorded changes
+// nothing, so invalidations may arrive in any order, and more than once.
 func (t *invalTable) apply(inv Invalidation) {
 	at := int64(inv.At)
-	if inv.Tag == "" {
+	switch {
+	case inv.Tagged:
+		raise(&t.tagged, at)
+	case inv.Tag == "":
 		raise(&t.cleared, at)
-	} else {
+	default:
 		t.mu.Lock()
 		added := false
 		t.tags.Compute(inv.Tag, func(old int64, loaded bool) (int64, xsync.ComputeOp) {

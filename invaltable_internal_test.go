@@ -52,3 +52,40 @@ func TestInvalTableTakesInvalidationsInAnyOrder(t *testing.T) {
 	var none *invalTable
 	assert.False(t, none.covers(math.MinInt64+1, tags))
 }
+
+// A log's fold (Tagged) covers every tagged entry loaded at or before its
+// instant, whatever its tags, and no untagged one: it is never taken for a
+// Clear, with or without a Tag (which it covers too). It raises the floor
+// that loads are stamped past, as every invalidation does.
+func TestInvalTableTaggedCoversTaggedEntriesOnly(t *testing.T) {
+	for _, tag := range []string{"", "t"} {
+		tab := newInvalTable()
+		tags, err := NewTags("other")
+		require.NoError(t, err)
+		tab.apply(Invalidation{Tag: tag, Tagged: true, At: 50})
+		assert.True(t, tab.covers(50, tags), "tag %q: a tagged entry loaded at the fold", tag)
+		assert.False(t, tab.covers(51, tags), "tag %q: one loaded after it", tag)
+		assert.False(t, tab.covers(10, nil), "tag %q: an untagged entry: not a Clear", tag)
+		assert.Equal(t, Deadline(51), tab.stamp(1), "tag %q: loads are stamped past it", tag)
+		assert.Zero(t, tab.records.Load(), "tag %q: no record of a tag", tag)
+	}
+}
+
+// The Loader applies what its log recorded only when it is the
+// invalidation it asked for, never earlier: a log's answer of another tag,
+// or of a Tagged invalidation for a Clear, is ignored.
+func TestALogsAnswerIsAppliedOnlyWhenItIsTheInvalidationAskedFor(t *testing.T) {
+	cl, tag := Invalidation{At: 10}, Invalidation{Tag: "t", At: 10}
+	for _, c := range []struct {
+		asked, logged, want Invalidation
+	}{
+		{cl, Invalidation{At: 20}, Invalidation{At: 20}},
+		{tag, Invalidation{Tag: "t", At: 20}, Invalidation{Tag: "t", At: 20}},
+		{cl, Invalidation{At: 5}, cl},
+		{cl, Invalidation{Tagged: true, At: 20}, cl},
+		{tag, Invalidation{Tag: "u", At: 20}, tag},
+		{tag, Invalidation{Tag: "t", Tagged: true, At: 20}, tag},
+	} {
+		assert.Equal(t, c.want, atLeast(c.logged, c.asked), "asked %+v, logged %+v", c.asked, c.logged)
+	}
+}

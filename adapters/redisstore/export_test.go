@@ -48,3 +48,7 @@ func SetNotifyRetry(d time.Duration) (restore func()) {
 	notifyRetry = d
 	return func() { notifyRetry = old }
 }
+
+// ParseLogAt parses an instant as the log of invalidations stores it, for
+// tests that read the log's hash.
+var ParseLogAt = parseAt

@@ -26,8 +26,8 @@ var maxPending = 10_000
 // "<instance id> r" (drop everything), "<instance id> l <key>" (key's
 // lease was released: its waiters may look again; see lease.go), and the
 // invalidations of tags and Clears: "<instance id> t <at> <tag>",
-// "<instance id> c <at>" and "<instance id> s" (replay the log; see
-// invallog.go).
+// "<instance id> c <at>", "<instance id> f <at>" (a Tagged invalidation)
+// and "<instance id> s" (replay the log; see invallog.go).
 
 // Notify tells every other instance subscribed with the same prefix that key
 // changed, so that they drop it from their local tier. The instance that

@@ -28,23 +28,30 @@ func (a *applied) apply(inv flightcache.Invalidation) {
 }
 
 // latest returns the latest instant given for tag ("" for Clear), and
-// whether any was.
+// whether any was. A Tagged invalidation is neither.
 func (a *applied) latest(tag string) (flightcache.Deadline, bool) {
+	return a.latestOf(flightcache.Invalidation{Tag: tag})
+}
+
+// latestOf returns the latest instant given of kind's Tag and Tagged, and
+// whether any was.
+func (a *applied) latestOf(kind flightcache.Invalidation) (flightcache.Deadline, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var at flightcache.Deadline
 	found := false
 	for _, inv := range a.invs {
-		if inv.Tag == tag && (!found || inv.At.After(at)) {
+		if inv.Tag == kind.Tag && inv.Tagged == kind.Tagged && (!found || inv.At.After(at)) {
 			at, found = inv.At, true
 		}
 	}
 	return at, found
 }
 
-// has reports whether the watcher was given inv, or a later one of its tag.
+// has reports whether the watcher was given inv, or a later one of its
+// kind.
 func (a *applied) has(inv flightcache.Invalidation) bool {
-	at, ok := a.latest(inv.Tag)
+	at, ok := a.latestOf(inv)
 	return ok && !at.Before(inv.At)
 }
 

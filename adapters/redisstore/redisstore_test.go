@@ -131,6 +131,8 @@ func TestBadOptions(t *testing.T) {
 	assert.ErrorContains(t, err, "Timeout")
 	_, err = redisstore.New[string, string](c, &redisstore.Options[string, string]{LeaseTTL: -1})
 	assert.ErrorContains(t, err, "LeaseTTL")
+	_, err = redisstore.New[string, string](c, &redisstore.Options[string, string]{MaxLogTags: -1})
+	assert.ErrorContains(t, err, "MaxLogTags")
 }
 
 // upperCodec stores values upper-cased, to show that the Codec is used.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,9 @@ type Store[K comparable, V any] struct {
 
 	// clockSkew is Options.ClockSkew (invallog.go).
 	clockSkew time.Duration
+	// maxLogTags is Options.MaxLogTags, as the recording script takes
+	// it (invallog.go).
+	maxLogTags string
 	// w is the watchers of invalidations (watch.go).
 	w watching
 
@@ -156,6 +160,7 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 	s.heartbeat = orDefault(o.Heartbeat, DefaultHeartbeat)
 	s.maxBytes = orDefault(o.MaxEntryBytes, DefaultMaxEntryBytes)
 	s.clockSkew = max(orDefault(o.ClockSkew, DefaultClockSkew), 0)
+	s.maxLogTags = strconv.Itoa(orDefault(o.MaxLogTags, DefaultMaxLogTags))
 	s.openFor = orDefault(o.OpenFor, DefaultOpenFor)
 	s.timeout = orDefault(s.timeout, DefaultTimeout)
 	s.leaseTTL = orDefault(s.leaseTTL, DefaultLeaseTTL)
@@ -175,8 +180,11 @@ func New[K comparable, V any](client redis.UniversalClient, opts *Options[K, V])
 }
 
 // validate returns an error naming the first duration of o that is
-// negative.
+// negative, or MaxLogTags when it is.
 func (o *Options[K, V]) validate() error {
+	if o.MaxLogTags < 0 {
+		return fmt.Errorf("redisstore: Options.MaxLogTags is negative (%d)", o.MaxLogTags)
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration

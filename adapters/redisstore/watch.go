@@ -90,7 +90,9 @@ type watchSession struct {
 // stop is called: those recorded before (replayed from the log, see
 // LogInvalidation) and each one that follows (from its message, or at once
 // for this Store's own), again after any gap in the invalidation channel.
-// It implements flightcache.InvalidationLog; several Loaders may watch one
+// The tags the log folded (see Options.MaxLogTags) are replayed as one
+// flightcache.Invalidation with Tagged set, at the fold's instant. It
+// implements flightcache.InvalidationLog; several Loaders may watch one
 // Store.
 //
 // It returns once apply has been given the invalidations recorded so far,

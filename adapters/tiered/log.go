@@ -13,23 +13,27 @@ import (
 // the local tier included, by the LoadedAt and Tags the local tier keeps
 // (it keeps Entry values as they are). No entry is touched, in either
 // tier. While the shared tier replays invalidations to this instance (a
-// Replayer), the local tier serves nothing (see Replayer).
+// Replayer), the local tier serves nothing (see Replayer). Invalidations
+// pass through as they are, both ways: a Tagged one (the fold of a log
+// that keeps a bounded record, such as redisstore's) included.
 
 // invalLog forwards flightcache.InvalidationLog to the shared tier.
 type invalLog struct {
 	log flightcache.InvalidationLog
 }
 
-// LogInvalidation records inv in the shared tier and returns it as
-// recorded (see flightcache.InvalidationLog): the shared tier's error, if
-// any, means that nothing was recorded, and the local tier, which holds no
-// record of invalidations, has nothing to undo.
+// LogInvalidation records inv, whatever its kind (a tag, a Clear, a
+// Tagged fold), in the shared tier and returns it as recorded (see
+// flightcache.InvalidationLog): the shared tier's error, if any, means
+// that nothing was recorded, and the local tier, which holds no record of
+// invalidations, has nothing to undo. It is safe for concurrent use.
 func (l invalLog) LogInvalidation(ctx context.Context, inv flightcache.Invalidation) (flightcache.Invalidation, error) {
 	return l.log.LogInvalidation(ctx, inv)
 }
 
-// WatchInvalidations watches the shared tier's invalidations (see
-// flightcache.InvalidationLog).
+// WatchInvalidations watches the shared tier's invalidations, giving
+// apply each as the shared tier gives it, Tagged ones included (see
+// flightcache.InvalidationLog). It is safe for concurrent use.
 func (l invalLog) WatchInvalidations(apply func(flightcache.Invalidation)) (stop func()) {
 	return l.log.WatchInvalidations(apply)
 }

@@ -18,7 +18,7 @@ import (
 // log's fields and messages) travel the log's messages and its replay to
 // an instance started later.
 func TestOddTagsAcrossTheFleet(t *testing.T) {
-	odd := []string{"a b", " lead", "trail ", "\x00nul", "\xff\xfe", "c", "t", "s", "tc", "k x", "1 2 3", "ü ✓"}
+	odd := []string{"a b", " lead", "trail ", "\x00nul", "\xff\xfe", "c", "t", "s", "f", "tc", "tf", "f 1", "k x", "1 2 3", "ü ✓"}
 	f := newTagFleet(t)
 	a := f.member(redistest.Client(t), redisstore.Options[string, string]{})
 	b := f.member(redistest.Client(t), redisstore.Options[string, string]{})

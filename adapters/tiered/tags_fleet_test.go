@@ -368,3 +368,64 @@ func TestInvalidationsOverTwoInstances(t *testing.T) {
 		return stores
 	})
 }
+
+// TestAFoldOfTheLogReachesInstancesAsTagged: over a log that keeps 4 tags
+// one by one, an InvalidateTag followed by 20 more folds its tag; an
+// instance started afterwards replays the fold, through its tiered Store,
+// as a Tagged invalidation: it serves neither the folded tag's entry nor
+// another tagged entry loaded before the fold (the fold's price), and
+// serves an untagged entry and an entry loaded after the fold. The
+// instance that made them was told of each tag, not of the fold, and
+// still serves the other tag's entry. A Tagged invalidation logged through
+// a tiered Store is recorded as the fold in the shared tier and told to
+// the running instances, which stop serving every tagged entry loaded
+// before it, and no untagged one.
+func TestAFoldOfTheLogReachesInstancesAsTagged(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	f := newTagFleet(t)
+	bounded := redisstore.Options[string, string]{MaxLogTags: 4}
+	a := f.member(redistest.Client(t), bounded)
+	for _, k := range []string{"a1", "b1", "u1"} {
+		assert.Equal(t, k+"@1", f.read(a, k))
+	}
+	require.NoError(t, a.loader.InvalidateTag(ctx, "tag-a"))
+	for i := range 20 {
+		require.NoError(t, a.loader.InvalidateTag(ctx, "tag-z"+strconv.Itoa(i)))
+	}
+	assert.Equal(t, "c1@1", f.read(a, "c1"))
+	fields, err := c.HGetAll(ctx, a.shared.InvalidationLogKey()).Result()
+	require.NoError(t, err)
+	require.NotContains(t, fields, "ttag-a", "the tag was folded")
+	require.Contains(t, fields, "f")
+	require.LessOrEqual(t, len(fields), 5)
+
+	late := f.member(redistest.Client(t), bounded)
+	for key, want := range map[string]string{"a1": "", "b1": "", "u1": "u1@1", "c1": "c1@1"} {
+		assert.Equal(t, want, serves(t, late, key), "%s: served by an instance started after the fold", key)
+	}
+	assert.Equal(t, "b1@1", serves(t, a, "b1"), "the running instance is not told of the fold")
+
+	log, ok := late.store.(flightcache.InvalidationLog)
+	require.True(t, ok, "a tiered Store over redisstore is an InvalidationLog")
+	inv, err := log.LogInvalidation(ctx, flightcache.Invalidation{Tagged: true, At: flightcache.DeadlineOf(time.Now())})
+	require.NoError(t, err)
+	assert.True(t, inv.Tagged, "recorded as a Tagged invalidation")
+	assert.Empty(t, inv.Tag)
+	returned := time.Now()
+	var (
+		mu       sync.Mutex
+		replayed []flightcache.Invalidation
+	)
+	stop := late.shared.WatchInvalidations(func(inv flightcache.Invalidation) {
+		mu.Lock()
+		defer mu.Unlock()
+		replayed = append(replayed, inv)
+	})
+	mu.Lock()
+	assert.Contains(t, replayed, inv, "recorded as the shared tier's fold, replayed as it was logged")
+	mu.Unlock()
+	stop()
+	untilGone(t, a, []string{"b1", "c1"}, returned, tagVisibility)
+	assert.Equal(t, "u1@1", serves(t, a, "u1"), "an untagged entry is still served: no Clear")
+}
