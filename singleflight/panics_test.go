@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/flightcache/flightcache/singleflight"
 )
@@ -362,4 +363,36 @@ func TestAPanicInDoSharedByDoChanReachesBoth(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestGoexitInDoChanDeliversErrGoexitToEveryReceiver replays golang/go#52557:
+// x/sync's DoChan never sent on its channels when fn called
+// runtime.Goexit, so every receiver waited for ever. Here each receiver, of
+// either kind of context, gets ErrGoexit, and nothing is left behind.
+func TestGoexitInDoChanDeliversErrGoexitToEveryReceiver(t *testing.T) {
+	for _, c := range contexts {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var g singleflight.Group[string, int]
+				release := make(chan struct{})
+				fn := func(context.Context) (int, error) {
+					<-release
+					runtime.Goexit()
+					return 1, nil
+				}
+				chans := []<-chan singleflight.Result[int]{
+					g.DoChan(c.ctx(t), "key", fn),
+					g.DoChan(context.Background(), "key", fn),
+					g.DoChan(contexts[1].ctx(t), "key", fn),
+				}
+				close(release)
+				for _, ch := range chans {
+					assert.ErrorIs(t, (<-ch).Err, singleflight.ErrGoexit)
+				}
+				synctest.Wait()
+				assert.Zero(t, singleflight.InFlight(&g))
+			})
+		})
+	}
+	goleak.VerifyNone(t)
 }
