@@ -258,3 +258,73 @@ func TestNoGoroutineOutlivesCloseOutsideABubble(t *testing.T) {
 	require.NoError(t, l.Close())
 	goleak.VerifyNone(t, before)
 }
+
+// TestEveryEntryPointAfterCloseIsErrClosedAndNeverPanics replays
+// go-pkgz/lcw#36 (a second Close of a loading cache panicked) and
+// dgraph-io/ristretto#202 (public methods panicked after Close): Close and
+// Shutdown again do nothing, and every entry point, a Batcher made before
+// Close included, returns ErrClosed.
+func TestEveryEntryPointAfterCloseIsErrClosedAndNeverPanics(t *testing.T) {
+	src := newSource()
+	l, err := flightcache.New[string, string](newMemStore[string](), &flightcache.Options{FreshFor: time.Minute})
+	require.NoError(t, err)
+	b, err := l.Batcher(src.loadMany, flightcache.Window{Wait: time.Millisecond})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = l.GetOrLoad(ctx, "k", src.load)
+	require.NoError(t, err)
+
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Shutdown(ctx))
+	require.NoError(t, l.Wait(ctx))
+
+	calls := map[string]func() error{
+		"GetOrLoad":       func() error { _, err := l.GetOrLoad(ctx, "k", src.load); return err },
+		"GetOrLoadResult": func() error { _, err := l.GetOrLoadResult(ctx, "k", src.load); return err },
+		"GetOrLoadMany":   func() error { _, err := l.GetOrLoadMany(ctx, []string{"k", "j"}, src.loadMany); return err },
+		"Batcher":         func() error { _, err := b.GetOrLoad(ctx, "k"); return err },
+		"BatcherResult":   func() error { _, err := b.GetOrLoadResult(ctx, "j"); return err },
+		"Peek":            func() error { _, _, err := l.Peek(ctx, "k"); return err },
+		"Set":             func() error { return l.Set(ctx, "k", "v") },
+		"SetWithPolicy":   func() error { return l.SetWithPolicy(ctx, "k", "v", flightcache.EntryPolicy{FreshFor: time.Second}) },
+		"Invalidate":      func() error { return l.Invalidate(ctx, "k") },
+		"Expire":          func() error { return l.Expire(ctx, "k") },
+		"InvalidateTag":   func() error { return l.InvalidateTag(ctx, "t") },
+		"Clear":           func() error { return l.Clear(ctx) },
+		"Refresh":         func() error { return l.Refresh(ctx, "k", src.load) },
+	}
+	for name, call := range calls {
+		assert.NotPanics(t, func() {
+			assert.ErrorIs(t, call(), flightcache.ErrClosed, name)
+		}, name)
+	}
+	assert.Equal(t, 1, src.count("k"), "nothing loads after Close")
+}
+
+// TestABatcherWindowOpenAtCloseGivesItsCallersErrClosed: callers whose keys
+// a Batcher is still collecting when Close is called get ErrClosed once the
+// window closes (Loader.Batcher's doc), their load never runs, and nothing
+// is left running (goleak).
+func TestABatcherWindowOpenAtCloseGivesItsCallersErrClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newSource()
+		l, err := flightcache.New[string, string](newMemStore[string](), nil)
+		require.NoError(t, err)
+		b, err := l.Batcher(src.loadMany, flightcache.Window{Wait: time.Second})
+		require.NoError(t, err)
+		errs := make(chan error, 3)
+		for _, k := range []string{"a", "b", "a"} {
+			go func() {
+				_, err := b.GetOrLoad(context.Background(), k)
+				errs <- err
+			}()
+		}
+		synctest.Wait()
+		require.NoError(t, l.Close())
+		for range 3 {
+			assert.ErrorIs(t, <-errs, flightcache.ErrClosed)
+		}
+		assert.Zero(t, src.total.Load())
+	})
+}

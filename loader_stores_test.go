@@ -26,3 +26,20 @@ func TestLoaderOverStores(t *testing.T) {
 		})
 	})
 }
+
+// memoryStores are the in-memory Stores of this module, by name, for tests
+// that port other caches' suites and must hold over each of them (the
+// adapters with modules of their own run theirs in their packages).
+var memoryStores = []struct {
+	name string
+	new  func(t *testing.T) flightcache.Store[string, string]
+}{
+	{"map", func(*testing.T) flightcache.Store[string, string] { return newMemStore[string]() }},
+	{"lrustore", func(t *testing.T) flightcache.Store[string, string] {
+		s, err := lrustore.New[string, string](10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}},
+}

@@ -107,3 +107,109 @@ func TestARefreshThatFindsTheKeyGoneStopsServingIt(t *testing.T) {
 		assert.Equal(t, 5, src.count("k"), "the first load, the refresh, then a load per read (no MissingFor)")
 	})
 }
+
+// TestRefreshLoadsAnAbsentKeyAndReloadsAPresentOneWhateverItsContext ports
+// otter's TestCache_Refresh: Loader.Refresh of a key the Store does not hold
+// loads it, and of one it holds reloads it, each with a context of its own
+// that the caller's cancellation (before the refresh runs, and still for
+// the next Refresh) does not reach; neither counts a hit or a miss.
+func TestRefreshLoadsAnAbsentKeyAndReloadsAPresentOneWhateverItsContext(t *testing.T) {
+	for _, st := range memoryStores {
+		t.Run(st.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rec := new(stats.Counter)
+				l := newLoader(t, st.new(t), &flightcache.Options{FreshFor: time.Hour, Recorder: rec})
+				answer := func(v string) flightcache.LoadFunc[string, string] {
+					return func(ctx context.Context, _ string) (string, error) {
+						time.Sleep(time.Millisecond) // the caller's ctx ends meanwhile
+						return v, ctx.Err()
+					}
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				require.NoError(t, l.Refresh(ctx, "absent", answer("100")))
+				cancel()
+				require.NoError(t, l.Wait(context.Background()))
+				r, found, err := l.Peek(context.Background(), "absent")
+				require.NoError(t, err)
+				require.True(t, found, "the refresh of an absent key stored it")
+				assert.Equal(t, "100", r.Value)
+
+				require.NoError(t, l.Refresh(ctx, "absent", answer("101")), "a Refresh with an ended ctx still reloads")
+				require.NoError(t, l.Wait(context.Background()))
+				r, _, err = l.Peek(context.Background(), "absent")
+				require.NoError(t, err)
+				assert.Equal(t, "101", r.Value)
+
+				s := rec.Snapshot()
+				assert.Zero(t, s.Hits)
+				assert.Zero(t, s.Misses)
+				assert.Equal(t, uint64(2), s.Loads)
+				assert.Zero(t, s.LoadErrors)
+				assert.Zero(t, s.RefreshErrors)
+			})
+		})
+	}
+}
+
+// TestAGetOfAKeyARefreshIsLoadingJoinsIt ports otter's
+// TestCache_GetJoinsQueuedRefreshOfAbsentKey: while Loader.Refresh loads a
+// key the Store does not hold, a GetOrLoad of it waits for that load
+// instead of starting its own, and gets its value.
+func TestAGetOfAKeyARefreshIsLoadingJoinsIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newSource()
+		src.gate = make(chan struct{})
+		l := newLoader(t, newMemStore[string](), nil)
+		require.NoError(t, l.Refresh(context.Background(), "k", src.load))
+		synctest.Wait()
+		got := make(chan string)
+		go func() {
+			v, err := l.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) {
+				t.Error("the Get started a load of its own")
+				return "", nil
+			})
+			assert.NoError(t, err)
+			got <- v
+		}()
+		synctest.Wait()
+		close(src.gate)
+		assert.Equal(t, "value-k", <-got)
+		assert.Equal(t, 1, src.count("k"))
+	})
+}
+
+// TestAReadAfterARefreshLandedDoesNotRefreshAgain ports otter's
+// TestCache_ReadDoesNotRefreshAgain: once the refresh a stale read started
+// has stored its value, the reads that follow are fresh hits and start no
+// refresh, single or batch.
+func TestAReadAfterARefreshLandedDoesNotRefreshAgain(t *testing.T) {
+	for _, st := range memoryStores {
+		t.Run(st.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src, rec := newSource(), new(stats.Counter)
+				versionedSource(src)
+				l := newLoader(t, st.new(t), &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Hour, Recorder: rec})
+				ctx := context.Background()
+				_, err := l.GetOrLoad(ctx, "k", src.load)
+				require.NoError(t, err)
+				time.Sleep(time.Minute)
+				v, err := l.GetOrLoad(ctx, "k", src.load)
+				require.NoError(t, err)
+				assert.Equal(t, "v1", v)
+				require.NoError(t, l.Wait(ctx))
+				for range 10 {
+					r, err := l.GetOrLoadResult(ctx, "k", src.load)
+					require.NoError(t, err)
+					assert.Equal(t, "v2", r.Value)
+					assert.Equal(t, flightcache.ServedFresh, r.Served)
+					m, err := l.GetOrLoadMany(ctx, []string{"k"}, src.loadMany)
+					require.NoError(t, err)
+					assert.Equal(t, "v2", m["k"])
+					require.NoError(t, l.Wait(ctx))
+				}
+				assert.Equal(t, 2, src.count("k"))
+				assert.Equal(t, uint64(1), rec.Snapshot().Refreshes)
+			})
+		})
+	}
+}

@@ -445,3 +445,85 @@ func TestAnEntryPastItsExpiresAtIsNeverServed(t *testing.T) {
 		})
 	}
 }
+
+// TestAStandInIsNeverServedPastItsWindows: an old value read inside its
+// stale-if-error window stands in for a failed load only while that window
+// lasts. A load that fails after the window ended (it took longer than the
+// window had left) must not serve the old value: rule 6, "no mode ever
+// serves a value past the windows of its entry", and Entry.ServeUntil, "after
+// it Value is never served" (RFC 5861's stale-if-error likewise counts from
+// when the error is met). Nor does a SoftTimeout that fires after the window
+// ended serve it: the caller has nothing to fall back on by then and waits
+// for the load, as such a caller does. This held for GetOrLoad,
+// GetOrLoadMany and the Batcher alike: each served the old value, with a nil
+// error, seconds past its ServeUntil and ExpiresAt.
+func TestAStandInIsNeverServedPastItsWindows(t *testing.T) {
+	reads := map[string]func(ctx context.Context, l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error){
+		"GetOrLoad": func(ctx context.Context, l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error) {
+			return l.GetOrLoad(ctx, "k", load)
+		},
+		"GetOrLoadMany": func(ctx context.Context, l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error) {
+			m, err := l.GetOrLoadMany(ctx, []string{"k"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+				return eachKey(ctx, keys, load)
+			})
+			return m["k"], err
+		},
+		"Batcher": func(ctx context.Context, l *flightcache.Loader[string, string], load flightcache.LoadFunc[string, string]) (string, error) {
+			b, err := l.Batcher(func(ctx context.Context, keys []string) (map[string]string, error) {
+				return eachKey(ctx, keys, load)
+			}, flightcache.Window{Wait: time.Millisecond})
+			if err != nil {
+				return "", err
+			}
+			return b.GetOrLoad(ctx, "k")
+		},
+	}
+	for name, read := range reads {
+		t.Run(name+"/failed load", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rec := new(stats.Counter)
+				l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, StaleIfError: 10 * time.Second, Recorder: rec})
+				ctx := context.Background()
+				_, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "old", nil })
+				require.NoError(t, err)
+
+				time.Sleep(69 * time.Second) // one second of stale-if-error left
+				slowFailure := func(context.Context, string) (string, error) {
+					time.Sleep(5 * time.Second)
+					return "", errBackend
+				}
+				v, err := read(ctx, l, slowFailure)
+				assert.ErrorIs(t, err, errBackend, "the load failed 4s after the old value's windows ended: nothing stands in for it")
+				assert.NotEqual(t, "old", v)
+				assert.Zero(t, rec.Snapshot().StaleHits)
+
+				// Inside the window, the old value still stands in.
+				_, err = l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "old", nil })
+				require.NoError(t, err)
+				time.Sleep(69 * time.Second)
+				v, err = read(ctx, l, func(context.Context, string) (string, error) {
+					time.Sleep(500 * time.Millisecond)
+					return "", errBackend
+				})
+				require.NoError(t, err)
+				assert.Equal(t, "old", v, "a load that fails inside the window is stood in for")
+			})
+		})
+		t.Run(name+"/SoftTimeout", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, StaleIfError: 10 * time.Second, SoftTimeout: 2 * time.Second})
+				ctx := context.Background()
+				_, err := l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) { return "old", nil })
+				require.NoError(t, err)
+
+				time.Sleep(69 * time.Second) // one second left: the SoftTimeout fires after it
+				v, err := read(ctx, l, func(context.Context, string) (string, error) {
+					time.Sleep(5 * time.Second)
+					return "new", nil
+				})
+				require.NoError(t, err, "a SoftTimeout past the window gives no ErrSoftTimeout: the caller waits for the load")
+				assert.Equal(t, "new", v)
+			})
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/flightcache/flightcache/stats"
@@ -131,7 +132,7 @@ func (l *Loader[K, V]) missOne(ctx context.Context, key K, load LoadFunc[K, V], 
 				noteWaiter(m.t, ctx)
 			}
 		}
-		e, err, patient := l.wait(ctx, m.t, soft)
+		e, err, patient := l.wait(ctx, m.t, soft, m.fallback)
 		switch {
 		case !patient:
 			return l.settle(Entry[V]{}, ErrSoftTimeout, m.fallback, r) // the load goes on
@@ -172,14 +173,16 @@ func (l *Loader[K, V]) throttled(key K) error {
 
 // wait waits for the result of t as long as ctx allows, and reports
 // patient false, with no result, when soft (nil: never) fires first: the
-// SoftTimeout of a caller holding an old value.
-func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time) (e Entry[V], err error, patient bool) {
+// SoftTimeout of a caller holding fallback, an old value, unless that
+// value's windows have ended by then (the caller then holds nothing to
+// fall back on, and waits as such a caller does).
+func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time, fallback *Entry[V]) (e Entry[V], err error, patient bool) {
 	if soft != nil {
 		select {
 		case <-t.Done():
 		case <-ctx.Done():
 		case <-soft:
-			if !t.Ended() {
+			if !t.Ended() && !l.outlived(fallback) {
 				return e, nil, false
 			}
 		}
@@ -192,11 +195,13 @@ func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan tim
 // err (or was not started: throttled, or waited for past SoftTimeout), and
 // returns the caller's error. fallback, when not nil, is the old entry that
 // stands in for a failed load: the caller then gets it and a nil error,
-// unless an invalidation has covered it since it was read.
+// unless an invalidation has covered it since it was read, or its serving
+// windows ended while the caller waited.
 func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
-	if fallback != nil && gone(&l.policy, fallback) {
-		// An InvalidateTag or Clear came while the caller waited: the
-		// old entry is gone, and stands in for nothing.
+	if fallback != nil && (gone(&l.policy, fallback) || err != nil && l.outlived(fallback)) {
+		// An InvalidateTag or Clear came while the caller waited, or the
+		// load outlasted the old entry's windows: the old entry stands in
+		// for nothing (rule 6: no value is served past its windows).
 		l.rep.settled(false)
 		fallback = nil
 	}
@@ -230,6 +235,13 @@ func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Resu
 		return ErrNotFound
 	}
 	return nil
+}
+
+// outlived reports whether the serving windows of e, an old entry read as a
+// stand-in for a failed load, have ended since it was read: it is judged a
+// miss now. Only a caller whose load failed pays for this clock read.
+func (l *Loader[K, V]) outlived(e *Entry[V]) bool {
+	return judge(&l.policy, e, l.clock.exactNow(), rand.Float64) == verdictMiss
 }
 
 // missMany loads the keys ms, which a GetOrLoadMany found nothing to serve
@@ -317,7 +329,7 @@ func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-
 	softOver := false
 	for i := range ms {
 		m := &ms[i]
-		if m.fallback != nil && softOver && !m.t.Ended() {
+		if m.fallback != nil && softOver && !m.t.Ended() && !l.outlived(m.fallback) {
 			give(m, Entry[V]{}, ErrSoftTimeout)
 			continue
 		}
@@ -325,7 +337,7 @@ func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-
 		if m.fallback != nil {
 			until = soft
 		}
-		e, err, patient := l.wait(ctx, m.t, until)
+		e, err, patient := l.wait(ctx, m.t, until, m.fallback)
 		if !patient {
 			softOver = true
 			give(m, Entry[V]{}, ErrSoftTimeout)

@@ -413,3 +413,194 @@ func TestNoCallAfterAWriteReturnedGetsAnOlderValue(t *testing.T) {
 		})
 	}
 }
+
+// row is a source row whose version a writer advances: a load reads the
+// version when it is called, tags its entry "row", and, while gate is set,
+// waits for it before it returns.
+type row struct {
+	mu      sync.Mutex
+	version int
+	calls   int
+	gate    chan struct{}
+}
+
+func (r *row) load(ctx context.Context, key string) (string, error) {
+	r.mu.Lock()
+	v, gate := r.version, r.gate
+	r.calls++
+	r.mu.Unlock()
+	if err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: time.Minute, StaleFor: time.Hour, Tags: []string{"row"}}); err != nil {
+		return "", err
+	}
+	if gate != nil {
+		<-gate
+	}
+	return fmt.Sprintf("v%d", v), nil
+}
+
+func (r *row) loadMany(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		v, err := r.load(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// TestAWriteDuringAFillOfTheOldRowWins replays google/guava#1881 (a load of
+// the old row in flight while the row is updated and the key invalidated
+// left the old value cached), ben-manes/caffeine#251 (invalidateAll during
+// a reload ignored), microlinkhq/keyvhq#275 (a stale-while-revalidate
+// refresh that lands after a forced write overwrote it) and
+// google/guava#2971 (the key never loaded again after such a race), and
+// ports otter's TestCache_ConcurrentLoadingAndInvalidate and
+// TestCache_WriteAfterRefreshRequestCancelsIt: for every kind of fill
+// (a miss, a batch miss, a Batcher's miss, a stale refresh, a batch stale
+// refresh, Loader.Refresh) and every write (Set, Invalidate, Expire,
+// InvalidateTag, Clear), a fill that read the row before it changed, and
+// returns after the write, is not stored (rule 8): what a read would serve
+// then is the write's value, or a miss (for Expire, at most a stale entry),
+// and the next reads load the new row.
+func TestAWriteDuringAFillOfTheOldRowWins(t *testing.T) {
+	writes := []struct {
+		name string
+		do   func(ctx context.Context, l *flightcache.Loader[string, string]) error
+	}{
+		{"Set", func(ctx context.Context, l *flightcache.Loader[string, string]) error { return l.Set(ctx, "k", "set") }},
+		{"Invalidate", func(ctx context.Context, l *flightcache.Loader[string, string]) error { return l.Invalidate(ctx, "k") }},
+		{"Expire", func(ctx context.Context, l *flightcache.Loader[string, string]) error { return l.Expire(ctx, "k") }},
+		{"InvalidateTag", func(ctx context.Context, l *flightcache.Loader[string, string]) error {
+			return l.InvalidateTag(ctx, "row")
+		}},
+		{"Clear", func(ctx context.Context, l *flightcache.Loader[string, string]) error { return l.Clear(ctx) }},
+	}
+	fills := []struct {
+		name  string
+		stale bool // the fill is a refresh of a stored entry, stale or (Refresh) fresh
+		start func(l *flightcache.Loader[string, string], b *flightcache.Batcher[string, string], r *row)
+	}{
+		{"miss", false, func(l *flightcache.Loader[string, string], _ *flightcache.Batcher[string, string], r *row) {
+			go func() { _, _ = l.GetOrLoad(context.Background(), "k", r.load) }()
+		}},
+		{"batch miss", false, func(l *flightcache.Loader[string, string], _ *flightcache.Batcher[string, string], r *row) {
+			go func() { _, _ = l.GetOrLoadMany(context.Background(), []string{"k"}, r.loadMany) }()
+		}},
+		{"Batcher miss", false, func(_ *flightcache.Loader[string, string], b *flightcache.Batcher[string, string], _ *row) {
+			go func() { _, _ = b.GetOrLoad(context.Background(), "k") }()
+			synctest.Wait()
+			time.Sleep(2 * time.Millisecond) // the window closes
+		}},
+		{"stale refresh", true, func(l *flightcache.Loader[string, string], _ *flightcache.Batcher[string, string], r *row) {
+			time.Sleep(2 * time.Minute)
+			_, _ = l.GetOrLoad(context.Background(), "k", r.load)
+		}},
+		{"batch stale refresh", true, func(l *flightcache.Loader[string, string], _ *flightcache.Batcher[string, string], r *row) {
+			time.Sleep(2 * time.Minute)
+			_, _ = l.GetOrLoadMany(context.Background(), []string{"k"}, r.loadMany)
+		}},
+		{"Loader.Refresh", true, func(l *flightcache.Loader[string, string], _ *flightcache.Batcher[string, string], r *row) {
+			_ = l.Refresh(context.Background(), "k", r.load)
+		}},
+	}
+	for _, st := range memoryStores {
+		for _, w := range writes {
+			for _, f := range fills {
+				t.Run(st.name+"/"+w.name+"/"+f.name, func(t *testing.T) {
+					synctest.Test(t, func(t *testing.T) {
+						r := &row{version: 1}
+						l := newLoader(t, st.new(t), &flightcache.Options{FreshFor: time.Minute, StaleFor: time.Hour})
+						b, err := l.Batcher(r.loadMany, flightcache.Window{Wait: time.Millisecond})
+						require.NoError(t, err)
+						ctx := context.Background()
+						if f.stale {
+							v, err := l.GetOrLoad(ctx, "k", r.load)
+							require.NoError(t, err)
+							require.Equal(t, "v1", v)
+						}
+						r.mu.Lock()
+						r.gate = make(chan struct{})
+						calls := r.calls
+						r.mu.Unlock()
+						f.start(l, b, r)
+						synctest.Wait()
+						r.mu.Lock()
+						require.Equal(t, calls+1, r.calls, "the fill has read the old row")
+						r.version = 2 // the row changes, then the cache is told
+						r.mu.Unlock()
+						require.NoError(t, w.do(ctx, l))
+						close(r.gate)
+						require.NoError(t, l.Wait(ctx))
+						synctest.Wait()
+
+						res, found, err := l.Peek(ctx, "k")
+						require.NoError(t, err)
+						switch {
+						case w.name == "Set":
+							require.True(t, found)
+							assert.Equal(t, flightcache.ServedFresh, res.Served)
+							assert.Equal(t, "set", res.Value, "the fill that Set overtook was stored")
+						case w.name == "Expire" && found:
+							assert.Equal(t, flightcache.ServedStale, res.Served, "the fill that Expire overtook was stored fresh: %q", res.Value)
+						default:
+							assert.False(t, found, "the fill that %s overtook was stored: %q", w.name, res.Value)
+						}
+
+						r.mu.Lock()
+						r.gate = nil
+						r.mu.Unlock()
+						want := "v2"
+						if w.name == "Set" {
+							want = "set"
+						}
+						for range 2 { // an Expire'd entry is served stale once while it refreshes
+							_, err = l.GetOrLoad(ctx, "k", r.load)
+							require.NoError(t, err)
+							require.NoError(t, l.Wait(ctx))
+						}
+						v, err := l.GetOrLoad(ctx, "k", r.load)
+						require.NoError(t, err)
+						assert.Equal(t, want, v, "the key loads again after the race")
+					})
+				})
+			}
+		}
+	}
+}
+
+// TestASetThatReturnedBeforeItsLoadDidIsNeverOverwritten ports otter's
+// TestCache_GetDoesNotOverwriteConcurrentSet, on real goroutines: for each
+// of thousands of keys, a Set and a GetOrLoad race, and the load returns only
+// after the Set has; whatever the interleaving, the key then holds the Set's
+// value (rule 8).
+func TestASetThatReturnedBeforeItsLoadDidIsNeverOverwritten(t *testing.T) {
+	for _, st := range memoryStores {
+		t.Run(st.name, func(t *testing.T) {
+			l := newLoader(t, st.new(t), &flightcache.Options{FreshFor: time.Hour})
+			ctx := context.Background()
+			for i := range 3000 {
+				key := strconv.Itoa(i)
+				setDone := make(chan struct{})
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					assert.NoError(t, l.Set(ctx, key, "set"))
+					close(setDone)
+				})
+				wg.Go(func() {
+					_, _ = l.GetOrLoad(ctx, key, func(context.Context, string) (string, error) {
+						<-setDone
+						return "loaded", nil
+					})
+				})
+				wg.Wait()
+				require.NoError(t, l.Wait(ctx))
+				r, found, err := l.Peek(ctx, key)
+				require.NoError(t, err)
+				require.True(t, found, "key %s", key)
+				require.Equal(t, "set", r.Value, "key %s: a load overwrote a Set that returned before the load did", key)
+			}
+		})
+	}
+}

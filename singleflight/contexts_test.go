@@ -255,3 +255,82 @@ func TestDetachedContextHidesItsParentsCanceller(t *testing.T) {
 	defer cancel()
 	assert.True(t, singleflight.DetachedHidesCancelKey(ctx))
 }
+
+// TestACancelledCallerDoesNotCancelTheCallOthersJoin replays
+// tailscale/tailscale#18919: the first caller's context was cancelled while
+// its fn ran, and a caller that joined afterwards, with a context that can
+// never end, got the first caller's context.Canceled. Here fn runs with a
+// context of its own: the first caller gets its ctx.Err(), the joiner fn's
+// result, and its own fn never runs.
+func TestACancelledCallerDoesNotCancelTheCallOthersJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, string]
+		done := make(chan struct{})
+		ctxA, cancelA := context.WithCancel(context.Background())
+		chA := g.DoChan(ctxA, "key", func(ctx context.Context) (string, error) {
+			<-done
+			return "ok", ctx.Err()
+		})
+		cancelA()
+		synctest.Wait()
+
+		chB := g.DoChan(context.Background(), "key", func(context.Context) (string, error) {
+			t.Error("B's fn must not be called; B shares the call in flight")
+			return "", nil
+		})
+		var bDo string
+		var bErr error
+		doneB := make(chan struct{})
+		go func() {
+			defer close(doneB)
+			bDo, bErr, _ = g.Do(context.Background(), "key", func(context.Context) (string, error) {
+				t.Error("fn of a Do that joins must not run")
+				return "", nil
+			})
+		}()
+		synctest.Wait()
+		close(done)
+
+		resA := <-chA
+		assert.ErrorIs(t, resA.Err, context.Canceled, "A cancelled: A gets its own ctx.Err()")
+		resB := <-chB
+		assert.NoError(t, resB.Err, "B's result must not carry A's cancellation")
+		assert.Equal(t, "ok", resB.Val)
+		<-doneB
+		assert.NoError(t, bErr)
+		assert.Equal(t, "ok", bDo)
+	})
+}
+
+// TestACallerLeavingDoesNotLetASecondCallStart replays janos/singleflight#4:
+// a caller whose context ended removed the key from the group while its fn
+// still ran, so the next caller started a second fn beside it. Here every
+// caller of the call in flight, the one that started it included, leaves;
+// a caller that comes next still joins that call, and fn runs once.
+func TestACallerLeavingDoesNotLetASecondCallStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var g singleflight.Group[string, int]
+		var calls atomic.Int32
+		release := make(chan struct{})
+		fn := blockingFn(&calls, release, 7, nil)
+
+		for range 3 {
+			ctx, cancel := context.WithCancel(context.Background())
+			ch := g.DoChan(ctx, "key", fn)
+			left := make(chan error, 1)
+			go func() { _, err, _ := g.Do(ctx, "key", fn); left <- err }()
+			synctest.Wait()
+			cancel()
+			assert.ErrorIs(t, (<-ch).Err, context.Canceled)
+			assert.ErrorIs(t, <-left, context.Canceled)
+		}
+		assert.Equal(t, 1, singleflight.InFlight(&g), "the call goes on, still joinable, when its callers leave")
+		next := g.DoChan(context.Background(), "key", fn)
+		close(release)
+		r := <-next
+		assert.NoError(t, r.Err)
+		assert.Equal(t, 7, r.Val)
+		assert.True(t, r.Shared)
+		assert.Equal(t, int32(1), calls.Load(), "no second fn ran beside the first")
+	})
+}

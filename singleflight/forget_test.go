@@ -162,3 +162,52 @@ func TestForgetAllStartsEveryKeyAfresh(t *testing.T) {
 		g.ForgetAll() // with nothing in flight: nothing to do
 	})
 }
+
+// TestAfterForgetTheOldCallEndingLeavesTheNewOneJoinable ports x/sync's
+// TestForget, the regression test of golang/go#31420: after Forget, the end
+// of the forgotten call deleted the key's newer call from the map, so a
+// third caller started a third fn instead of joining the second. The first
+// call runs on its caller's goroutine (as x/sync's Do always does) or on
+// the Group's; the third caller must get the second call's 2.
+func TestAfterForgetTheOldCallEndingLeavesTheNewOneJoinable(t *testing.T) {
+	for _, c := range contexts {
+		t.Run("first="+c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var g singleflight.Group[string, int]
+				firstStarted, unblockFirst, firstFinished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+				go func() {
+					v, err, _ := g.Do(c.ctx(t), "key", func(context.Context) (int, error) {
+						close(firstStarted)
+						<-unblockFirst
+						return 1, nil
+					})
+					assert.NoError(t, err)
+					assert.Equal(t, 1, v, "the forgotten call's caller keeps its result")
+					close(firstFinished)
+				}()
+				<-firstStarted
+				g.Forget("key")
+
+				unblockSecond := make(chan struct{})
+				secondResult := g.DoChan(context.Background(), "key", func(context.Context) (int, error) {
+					<-unblockSecond
+					return 2, nil
+				})
+
+				close(unblockFirst)
+				<-firstFinished
+
+				thirdResult := g.DoChan(context.Background(), "key", func(context.Context) (int, error) {
+					return 3, nil
+				})
+
+				close(unblockSecond)
+				assert.Equal(t, 2, (<-secondResult).Val)
+				r := <-thirdResult
+				assert.Equal(t, 2, r.Val, "the third caller gets the result of the second call")
+				assert.True(t, r.Shared)
+				assert.Zero(t, singleflight.InFlight(&g))
+			})
+		})
+	}
+}
