@@ -53,8 +53,11 @@ type Entry[V any] struct {
 
 	// LoadedAt is when the load that produced Value was called (or when
 	// Loader.Set stored it). A revalidation that the source answers with
-	// ErrNotModified re-bases the entry's windows at the time of that
-	// answer, each as long as it was from LoadedAt (rule 14). Zero means
+	// ErrNotModified re-bases the entry's windows at the time the
+	// revalidating load was called (the new entry's LoadedAt), each as long
+	// as it was from the old LoadedAt (rule 14): the answer may be read at
+	// any moment of the call, so its age counts from the call's start, as
+	// for any load. Zero means
 	// unknown: such an entry is re-based with the Options' windows, and
 	// any [Loader.Clear] makes it a miss.
 	LoadedAt Deadline

@@ -9,7 +9,10 @@ import (
 )
 
 // Forever is the EntryPolicy.FreshFor of an entry that never goes stale: it
-// stays until the Store evicts it or it is invalidated.
+// stays until the Store evicts it or it is invalidated. Its StaleFor and
+// StaleIfError never apply, and are not kept: an entry has no field for a
+// window that begins at no instant, so [Loader.Expire] makes such an entry
+// a miss, as it does an entry with no stale window.
 const Forever time.Duration = math.MaxInt64
 
 // EntryPolicy is how long one loaded entry is served: the Options' FreshFor,

@@ -109,9 +109,9 @@ func TestKeepForMustNotBeNegative(t *testing.T) {
 }
 
 // A revalidated entry keeps the windows its source gave it, re-based at
-// the time of the answer, unless the load sets new ones (rule 14; issue 22
-// input 5: it was made fresh for the Options' FreshFor, for ever with zero
-// Options, where the source said 5 s). Every kind of fill: a miss past the
+// the time the revalidating load was called, unless the load sets new ones
+// (rule 14; issue 22 input 5: it was made fresh for the Options' FreshFor,
+// for ever with zero Options, where the source said 5 s). Every kind of fill: a miss past the
 // windows, a background refresh of a stale entry, a batch, a Batcher and
 // Refresh.
 func TestRevalidatedEntryKeepsTheWindowsItsSourceGave(t *testing.T) {

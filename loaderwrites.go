@@ -93,7 +93,8 @@ func (l *Loader[K, V]) Invalidate(ctx context.Context, key K) error {
 // Expire makes the entry of key stale now, as a soft purge does: within
 // its stale window (StaleFor, re-based at now) the old value is still
 // served while one background refresh loads a new one; an entry with no
-// stale window is a miss from now on, and is kept only for [Previous]
+// stale window (one fresh for ever has none: see [Forever]) is a miss from
+// now on, and is kept only for [Previous]
 // where its KeepFor says so. An entry that is stale already, or none,
 // stays as it is. Like Invalidate, it wins over the loads of key in
 // flight (their results reach their callers but are not stored), and over
