@@ -3,7 +3,9 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,4 +205,93 @@ func TestATaggedInvalidationIsRecordedAsTheFold(t *testing.T) {
 		_, ok := w.latest("")
 		assert.False(t, ok, "never as a Clear")
 	}
+}
+
+// loseReplyHook makes the next script call after arm run in Redis and then
+// fail as a lost reply does (a connection that broke before the reply came
+// back), running between the two what before holds, if anything.
+type loseReplyHook struct {
+	mu     sync.Mutex
+	armed  bool
+	before func()
+}
+
+func (h *loseReplyHook) arm(before func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.armed, h.before = true, before
+}
+
+func (h *loseReplyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *loseReplyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if err := next(ctx, cmd); err != nil {
+			return err
+		}
+		name := strings.ToLower(cmd.Name())
+		if name != "evalsha" && name != "eval" {
+			return nil
+		}
+		h.mu.Lock()
+		armed, before := h.armed, h.before
+		h.armed = false
+		h.mu.Unlock()
+		if !armed {
+			return nil
+		}
+		if before != nil {
+			before()
+		}
+		cmd.SetErr(io.ErrUnexpectedEOF)
+		return io.ErrUnexpectedEOF
+	}
+}
+
+func (h *loseReplyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestATagWhoseReplyWasLostIsToldEvenOnceFolded: an InvalidateTag whose
+// script ran in Redis but whose reply was lost is checked in the
+// background and told to the other instances as though it had returned
+// nil. When the log folds the tag's field before that check (other
+// instances record MaxLogTags more tags meanwhile), the check must still
+// tell it: the running instances are never told of a fold, and an instance
+// started later is given the fold, which covers the tag; if the check took
+// the missing field for "never recorded", the running instances would go
+// on serving the tag's entries while new ones treat them as gone.
+func TestATagWhoseReplyWasLostIsToldEvenOnceFolded(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t)
+	hook := new(loseReplyHook)
+	lossy := plainClient(t, addr)
+	lossy.AddHook(hook)
+	admin := plainClient(t, addr)
+	a := newStore[string, string](t, lossy, &redisstore.Options[string, string]{Prefix: prefix, MaxLogTags: 4, TripAfter: -1})
+	b := newStore[string, string](t, admin, &redisstore.Options[string, string]{Prefix: prefix, MaxLogTags: 4})
+	running := watch(t, b)
+
+	hook.arm(func() {
+		// Before the reply would have come back, the fleet records more
+		// tags, later than the lost one, and the log folds it away.
+		for i := range 8 {
+			_, err := b.LogInvalidation(ctx, flightcache.Invalidation{Tag: fmt.Sprintf("later-%d", i), At: at(time.Now().Add(time.Hour))})
+			assert.NoError(t, err) // not require: this may run on a goroutine of a's
+		}
+	})
+	lost := flightcache.Invalidation{Tag: "lost", At: at(time.Now())}
+	_, err := a.LogInvalidation(ctx, lost)
+	require.Error(t, err, "the reply was lost")
+	fields := logFields(t, admin, b)
+	require.NotContains(t, fields, "tlost", "the log folded the lost tag's field")
+	require.Contains(t, fields, "f")
+	require.False(t, fields["f"].Before(lost.At), "the fold covers the lost tag")
+
+	assert.Eventually(t, func() bool {
+		tagged, folded := running.latestOf(flightcache.Invalidation{Tagged: true})
+		return running.has(lost) || folded && !tagged.Before(lost.At)
+	}, 2*time.Second, 5*time.Millisecond,
+		"a running instance was told neither the tag recorded nor a fold covering it, while a new instance would judge its entries by the fold")
 }
