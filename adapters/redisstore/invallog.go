@@ -384,15 +384,26 @@ func (s *Store[K, V]) flushInvalidations(ctx context.Context) bool {
 // been recorded, what the log holds for its field, if anything.
 func (s *Store[K, V]) sendPending(ctx context.Context, field string, p pendingInvalidation) error {
 	if p.check {
-		raw, err := run(s, ctx, func(ctx context.Context) (string, error) {
-			return s.client.HGet(ctx, s.logKey(), field).Result()
+		raw, err := run(s, ctx, func(ctx context.Context) ([]any, error) {
+			return s.client.HMGet(ctx, s.logKey(), field, clearField, foldField).Result()
 		})
 		if err != nil {
 			return err
 		}
-		at, ok := parseAt(raw)
+		at, ok := parseAt(hmgetString(raw, 0))
 		if !ok {
-			return nil // not recorded, and never will be: its deadline has passed
+			// No field: not recorded, and never will be (its deadline has
+			// passed), or recorded and then folded into "f" (or never given
+			// a field, being covered by it already). The running instances
+			// are not told of a fold, and an instance started later judges
+			// the tag's entries by "f": when "f" covers the tag, it is told
+			// as it was asked, so that the fleet agrees either way. (A
+			// Clear that covers it was told to every instance.)
+			fold, folded := parseAt(hmgetString(raw, 2))
+			if p.inv.Tagged || p.inv.Tag == "" || !folded || fold.Before(p.inv.At) {
+				return nil
+			}
+			at = p.inv.At
 		}
 		p.inv.At = at
 		s.w.dispatch(p.inv)
@@ -443,4 +454,15 @@ func (s *Store[K, V]) readLog(ctx context.Context) ([]flightcache.Invalidation, 
 		invs = append(invs, inv)
 	}
 	return invs, nil
+}
+
+// hmgetString returns the i-th value of an HMGET's reply, "" for a field
+// that is absent.
+func hmgetString(vals []any, i int) string {
+	if i < len(vals) {
+		if s, ok := vals[i].(string); ok {
+			return s
+		}
+	}
+	return ""
 }
