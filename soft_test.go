@@ -259,3 +259,52 @@ func TestSoftTimeoutOfACallerThatNeverEndsIsNotRunInline(t *testing.T) {
 		assert.Equal(t, "new", e.Value)
 	})
 }
+
+// TestSoftTimeoutStillServesTheOtherKeysOfABatchWhenOnesOldValueRanOut:
+// in a GetOrLoadMany of two keys that each hold an old value, the first
+// key's stand-in window ends before SoftTimeout fires, so that key waits
+// for its load; the second key's old value is still good, and the caller
+// must get it once SoftTimeout has passed (and its own load has ended),
+// not wait for the second key's hung load.
+func TestSoftTimeoutStillServesTheOtherKeysOfABatchWhenOnesOldValueRanOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{SoftTimeout: time.Second})
+		ctx := context.Background()
+		sie := map[string]time.Duration{"short": 10 * time.Second, "long": time.Hour}
+		first := func(ctx context.Context, key string) (string, error) {
+			err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: time.Minute, StaleIfError: sie[key]})
+			return key + "-old", err
+		}
+		for _, k := range []string{"short", "long"} {
+			_, err := l.GetOrLoad(ctx, k, first)
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Minute + 10*time.Second - 500*time.Millisecond) // "short" stands in for 500 ms more
+
+		hang := make(chan struct{})
+		defer close(hang)
+		go func() {
+			// Another caller's load of "long" hangs; this caller is served
+			// the old value after SoftTimeout.
+			_, _ = l.GetOrLoad(ctx, "long", func(context.Context, string) (string, error) {
+				<-hang
+				return "long-new", nil
+			})
+		}()
+		synctest.Wait()
+
+		start := time.Now()
+		got, err := l.GetOrLoadMany(ctx, []string{"short", "long"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+			time.Sleep(1500 * time.Millisecond) // past SoftTimeout, and past the end of "short"'s window
+			out := map[string]string{}
+			for _, k := range keys {
+				out[k] = k + "-new"
+			}
+			return out, nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"short": "short-new", "long": "long-old"}, got)
+		assert.Equal(t, 1500*time.Millisecond, time.Since(start),
+			"SoftTimeout passed while the caller waited for the key whose old value ran out; the other key's old value stands in")
+	})
+}
