@@ -204,3 +204,50 @@ func TestWriteOrderHoldsOnlyTheKeysRegisteredAndGivesBackABurstsRoom(t *testing.
 	w.end(7) // an end with no begin changes nothing
 	assert.Zero(t, w.size())
 }
+
+// TestWriteOrderGivesBackABurstsRoomWhileKeysStayInFlight: after a burst
+// of misses (a large GetOrLoadMany, a cold start), the write order must
+// give back the room its maps grew to even though the traffic that goes on
+// keeps a few keys in flight in every shard at any time, so that no shard
+// is ever empty: the memory it keeps follows the keys in flight, not the
+// largest burst since the process started.
+func TestWriteOrderGivesBackABurstsRoomWhileKeysStayInFlight(t *testing.T) {
+	heap := func() uint64 {
+		// Twice: a sync.Pool (the spare keyWrites) keeps its objects for
+		// one collection more.
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	w := newWriteOrder[int]()
+	before := heap()
+	const burst = writeShards * 4 * shrinkPeak
+	for k := range burst {
+		w.begin(k)
+	}
+	during := heap()
+	require.Greater(t, during-before, uint64(4<<20), "the burst took room")
+	kept := make(map[*writeShard[int]]int) // a key in flight in every shard
+	for k := range burst {
+		if _, ok := kept[w.shard(k)]; !ok {
+			kept[w.shard(k)] = k
+			continue
+		}
+		w.end(k)
+	}
+	require.Len(t, kept, writeShards)
+	require.Equal(t, writeShards, w.size())
+	after := heap()
+	// A shard may keep room for shrinkPeak keys (a few hundred kB in all
+	// here); the burst took tens of MB.
+	assert.Less(t, int64(after)-int64(before), int64(during-before)/8,
+		"the write order keeps %d bytes for %d keys in flight, after a burst of %d that took %d", after-before, w.size(), burst, during-before)
+	for _, k := range kept {
+		assert.Equal(t, 1, w.registered(k), "a key in flight stays registered")
+		w.end(k)
+	}
+	assert.Zero(t, w.size())
+	runtime.KeepAlive(w)
+}
