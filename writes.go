@@ -3,6 +3,7 @@ package flightcache
 import (
 	"context"
 	"hash/maphash"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,9 +21,10 @@ import (
 // by a hash of the key: a registration then costs a lock that other keys
 // seldom share and a lookup in a Go map, which, unlike a concurrent map
 // whose entries are nodes, allocates nothing once it has grown: the map of a
-// shard keeps its room when its keys are deleted, until it is empty after
-// having held more than shrinkPeak keys (a burst of misses), when a new map
-// gives the room back.
+// shard keeps its room when its keys are deleted, until, after having held
+// more than shrinkPeak keys (a burst of misses), it holds no more than
+// 1/shrinkRatio of its peak, when a new map gives the room back (the keys
+// still in flight, which steady traffic keeps in every shard, move to it).
 //
 // The state of a key that nobody has registered any more is kept for the
 // next key registered (spare): a miss would otherwise allocate one. It is
@@ -49,8 +51,12 @@ type writeShard[K comparable] struct {
 }
 
 // shrinkPeak is how many keys a shard's map may have held and still be kept
-// once it is empty.
+// however few it holds now.
 const shrinkPeak = 1024
+
+// shrinkRatio: a shard's map that held more than shrinkPeak keys is
+// replaced once it holds no more than 1/shrinkRatio of the most it held.
+const shrinkRatio = 8
 
 // keyWrites is the write order of one key.
 type keyWrites struct {
@@ -115,8 +121,13 @@ func (w *writeOrder[K]) end(key K) {
 		return
 	}
 	delete(sh.keys, key)
-	if len(sh.keys) == 0 && sh.peak > shrinkPeak {
-		sh.keys, sh.peak = make(map[K]*keyWrites), 0
+	if sh.peak > shrinkPeak && len(sh.keys) <= sh.peak/shrinkRatio {
+		// A Go map keeps its room when keys go: the keys left move to a
+		// map their size. Copying them costs less than the deletes since
+		// the peak, so a registration still costs O(1), amortized.
+		keys := make(map[K]*keyWrites, len(sh.keys))
+		maps.Copy(keys, sh.keys)
+		sh.keys, sh.peak = keys, len(keys)
 	}
 	sh.mu.Unlock()
 	// Nobody holds the token (its holders are registered), and no waiter

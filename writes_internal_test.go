@@ -196,7 +196,7 @@ func TestWriteOrderHoldsOnlyTheKeysRegisteredAndGivesBackABurstsRoom(t *testing.
 	assert.Zero(t, w.registered(0))
 	for i := range w.shards {
 		if peaks[i] > shrinkPeak {
-			assert.Zero(t, w.shards[i].peak, "shard %d: an emptied shard that held a burst starts a new map", i)
+			assert.LessOrEqual(t, w.shards[i].peak, shrinkPeak, "shard %d: an emptied shard that held a burst has a new map", i)
 		} else {
 			assert.Equal(t, peaks[i], w.shards[i].peak, "shard %d: a shard that held few keys keeps its map", i)
 		}
