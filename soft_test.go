@@ -308,3 +308,44 @@ func TestSoftTimeoutStillServesTheOtherKeysOfABatchWhenOnesOldValueRanOut(t *tes
 			"SoftTimeout passed while the caller waited for the key whose old value ran out; the other key's old value stands in")
 	})
 }
+
+// TestSoftTimeoutPassedHoldsForABatchKeyLoadedAgainAfterAPrivateResult: in
+// a GetOrLoadMany of two keys holding old values, the second key joined
+// another caller's load, which returned a private result, so the batch
+// loads it again alone; SoftTimeout has passed by then (the first key got
+// its stand-in when it fired), so the second key gets its old value at
+// once, not after its new load.
+func TestSoftTimeoutPassedHoldsForABatchKeyLoadedAgainAfterAPrivateResult(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLoader(t, newMemStore[string](), &flightcache.Options{FreshFor: time.Minute, StaleIfError: time.Hour, SoftTimeout: time.Second})
+		ctx := context.Background()
+		for _, k := range []string{"a", "b"} {
+			_, err := l.GetOrLoad(ctx, k, func(context.Context, string) (string, error) { return k + "-old", nil })
+			require.NoError(t, err)
+		}
+		time.Sleep(2 * time.Minute)
+
+		go func() {
+			// Another caller's load of "b": its result is private.
+			_, _ = l.GetOrLoad(ctx, "b", func(ctx context.Context, key string) (string, error) {
+				time.Sleep(500 * time.Millisecond)
+				return "b-private", flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{Private: true})
+			})
+		}()
+		synctest.Wait()
+
+		start := time.Now()
+		got, err := l.GetOrLoadMany(ctx, []string{"a", "b"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+			time.Sleep(10 * time.Second)
+			out := map[string]string{}
+			for _, k := range keys {
+				out[k] = k + "-new"
+			}
+			return out, nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"a": "a-old", "b": "b-old"}, got)
+		assert.Equal(t, time.Second, time.Since(start), "the caller waits SoftTimeout, no longer")
+		require.NoError(t, l.Wait(ctx))
+	})
+}
