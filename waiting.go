@@ -284,11 +284,12 @@ func (l *Loader[K, V]) missMany(ctx context.Context, ms []missed[K, V], load Bat
 	}
 	soft, timer := l.softTimer(keepSoft)
 	defer stopTimer(timer)
+	softOver := false // soft has fired: it fires once, for every round
 	for alone := false; len(todo) > 0; alone = true {
 		if err := l.startMany(ctx, todo, load, alone, keepSoft); err != nil {
 			return nil, err
 		}
-		if todo, err = l.awaitMany(ctx, todo, soft, give); err != nil {
+		if todo, err = l.awaitMany(ctx, todo, soft, &softOver, give); err != nil {
 			return nil, err
 		}
 	}
@@ -327,12 +328,13 @@ func (l *Loader[K, V]) startMany(ctx context.Context, ms []missed[K, V], load Ba
 // awaitMany waits for the calls of the keys ms and gives each its result,
 // the keys that hold an old value no longer than soft allows, and returns
 // the keys that must be loaded again alone (a private result went to
-// another caller). It returns ctx.Err() when the caller leaves first.
-func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-chan time.Time, give func(*missed[K, V], Entry[V], error)) (again []missed[K, V], err error) {
-	softOver := false
+// another caller). softOver says whether soft has fired, in this round or
+// an earlier one, and is set when it does. It returns ctx.Err() when the
+// caller leaves first.
+func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-chan time.Time, softOver *bool, give func(*missed[K, V], Entry[V], error)) (again []missed[K, V], err error) {
 	for i := range ms {
 		m := &ms[i]
-		if m.fallback != nil && softOver && !m.t.Ended() && !l.outlived(m.fallback) {
+		if m.fallback != nil && *softOver && !m.t.Ended() && !l.outlived(m.fallback) {
 			give(m, Entry[V]{}, ErrSoftTimeout)
 			continue
 		}
@@ -341,7 +343,7 @@ func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-
 			until = soft
 		}
 		e, err, patient, fired := l.wait(ctx, m.t, until, m.fallback)
-		softOver = softOver || fired
+		*softOver = *softOver || fired
 		if !patient {
 			give(m, Entry[V]{}, ErrSoftTimeout)
 			continue
