@@ -132,7 +132,7 @@ func (l *Loader[K, V]) missOne(ctx context.Context, key K, load LoadFunc[K, V], 
 				noteWaiter(m.t, ctx)
 			}
 		}
-		e, err, patient, _ := l.wait(ctx, m.t, soft, m.fallback)
+		e, err, patient := l.wait(ctx, m.t, soft, m.fallback, nil)
 		switch {
 		case !patient:
 			return l.settle(Entry[V]{}, ErrSoftTimeout, m.fallback, r) // the load goes on
@@ -175,23 +175,25 @@ func (l *Loader[K, V]) throttled(key K) error {
 // patient false, with no result, when soft (nil: never) fires first: the
 // SoftTimeout of a caller holding fallback, an old value, unless that
 // value's windows have ended by then (the caller then holds nothing to
-// fall back on, and waits as such a caller does). fired reports whether
-// it took soft's tick, which comes once: the caller's other keys are past
-// their SoftTimeout too.
-func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time, fallback *Entry[V]) (e Entry[V], err error, patient, fired bool) {
+// fall back on, and waits as such a caller does). It sets *fired, unless
+// fired is nil, when it takes soft's tick, which comes once: the caller's
+// other keys are past their SoftTimeout too.
+func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time, fallback *Entry[V], fired *bool) (e Entry[V], err error, patient bool) {
 	if soft != nil {
 		select {
 		case <-t.Done():
 		case <-ctx.Done():
 		case <-soft:
-			fired = true
+			if fired != nil {
+				*fired = true
+			}
 			if !t.Ended() && !l.outlived(fallback) {
-				return e, nil, false, true
+				return e, nil, false
 			}
 		}
 	}
 	e, err, _ = t.Wait(ctx)
-	return e, err, true, fired
+	return e, err, true
 }
 
 // settle sets r to what a caller gets for a key whose load ended with e and
@@ -342,8 +344,7 @@ func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-
 		if m.fallback != nil {
 			until = soft
 		}
-		e, err, patient, fired := l.wait(ctx, m.t, until, m.fallback)
-		*softOver = *softOver || fired
+		e, err, patient := l.wait(ctx, m.t, until, m.fallback, softOver)
 		if !patient {
 			give(m, Entry[V]{}, ErrSoftTimeout)
 			continue
