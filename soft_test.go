@@ -349,3 +349,49 @@ func TestSoftTimeoutPassedHoldsForABatchKeyLoadedAgainAfterAPrivateResult(t *tes
 		require.NoError(t, l.Wait(ctx))
 	})
 }
+
+// TestACallerWhoseOldValueIsInvalidatedWhileItWaitsWaitsForTheLoad: a
+// caller holding an old value inside its StaleIfError waits for a slow load;
+// an InvalidateTag of the value's tag comes before SoftTimeout fires, so
+// the caller holds nothing to fall back on then, and waits for the load as
+// a caller with no old value does, in GetOrLoad and GetOrLoadMany alike:
+// never ErrSoftTimeout as its answer.
+func TestACallerWhoseOldValueIsInvalidatedWhileItWaitsWaitsForTheLoad(t *testing.T) {
+	for _, many := range []bool{false, true} {
+		t.Run(map[bool]string{false: "GetOrLoad", true: "GetOrLoadMany"}[many], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newLoader(t, newMemStore[string](), &flightcache.Options{SoftTimeout: time.Second})
+				ctx := context.Background()
+				_, err := l.GetOrLoad(ctx, "k", func(ctx context.Context, key string) (string, error) {
+					err := flightcache.SetPolicy(ctx, key, flightcache.EntryPolicy{FreshFor: time.Minute, StaleIfError: time.Hour, Tags: []string{"t"}})
+					return "old", err
+				})
+				require.NoError(t, err)
+				time.Sleep(2 * time.Minute) // "old" may stand in for a failed load
+
+				go func() {
+					time.Sleep(500 * time.Millisecond)
+					assert.NoError(t, l.InvalidateTag(ctx, "t"))
+				}()
+				start := time.Now()
+				var got string
+				if many {
+					var vals map[string]string
+					vals, err = l.GetOrLoadMany(ctx, []string{"k"}, func(context.Context, []string) (map[string]string, error) {
+						time.Sleep(3 * time.Second)
+						return map[string]string{"k": "new"}, nil
+					})
+					got = vals["k"]
+				} else {
+					got, err = l.GetOrLoad(ctx, "k", func(context.Context, string) (string, error) {
+						time.Sleep(3 * time.Second)
+						return "new", nil
+					})
+				}
+				require.NoError(t, err, "SoftTimeout fired after the old value was invalidated")
+				assert.Equal(t, "new", got)
+				assert.Equal(t, 3*time.Second, time.Since(start), "the caller waited for the load")
+			})
+		})
+	}
+}

@@ -173,9 +173,10 @@ func (l *Loader[K, V]) throttled(key K) error {
 
 // wait waits for the result of t as long as ctx allows, and reports
 // patient false, with no result, when soft (nil: never) fires first: the
-// SoftTimeout of a caller holding fallback, an old value, unless that
-// value's windows have ended by then (the caller then holds nothing to
-// fall back on, and waits as such a caller does). It sets *fired, unless
+// SoftTimeout of a caller holding fallback, an old value, unless that value
+// no longer stands in by then (see standsIn: the caller then holds nothing
+// to fall back on, and waits as such a caller does). A caller that is told
+// patient false is served fallback as it was judged here (see settle). It sets *fired, unless
 // fired is nil, when it takes soft's tick, which comes once: the caller's
 // other keys are past their SoftTimeout too.
 func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time, fallback *Entry[V], fired *bool) (e Entry[V], err error, patient bool) {
@@ -187,7 +188,7 @@ func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan tim
 			if fired != nil {
 				*fired = true
 			}
-			if !t.Ended() && !l.outlived(fallback) {
+			if !t.Ended() && l.standsIn(fallback) {
 				return e, nil, false
 			}
 		}
@@ -201,9 +202,12 @@ func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan tim
 // returns the caller's error. fallback, when not nil, is the old entry that
 // stands in for a failed load: the caller then gets it and a nil error,
 // unless an invalidation has covered it since it was read, or its serving
-// windows ended while the caller waited.
+// windows ended while the caller waited. A caller past its SoftTimeout
+// (ErrSoftTimeout) is served fallback as wait judged it an instant before:
+// judged twice, it could pass the first judgment and fail the second, and
+// the caller would get ErrSoftTimeout for an answer while the load goes on.
 func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Result[V]) error {
-	if fallback != nil && (gone(&l.policy, fallback) || err != nil && l.outlived(fallback)) {
+	if fallback != nil && err != ErrSoftTimeout && (gone(&l.policy, fallback) || err != nil && l.outlived(fallback)) {
 		// An InvalidateTag or Clear came while the caller waited, or the
 		// load outlasted the old entry's windows: the old entry stands in
 		// for nothing (rule 6: no value is served past its windows).
@@ -242,9 +246,13 @@ func (l *Loader[K, V]) settle(e Entry[V], err error, fallback *Entry[V], r *Resu
 	return nil
 }
 
-// outlived reports whether the serving windows of e, an old entry read as a
-// stand-in for a failed load, have ended since it was read: it is judged a
-// miss now. Only a caller whose load failed pays for this clock read.
+// standsIn reports whether e, an old entry read as a stand-in for a load
+// (nil: none), may still stand in now (see outlived).
+func (l *Loader[K, V]) standsIn(e *Entry[V]) bool { return e != nil && !l.outlived(e) }
+
+// outlived reports whether e, an old entry read as a stand-in for a failed
+// load, is judged a miss now: its serving windows have ended, or an
+// InvalidateTag or Clear has covered it, since it was read. Only a caller whose load failed pays for this clock read.
 func (l *Loader[K, V]) outlived(e *Entry[V]) bool {
 	return judge(&l.policy, e, l.clock.exactNow(), rand.Float64) == verdictMiss
 }
@@ -336,7 +344,7 @@ func (l *Loader[K, V]) startMany(ctx context.Context, ms []missed[K, V], load Ba
 func (l *Loader[K, V]) awaitMany(ctx context.Context, ms []missed[K, V], soft <-chan time.Time, softOver *bool, give func(*missed[K, V], Entry[V], error)) (again []missed[K, V], err error) {
 	for i := range ms {
 		m := &ms[i]
-		if m.fallback != nil && *softOver && !m.t.Ended() && !l.outlived(m.fallback) {
+		if *softOver && !m.t.Ended() && l.standsIn(m.fallback) {
 			give(m, Entry[V]{}, ErrSoftTimeout)
 			continue
 		}
