@@ -196,8 +196,9 @@ return 1`)
 // client can rule out: a call whose reply did not come back in time
 // (ErrTimeout, a lost connection) may have been recorded just before its
 // deadline. The Store then reads the log again in the background, and if
-// it was recorded, applies it here and tells the other instances as
-// though it had returned nil, so that the fleet never stays divided over
+// it was recorded (its field says so, or, once its field is gone, a fold
+// of the log covers it: see Options.MaxLogTags), applies it here and tells
+// the other instances as though it had returned nil, so that the fleet never stays divided over
 // it; the only effect of such an invalidation is that entries loaded
 // before it load again. ctx bounds the call, within Options.Timeout.
 //
