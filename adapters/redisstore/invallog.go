@@ -198,9 +198,10 @@ return 1`)
 // deadline. The Store then reads the log again in the background, and if
 // it was recorded (its field says so, or, once its field is gone, a fold
 // of the log covers it: see Options.MaxLogTags), applies it here and tells
-// the other instances as though it had returned nil, so that the fleet never stays divided over
-// it; the only effect of such an invalidation is that entries loaded
-// before it load again. ctx bounds the call, within Options.Timeout.
+// the other instances as though it had returned nil, so that the fleet
+// never stays divided over it; the only effect of such an invalidation is
+// that entries loaded before it load again. ctx bounds the call, within
+// Options.Timeout.
 //
 // It returns an error wrapping flightcache.ErrInvalidTag for a tag that
 // cannot be used, an error for a Tagged invalidation with a Tag, and
