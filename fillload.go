@@ -178,8 +178,9 @@ func (j *job[K, V]) build(i int, ep *EntryPolicy, o outcome[V], at Deadline, too
 			o = outcome[V]{v: prev.Value}
 		}
 		// The entry keeps the windows its source gave it, re-based at
-		// this load's stamp (loadedAt), and its tags, unless this load set a policy (rule 14),
-		// and no jitter shortens the windows again.
+		// this load's stamp (loadedAt), and its tags, unless this load
+		// set a policy (rule 14), and no jitter shortens the windows
+		// again.
 		if ep == &p.def {
 			kept = &prev
 			if w, ok := windowsOf(&prev); ok {

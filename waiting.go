@@ -176,9 +176,9 @@ func (l *Loader[K, V]) throttled(key K) error {
 // SoftTimeout of a caller holding fallback, an old value, unless that value
 // no longer stands in by then (see standsIn: the caller then holds nothing
 // to fall back on, and waits as such a caller does). A caller that is told
-// patient false is served fallback as it was judged here (see settle). It sets *fired, unless
-// fired is nil, when it takes soft's tick, which comes once: the caller's
-// other keys are past their SoftTimeout too.
+// patient false is served fallback as it was judged here (see settle).
+// wait sets *fired, unless fired is nil, when it takes soft's tick, which
+// comes once: the caller's other keys are past their SoftTimeout too.
 func (l *Loader[K, V]) wait(ctx context.Context, t ticket[K, V], soft <-chan time.Time, fallback *Entry[V], fired *bool) (e Entry[V], err error, patient bool) {
 	if soft != nil {
 		select {
@@ -252,7 +252,8 @@ func (l *Loader[K, V]) standsIn(e *Entry[V]) bool { return e != nil && !l.outliv
 
 // outlived reports whether e, an old entry read as a stand-in for a failed
 // load, is judged a miss now: its serving windows have ended, or an
-// InvalidateTag or Clear has covered it, since it was read. Only a caller whose load failed pays for this clock read.
+// InvalidateTag or Clear has covered it, since it was read. Only a caller
+// whose load failed or outlasted its SoftTimeout pays for this clock read.
 func (l *Loader[K, V]) outlived(e *Entry[V]) bool {
 	return judge(&l.policy, e, l.clock.exactNow(), rand.Float64) == verdictMiss
 }
