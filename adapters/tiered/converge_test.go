@@ -2,6 +2,7 @@ package tiered_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,4 +69,39 @@ func TestAWriteTheSharedTierRefusedConvergesOnTheWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestASetTooLargeForRedisLeavesNoInstanceServingTheOldValue is
+// django/django#3481 (ticket 16358): memcached refused a value over its
+// item size, the set failed, and the old value stayed in the cache, to be
+// served over the newer one in the database. Here a Set whose entry is
+// longer than MaxEntryBytes is refused by Redis (ErrTooLarge) though Redis
+// is up: the writer serves its own write or nothing, and the other
+// instances, which held the old value locally and in Redis, stop serving
+// it; the fleet converges on a miss.
+func TestASetTooLargeForRedisLeavesNoInstanceServingTheOldValue(t *testing.T) {
+	f := newTagFleet(t)
+	o := redisstore.Options[string, string]{MaxEntryBytes: 1024}
+	a := f.member(redistest.Client(t), o)
+	b := f.member(redistest.Client(t), o)
+	ctx := context.Background()
+	require.NoError(t, a.loader.Set(ctx, "k", "old"))
+	require.Equal(t, "old", serves(t, b, "k"), "B reads the old value and keeps a local copy")
+
+	huge := strings.Repeat("x", 4096)
+	err := a.loader.Set(ctx, "k", huge)
+	if err != nil {
+		assert.ErrorIs(t, err, redisstore.ErrTooLarge)
+	}
+	assert.Contains(t, []string{huge, ""}, serves(t, a, "k"), "A serves its own write or nothing")
+	require.Eventually(t, func() bool {
+		return a.store.PendingRepairs() == 0 && serves(t, b, "k") != "old"
+	}, 5*time.Second, time.Millisecond, "B stops serving the old value")
+	for name, m := range map[string]*tagMember{"A": a, "B": b} {
+		assert.NotEqual(t, "old", serves(t, m, "k"), "instance %s", name)
+		require.NoError(t, m.store.EvictLocal(ctx, "k"))
+		assert.NotEqual(t, "old", serves(t, m, "k"), "instance %s reads no old value back from Redis", name)
+	}
+	late := f.member(redistest.Client(t), o)
+	assert.Empty(t, serves(t, late, "k"), "an instance started later finds nothing")
 }
