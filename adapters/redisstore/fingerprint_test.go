@@ -157,3 +157,57 @@ func TestTypeFingerprintFollowsTheShape(t *testing.T) {
 		D  time.Duration
 	}{}))
 }
+
+// TestDuringARollingDeployEachReleaseLoadsOverTheOthersEntries is
+// rubygems/rubygems.org#6548: during a rolling deploy, old and new servers
+// shared a cache whose entries, written with a struct of another shape,
+// failed to load on the other release (a 500 per read), and, having no
+// TTL, kept failing until the cache was flushed. Here Loaders of both
+// releases over one prefix, with entries that never expire: each release
+// finds the other's entry a miss (never an error, never a zero value),
+// loads once, and its write over the other's entry lands, so that its next
+// read is a hit.
+func TestDuringARollingDeployEachReleaseLoadsOverTheOthersEntries(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	oldStore := newStore[string, vehicleV1](t, c, &redisstore.Options[string, vehicleV1]{Prefix: prefix})
+	newStore := newStore[string, vehicleV2](t, c, &redisstore.Options[string, vehicleV2]{Prefix: prefix})
+	oldLoader, err := flightcache.New[string, vehicleV1](oldStore, nil)
+	require.NoError(t, err)
+	defer oldLoader.Close()
+	newLoader, err := flightcache.New[string, vehicleV2](newStore, nil)
+	require.NoError(t, err)
+	defer newLoader.Close()
+	var oldLoads, newLoads int
+	loadOld := func(context.Context, string) (vehicleV1, error) {
+		oldLoads++
+		return vehicleV1{ID: "853", Name: "Bus 853"}, nil
+	}
+	loadNew := func(context.Context, string) (vehicleV2, error) {
+		newLoads++
+		return vehicleV2{ID: "853", DisplayName: "Bus 853", VehicleType: 3}, nil
+	}
+
+	v1, err := oldLoader.GetOrLoad(ctx, "853", loadOld)
+	require.NoError(t, err)
+	require.Equal(t, "Bus 853", v1.Name)
+	ttl, err := c.PTTL(ctx, oldStore.RedisKey("853")).Result()
+	require.NoError(t, err)
+	require.Negative(t, ttl, "the entry has no Redis TTL: it never expires by itself")
+
+	for range 2 {
+		v2, err := newLoader.GetOrLoad(ctx, "853", loadNew)
+		require.NoError(t, err)
+		assert.Equal(t, vehicleV2{ID: "853", DisplayName: "Bus 853", VehicleType: 3}, v2, "the new release never sees a value of the old shape")
+	}
+	assert.Equal(t, 1, newLoads, "the new release loads once, then its own entry is a hit")
+	assert.Positive(t, newStore.DecodeErrors(), "the old entry was counted")
+
+	for range 2 {
+		v1, err := oldLoader.GetOrLoad(ctx, "853", loadOld)
+		require.NoError(t, err)
+		assert.Equal(t, "Bus 853", v1.Name)
+	}
+	assert.Equal(t, 2, oldLoads, "the old release, reading the new entry, loads once more, then hits")
+}
