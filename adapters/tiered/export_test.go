@@ -8,3 +8,9 @@ func ReadsInFlight[K comparable, V any](s Store[K, V]) int {
 	defer st.gens.mu.Unlock()
 	return len(st.gens.m)
 }
+
+// NotificationsInBackground reports how many notifications go on after their
+// caller left, for tests that check that Close waits for them.
+func NotificationsInBackground[K comparable, V any](s Store[K, V]) int {
+	return s.(interface{ inner() *store[K, V] }).inner().notifying.sending()
+}

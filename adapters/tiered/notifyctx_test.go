@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flightcache/flightcache"
+	"github.com/flightcache/flightcache/adapters/lrustore"
 	"github.com/flightcache/flightcache/adapters/redisstore"
 	"github.com/flightcache/flightcache/adapters/redisstore/redistest"
 	"github.com/flightcache/flightcache/adapters/tiered"
@@ -75,4 +78,52 @@ func TestANotificationDoesNotDependOnTheCallersContext(t *testing.T) {
 				"B serves the value A replaced")
 		})
 	}
+}
+
+// TestAWriteOverAHungRedisReturnsByItsCallersDeadline is redis/go-redis#2145
+// for writes: a caller's deadline did not bound a call to a Redis that did
+// not answer. A Loader's Set or Invalidate over a tiered Store whose Redis
+// holds every byte returns by the caller's deadline (rule 13: ctx bounds
+// waiting for a remote store), not by the Store's Timeout after it: the
+// notification that follows the write goes on in the background, and
+// Close waits for it.
+func TestAWriteOverAHungRedisReturnsByItsCallersDeadline(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.StartProxy(t, srv.Addr)
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	local, err := lrustore.New[string, string](100)
+	require.NoError(t, err)
+	const storeTimeout = 500 * time.Millisecond
+	shared, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{
+		Prefix: redistest.Prefix(t), Timeout: storeTimeout, TripAfter: -1,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { shared.Close() })
+	store := tiered.NewWithNotifier[string, string](local, shared, shared)
+	loader, err := flightcache.New[string, string](store, &flightcache.Options{FreshFor: time.Hour})
+	require.NoError(t, err)
+	t.Cleanup(func() { loader.Close() })
+
+	proxy.Hold()
+	defer proxy.Release()
+	const deadline = 50 * time.Millisecond
+	for _, write := range []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"Set", func(ctx context.Context) error { return loader.Set(ctx, "k", "v") }},
+		{"Invalidate", func(ctx context.Context) error { return loader.Invalidate(ctx, "k") }},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		start := time.Now()
+		err := write.do(ctx)
+		took := time.Since(start)
+		cancel()
+		assert.Error(t, err, "%s: Redis never answered its write", write.name)
+		assert.Less(t, took, deadline+storeTimeout/2, "%s returns by the caller's deadline, not the Store's Timeout after it", write.name)
+	}
+	assert.Equal(t, 2, tiered.NotificationsInBackground(store), "each write's notification goes on after its caller left")
+	require.NoError(t, store.Close())
+	assert.Zero(t, tiered.NotificationsInBackground(store), "Close waits for them (they end by the Store's Timeout)")
 }

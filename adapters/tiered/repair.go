@@ -192,9 +192,11 @@ func (s *store[K, V]) repair() {
 // repaired; see Store.
 func (s *store[K, V]) PendingRepairs() int { return int(s.rep.n.Load()) }
 
-// Close stops the repairs and waits for them; see Store.
+// Close stops the repairs and waits for them, and for the notifications
+// under way in the background; see Store.
 func (s *store[K, V]) Close() error {
 	s.rep.close()
+	s.notifying.close()
 	return nil
 }
 

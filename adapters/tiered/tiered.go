@@ -121,8 +121,9 @@ type Store[K comparable, V any] interface {
 	// refused are still being deleted from it in the background (see the
 	// package documentation).
 	PendingRepairs() int
-	// Close stops those repairs and waits for them. It closes neither
-	// tier. It is safe to call more than once.
+	// Close stops those repairs and waits for them, and for the
+	// notifications that went on after their caller's context ended. It
+	// closes neither tier. It is safe to call more than once.
 	Close() error
 }
 
@@ -233,6 +234,7 @@ type store[K comparable, V any] struct {
 	notifier      Notifier[K]
 	gens          gens[K]
 	rep           repairs[K]
+	notifying     notifying
 	repairLog     limiter
 	// replaying is the shared tier's, when it is a Replayer: while it
 	// reports true, the local tier serves nothing.
@@ -393,19 +395,6 @@ func (s *store[K, V]) landed(keys []K, err error) {
 	for _, k := range keys {
 		s.endRepair(k)
 	}
-}
-
-// notify tells the other instances that key changed. It runs once the
-// write has landed (or failed: the other instances may hold a copy either
-// way), so it does not depend on the caller's context, whose end would
-// otherwise leave the notification queued while the others serve the
-// replaced value (issue 23, input 5): the Notifier bounds it (redisstore by
-// its Timeout).
-func (s *store[K, V]) notify(ctx context.Context, key K) error {
-	if s.notifier == nil {
-		return nil
-	}
-	return s.notifier.Notify(context.WithoutCancel(ctx), key)
 }
 
 // isNil reports whether st is nil, or a nil pointer in an interface.
