@@ -237,9 +237,12 @@ func (s *Store[K, V]) Close() error {
 	return nil
 }
 
-// DecodeErrors reports how many stored values could not be decoded and were
-// treated as misses, those written for a value type of another shape (see
-// [TypeFingerprint]) included.
+// DecodeErrors reports how many reads found a stored value that could not be
+// decoded and treated it as a miss, those written for a value type of
+// another shape (see [TypeFingerprint]) included. It counts reads, not
+// entries: a Loader's miss reads a key more than once (its caller's read,
+// the fill's second look, the read after a lease), and each read of the
+// same undecodable value counts.
 func (s *Store[K, V]) DecodeErrors() uint64 { return s.decodeErrors.Load() }
 
 // decode turns the bytes of key into an entry; bytes that do not decode are
