@@ -569,38 +569,3 @@ func TestAWriteDuringAFillOfTheOldRowWins(t *testing.T) {
 		}
 	}
 }
-
-// TestASetThatReturnedBeforeItsLoadDidIsNeverOverwritten ports otter's
-// TestCache_GetDoesNotOverwriteConcurrentSet, on real goroutines: for each
-// of thousands of keys, a Set and a GetOrLoad race, and the load returns only
-// after the Set has; whatever the interleaving, the key then holds the Set's
-// value (rule 8).
-func TestASetThatReturnedBeforeItsLoadDidIsNeverOverwritten(t *testing.T) {
-	for _, st := range memoryStores {
-		t.Run(st.name, func(t *testing.T) {
-			l := newLoader(t, st.new(t), &flightcache.Options{FreshFor: time.Hour})
-			ctx := context.Background()
-			for i := range 3000 {
-				key := strconv.Itoa(i)
-				setDone := make(chan struct{})
-				var wg sync.WaitGroup
-				wg.Go(func() {
-					assert.NoError(t, l.Set(ctx, key, "set"))
-					close(setDone)
-				})
-				wg.Go(func() {
-					_, _ = l.GetOrLoad(ctx, key, func(context.Context, string) (string, error) {
-						<-setDone
-						return "loaded", nil
-					})
-				})
-				wg.Wait()
-				require.NoError(t, l.Wait(ctx))
-				r, found, err := l.Peek(ctx, key)
-				require.NoError(t, err)
-				require.True(t, found, "key %s", key)
-				require.Equal(t, "set", r.Value, "key %s: a load overwrote a Set that returned before the load did", key)
-			}
-		})
-	}
-}

@@ -21,6 +21,13 @@ import (
 //
 //   - "Burst": thousands of callers of a cold key, arriving before its load
 //     ends, while it ends and just after, cause exactly one load (rule 2).
+//   - Read your writes: after Set returns, a GetOrLoad gets the value set
+//     and loads nothing ("SetReadBack"); after Invalidate returns, the next
+//     GetOrLoad loads ("InvalidateSeen"); a load that returns after a Set
+//     of its key returned never overwrites it ("SetBeforeLoadReturned"),
+//     nor does a fill, or a stale entry's refresh, that an Invalidate
+//     overtook ("InvalidateDuringFill"); a refresh whose source says "not
+//     found" removes the entry from the Store ("RefreshFindsKeyGone").
 //   - "WriteOrder": under a random mix of Set, Invalidate, GetOrLoad and
 //     GetOrLoadMany, with callers that leave and loads that fail, panic or
 //     dawdle, and with background refreshes, no call that starts after a
@@ -37,6 +44,7 @@ import (
 func RunLoader(t *testing.T, newStore func(t *testing.T) flightcache.Store[string, string]) {
 	t.Helper()
 	t.Run("Burst", func(t *testing.T) { burst(t, newStore(t)) })
+	readWrites(t, newStore)
 	seed := stressSeed(t)
 	for _, mode := range loaderModes {
 		t.Run(mode.name, func(t *testing.T) {
