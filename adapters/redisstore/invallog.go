@@ -189,8 +189,10 @@ return 1`)
 // holding Redis for a time that grows with MaxLogTags (see there). Once
 // it is recorded, the Store applies it to the watchers of this Store
 // (WatchInvalidations), before returning, and publishes it to the other
-// instances; a message that fails is sent again in the background, as
-// Notify's are, and LogInvalidation still returns nil.
+// instances, waiting for that only as long as ctx allows (the message then
+// goes on in the background, which Close waits for); a message that fails
+// is sent again in the background, as Notify's are, and LogInvalidation
+// still returns nil.
 //
 // An error means that Redis did not record it, with one exception that no
 // client can rule out: a call whose reply did not come back in time
@@ -235,8 +237,31 @@ func (s *Store[K, V]) LogInvalidation(ctx context.Context, inv flightcache.Inval
 		return flightcache.Invalidation{}, fmt.Errorf("redisstore: log invalidation of %s: %w", describe(inv), err)
 	}
 	s.w.dispatch(inv)
-	s.tell(context.WithoutCancel(ctx), inv)
+	s.tellWithin(ctx, inv)
 	return inv, nil
+}
+
+// tellWithin tells the other instances of inv, recorded already, whatever
+// ctx says, but waits for it only as long as ctx allows (rule 13: a ctx
+// bounds waiting for a remote store): past that, the message goes on on a
+// goroutine of the Store's, which Close waits for, and a message that
+// fails is queued to send again as any other.
+func (s *Store[K, V]) tellWithin(ctx context.Context, inv flightcache.Invalidation) {
+	send := func() { s.tell(context.WithoutCancel(ctx), inv) }
+	if ctx.Done() == nil || !s.track() {
+		send() // a ctx that cannot end waits anyway; after Close, it fails and is queued
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer s.calls.Done()
+		defer close(done)
+		send()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // maybeRan reports whether a call that failed with err may have run in

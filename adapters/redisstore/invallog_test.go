@@ -3,10 +3,12 @@ package redisstore_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -424,4 +426,52 @@ func TestAStoreServesOnceWatchInvalidationsReturns(t *testing.T) {
 		stop()
 		require.NoError(t, s.Close())
 	}
+}
+
+// hangPublish is a go-redis hook under which every PUBLISH hangs until its
+// call's context ends: a Redis that took an invalidation's record, then
+// stopped answering.
+type hangPublish struct{}
+
+func (hangPublish) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (hangPublish) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if strings.EqualFold(cmd.Name(), "publish") {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (hangPublish) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestALogInvalidationWhosePublishHangsReturnsByItsCallersDeadline:
+// once the log has recorded an invalidation, telling the other instances
+// of it goes on whatever the caller's context says, but the caller waits
+// for it no longer than its context allows (rule 13; redis/go-redis#2145,
+// as tiered's notification after a write): it returns the invalidation as
+// recorded by its deadline, not by the Store's Timeout after it, and Close
+// waits for the message.
+func TestALogInvalidationWhosePublishHangsReturnsByItsCallersDeadline(t *testing.T) {
+	c := plainClient(t, redistest.Addr(t))
+	c.AddHook(hangPublish{})
+	const storeTimeout = 500 * time.Millisecond
+	s, err := redisstore.New[string, string](c, &redisstore.Options[string, string]{Prefix: redistest.Prefix(t), Timeout: storeTimeout, TripAfter: -1})
+	require.NoError(t, err)
+	const deadline = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	inv := flightcache.Invalidation{Tag: "t", At: at(time.Now())}
+	start := time.Now()
+	got, err := s.LogInvalidation(ctx, inv)
+	took := time.Since(start)
+	require.NoError(t, err, "the log recorded it")
+	assert.Equal(t, "t", got.Tag)
+	assert.Less(t, took, deadline+storeTimeout/2, "LogInvalidation returns by its caller's deadline, not the Store's Timeout after it")
+	assert.Contains(t, logFields(t, c, s), "tt", "the log holds it")
+	require.NoError(t, s.Close()) // waits for the message's goroutine (goleak in TestMain)
 }
