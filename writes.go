@@ -136,30 +136,6 @@ func (w *writeOrder[K]) end(key K) {
 	w.spare.Put(kw)
 }
 
-// registered returns the registrations of key now: 0 when nobody has
-// registered it.
-func (w *writeOrder[K]) registered(key K) int {
-	sh := w.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if kw := sh.keys[key]; kw != nil {
-		return kw.refs
-	}
-	return 0
-}
-
-// size returns how many keys are registered now.
-func (w *writeOrder[K]) size() int {
-	n := 0
-	for i := range w.shards {
-		sh := &w.shards[i]
-		sh.mu.Lock()
-		n += len(sh.keys)
-		sh.mu.Unlock()
-	}
-	return n
-}
-
 // newKeyWrites returns the state of a key nobody has registered: a spare
 // one, or a new one.
 func (w *writeOrder[K]) newKeyWrites() *keyWrites {
